@@ -1,0 +1,365 @@
+"""Building blocks shared by every UniFormer backbone (2D image and 3D video).
+
+Each block takes ``ndim`` (2 or 3) and builds the matching convolutions and
+BatchNorm, so the image and the video backbones run the same code. Attribute
+names follow the official implementation (``pos_embed``, ``norm1``, ``attn``,
+``mlp.fc1`` ...), which is what lets the official checkpoints load unchanged.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn.bricks import DropPath
+
+_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+_BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+
+# The official models use LayerNorm(eps=1e-6) inside blocks and for the
+# per-stage output norms, but PyTorch's default eps=1e-5 in the patch embeds.
+BLOCK_NORM_EPS = 1e-6
+EMBED_NORM_EPS = 1e-5
+
+
+def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
+    """``nn.Conv2d`` or ``nn.Conv3d`` by ``ndim``."""
+    return _CONV[ndim](*args, **kwargs)
+
+
+def batch_norm_nd(ndim: int, num_features: int) -> nn.Module:
+    """``nn.BatchNorm2d`` or ``nn.BatchNorm3d`` by ``ndim``."""
+    return _BATCH_NORM[ndim](num_features)
+
+
+def _cube(ndim: int, size: int) -> Tuple[int, ...]:
+    return (size, ) * ndim
+
+
+def _layer_scales(init_value: Optional[float], shape: tuple):
+    """``gamma_1``, ``gamma_2`` residual scales, or (None, None)."""
+    if init_value is None:
+        return None, None
+    return tuple(
+        nn.Parameter(torch.full(shape, float(init_value))) for _ in range(2))
+
+
+def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    return x if gamma is None else gamma * x
+
+
+class Mlp(nn.Module):
+    """Token MLP (Linear-GELU-Linear) of the attention blocks."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop_rate: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(drop_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))
+        return self.drop(self.fc2(x))
+
+
+class ConvMlp(nn.Module):
+    """Point-wise convolution MLP of the convolution blocks."""
+
+    def __init__(self,
+                 dim: int,
+                 hidden_dim: int,
+                 drop_rate: float = 0.,
+                 ndim: int = 2):
+        super().__init__()
+        self.fc1 = conv_nd(ndim, dim, hidden_dim, 1)
+        self.act = nn.GELU()
+        self.fc2 = conv_nd(ndim, hidden_dim, dim, 1)
+        self.drop = nn.Dropout(drop_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))
+        return self.drop(self.fc2(x))
+
+
+class ConvBlock(nn.Module):
+    """Local MHRA block (the official ``CBlock``) of stages 1 and 2.
+
+    Dynamic position embedding (depth-wise 3x3[x3] conv), then a BatchNorm,
+    1x1 conv, depth-wise 5x5[x5] "local relation aggregator", 1x1 conv, then a
+    convolution MLP.
+
+    Args:
+        dim (int): Channels.
+        mlp_ratio (float): Hidden/input channels of the MLP. Defaults to 4.
+        drop_rate (float): Dropout after the MLP layers. Defaults to 0.
+        drop_path_rate (float): Stochastic depth. Defaults to 0.
+        layer_scale_init_value (float, optional): Initial value of the
+            per-channel residual scales ``gamma_1`` / ``gamma_2`` (shaped
+            (1, C, 1, 1[, 1]) as in the official token-labeling models);
+            None disables layer scale. Defaults to None.
+        ndim (int): 2 for images, 3 for videos. Defaults to 2.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 mlp_ratio: float = 4.,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: Optional[float] = None,
+                 ndim: int = 2):
+        super().__init__()
+        self.pos_embed = conv_nd(
+            ndim, dim, dim, _cube(ndim, 3), padding=_cube(ndim, 1), groups=dim)
+        self.norm1 = batch_norm_nd(ndim, dim)
+        self.conv1 = conv_nd(ndim, dim, dim, 1)
+        self.attn = conv_nd(
+            ndim, dim, dim, _cube(ndim, 5), padding=_cube(ndim, 2), groups=dim)
+        self.conv2 = conv_nd(ndim, dim, dim, 1)
+        self.drop_path = DropPath(
+            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.norm2 = batch_norm_nd(ndim, dim)
+        self.mlp = ConvMlp(dim, int(dim * mlp_ratio), drop_rate, ndim)
+        self.gamma_1, self.gamma_2 = _layer_scales(layer_scale_init_value,
+                                                   (1, dim) + (1, ) * ndim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.pos_embed(x)
+        y = self.conv2(self.attn(self.conv1(self.norm1(x))))
+        x = x + self.drop_path(_scaled(self.gamma_1, y))
+        return x + self.drop_path(_scaled(self.gamma_2, self.mlp(self.norm2(x))))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over a token sequence.
+
+    Args:
+        dim (int): Channels.
+        num_heads (int): Heads.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
+        attn_drop_rate (float): Dropout on the attention map. Defaults to 0.
+        proj_drop_rate (float): Dropout after the projection. Defaults to 0.
+        fused (bool): Use ``F.scaled_dot_product_attention`` (flash / memory
+            efficient kernels, no materialised attention map in memory) when
+            True; the explicit ``softmax(q @ k^T * scale) @ v`` of the
+            official code when False. Both give the same numbers.
+            Defaults to True.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 attn_drop_rate: float = 0.,
+                 proj_drop_rate: float = 0.,
+                 fused: bool = True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.fused = fused
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop_rate = attn_drop_rate
+        self.attn_drop = nn.Dropout(attn_drop_rate)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, tokens, dim) -> (batch, tokens, dim)."""
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if self.fused:
+            x = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                dropout_p=self.attn_drop_rate if self.training else 0.,
+                scale=self.scale)
+        else:
+            attn = (q @ k.transpose(-2, -1)) * self.scale
+            x = self.attn_drop(attn.softmax(dim=-1)) @ v
+        x = x.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+
+def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of ``window_size`` ->
+    (B * windows, window_size**2, C)."""
+    B, H, W, C = x.shape
+    x = x.view(B, H // window_size, window_size, W // window_size,
+               window_size, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size * window_size,
+                                               C)
+
+
+def window_reverse(windows: torch.Tensor, window_size: int, B: int, H: int,
+                   W: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`."""
+    x = windows.view(B, H // window_size, W // window_size, window_size,
+                     window_size, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, -1)
+
+
+class AttentionBlock(nn.Module):
+    """Global MHRA block (the official ``SABlock`` / ``SABlock_Windows``).
+
+    Dynamic position embedding, then a transformer block (pre-norm attention
+    and MLP) over all tokens of the feature map, or over non-overlapping
+    windows when ``window_size`` is given. Windows pad the normalised tokens
+    with zeros at the bottom/right, and the padding takes part in attention
+    (no mask), exactly as the official code, so official weights reproduce
+    its numbers on any input size.
+
+    Args:
+        dim (int): Channels.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): Hidden/input channels of the MLP. Defaults to 4.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
+        drop_rate (float): Dropout after attention and MLP. Defaults to 0.
+        attn_drop_rate (float): Dropout on attention weights. Defaults to 0.
+        drop_path_rate (float): Stochastic depth. Defaults to 0.
+        layer_scale_init_value (float, optional): Initial value of the
+            per-channel residual scales ``gamma_1`` / ``gamma_2``; None
+            disables layer scale. Defaults to None.
+        window_size (int, optional): Side of the attention windows (2D only);
+            None for global attention. Defaults to None.
+        fused_attn (bool): See :class:`Attention`. Defaults to True.
+        ndim (int): 2 for images, 3 for videos. Defaults to 2.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: Optional[float] = None,
+                 window_size: Optional[int] = None,
+                 fused_attn: bool = True,
+                 ndim: int = 2):
+        super().__init__()
+        if window_size is not None and ndim != 2:
+            raise ValueError('window attention is only defined for 2D '
+                             f'inputs, got ndim={ndim}')
+        self.window_size = window_size
+        self.pos_embed = conv_nd(
+            ndim, dim, dim, _cube(ndim, 3), padding=_cube(ndim, 1), groups=dim)
+        self.norm1 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
+        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop_rate,
+                              drop_rate, fused_attn)
+        self.drop_path = DropPath(
+            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop_rate)
+        self.gamma_1, self.gamma_2 = _layer_scales(layer_scale_init_value,
+                                                   (dim, ))
+
+    def _windowed_attention(self, x: torch.Tensor,
+                            spatial: Sequence[int]) -> torch.Tensor:
+        B, _, C = x.shape
+        H, W = spatial
+        ws = self.window_size
+        x = x.view(B, H, W, C)
+        pad_b, pad_r = (-H) % ws, (-W) % ws
+        if pad_b or pad_r:
+            x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+        Hp, Wp = H + pad_b, W + pad_r
+        x = self.attn(window_partition(x, ws))
+        x = window_reverse(x, ws, B, Hp, Wp)
+        if pad_b or pad_r:
+            x = x[:, :H, :W]
+        return x.reshape(B, H * W, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.pos_embed(x)
+        shape = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        y = self.norm1(tokens)
+        if self.window_size is None:
+            y = self.attn(y)
+        else:
+            y = self._windowed_attention(y, shape[2:])
+        tokens = tokens + self.drop_path(_scaled(self.gamma_1, y))
+        y = self.mlp(self.norm2(tokens))
+        tokens = tokens + self.drop_path(_scaled(self.gamma_2, y))
+        return tokens.transpose(1, 2).reshape(shape)
+
+
+class PatchEmbed(nn.Module):
+    """Strided convolution + LayerNorm over channels (down-sampling).
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dim (int): Output channels.
+        kernel_size (int | tuple): Convolution kernel.
+        stride (int | tuple): Convolution stride. Defaults to ``kernel_size``.
+        padding (int | tuple): Convolution padding. Defaults to 0.
+        ndim (int): 2 for images, 3 for videos. Defaults to 2.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 embed_dim: int,
+                 kernel_size,
+                 stride=None,
+                 padding=0,
+                 ndim: int = 2):
+        super().__init__()
+        self.proj = conv_nd(
+            ndim,
+            in_channels,
+            embed_dim,
+            kernel_size,
+            stride=kernel_size if stride is None else stride,
+            padding=padding)
+        self.norm = nn.LayerNorm(embed_dim, eps=EMBED_NORM_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x)
+        return self.norm(x.movedim(1, -1)).movedim(-1, 1).contiguous()
+
+
+class ConvStem(nn.Module):
+    """Overlapping convolutional down-sampling of the S-dagger models.
+
+    ``num_convs`` 3x3, stride-2 convolutions, each followed by BatchNorm and
+    separated by GELU: two halve-then-full-width convolutions for the 4x stem
+    of stage 1, one for the 2x down-sampling of later stages. Submodule
+    indices match the official ``nn.Sequential`` (``proj.0``, ``proj.1``,
+    ``proj.3``, ``proj.4``).
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dim (int): Output channels.
+        num_convs (int): 2 for the stem, 1 between stages.
+        ndim (int): 2 for images, 3 for videos. Defaults to 2.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 embed_dim: int,
+                 num_convs: int,
+                 ndim: int = 2):
+        super().__init__()
+        widths = [embed_dim // 2, embed_dim] if num_convs == 2 else [embed_dim]
+        layers = []
+        for i, width in enumerate(widths):
+            if i:
+                layers.append(nn.GELU())
+            layers += [
+                conv_nd(
+                    ndim,
+                    in_channels,
+                    width,
+                    _cube(ndim, 3),
+                    stride=_cube(ndim, 2),
+                    padding=_cube(ndim, 1)),
+                batch_norm_nd(ndim, width)
+            ]
+            in_channels = width
+        self.proj = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)

@@ -1,0 +1,291 @@
+"""Every official UniFormer checkpoint layout, turned into our backbones'.
+
+Our backbones keep the official parameter names (``patch_embed1``,
+``blocks3.5.attn.qkv`` ...), so the work here is finding the backbone weights
+inside each published layout, dropping what belongs to classification heads,
+inflating 2D weights for the video backbone, and refusing -- loudly -- any
+load that would silently leave weights uninitialised:
+
+==================  ==============================  =====================
+layout              top level                       backbone keys
+==================  ==============================  =====================
+ImageNet (DeiT)     ``{'model': ..., 'args': ...}``  as they are (+ head)
+SlowFast video      ``{'model_state': ...}``        as they are (+ head)
+OpenMMLab 1.x/2.x   ``{'state_dict': ...}``         ``backbone.`` prefix
+plain               ``{name: tensor}``              as they are
+==================  ==============================  =====================
+"""
+import re
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger, print_log
+
+from ..utils.checkpoint_io import load_checkpoint_file
+
+# Keys of classification models that no backbone uses.
+_CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.')
+_OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
+_BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
+_SHOWN = 8  # keys listed per category in an error message
+
+
+def inflate_weight(weight_2d: torch.Tensor,
+                   time_dim: int,
+                   mode: str = 'average') -> torch.Tensor:
+    """Inflate a 2D conv kernel (O, I, kh, kw) to 3D (O, I, T, kh, kw).
+
+    Args:
+        weight_2d (Tensor): The 2D kernel.
+        time_dim (int): Temporal kernel size T.
+        mode (str): ``'average'`` copies the kernel to every time step divided
+            by T (the official UniFormer code: a static video gives the 2D
+            response); ``'center'`` puts it at the middle step and zeros
+            elsewhere (MMAction2's port: each frame gives the 2D response).
+            Defaults to ``'average'``.
+    """
+    if mode == 'average':
+        return weight_2d.unsqueeze(2).repeat(1, 1, time_dim, 1, 1) / time_dim
+    if mode == 'center':
+        weight_3d = weight_2d.new_zeros(weight_2d.shape[:2] + (time_dim, ) +
+                                        weight_2d.shape[2:])
+        weight_3d[:, :, time_dim // 2] = weight_2d
+        return weight_3d
+    raise ValueError(
+        f"inflate mode must be 'average' or 'center', got {mode!r}")
+
+
+def _strip(state_dict: Dict[str, Any], prefix: str) -> Dict[str, Any]:
+    return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                       if k.startswith(prefix))
+
+
+def find_backbone_state_dict(checkpoint: Any,
+                             prefix: Optional[str] = None
+                             ) -> Tuple[Dict[str, torch.Tensor], str]:
+    """Locate the backbone weights in any supported checkpoint layout.
+
+    Args:
+        checkpoint: What :func:`load_checkpoint_file` returned.
+        prefix (str, optional): Keep only keys under this prefix (stripped),
+            as MMEngine's ``Pretrained`` init does. By default ``backbone.``
+            is used when the file holds a whole OpenMMLab model.
+
+    Returns:
+        tuple: the state dict and the name of the layout found.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ValueError('a checkpoint must be a dict of tensors or hold one '
+                         "under 'model', 'model_state' or 'state_dict'; got "
+                         f'{type(checkpoint).__name__}')
+    for key, layout in (('model_state', 'SlowFast video'),
+                        ('state_dict', 'OpenMMLab'), ('model', 'ImageNet')):
+        if isinstance(checkpoint.get(key), dict):
+            state_dict, layout_name = checkpoint[key], layout
+            break
+    else:
+        state_dict, layout_name = checkpoint, 'plain state dict'
+    not_tensors = [k for k, v in state_dict.items()
+                   if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(
+            f'the {layout_name} checkpoint holds non-tensor entries where '
+            f'weights are expected: {not_tensors[:_SHOWN]}')
+    if all(k.startswith('module.') for k in state_dict):
+        state_dict = _strip(state_dict, 'module.')  # saved from DDP
+    if prefix is None and any(k.startswith('backbone.') for k in state_dict):
+        prefix = 'backbone.'
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        stripped = _strip(state_dict, prefix)
+        if not stripped:
+            raise ValueError(f'no key of the {layout_name} checkpoint starts '
+                             f'with prefix {prefix!r}')
+        state_dict, layout_name = stripped, f'{layout_name}, {prefix}*'
+    return state_dict, layout_name
+
+
+def describe_arch(state_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+    """What the shapes of a UniFormer state dict reveal about its arch.
+
+    head_dim changes no shape and cannot be read from weights; see
+    :func:`head_dim_from_metadata`.
+    """
+    depths = [0] * 4
+    for key in state_dict:
+        match = _BLOCK.match(key)
+        if match:
+            stage, index = int(match.group(1)) - 1, int(match.group(2))
+            depths[stage] = max(depths[stage], index + 1)
+    dims = []
+    for i in range(1, 5):
+        bias = state_dict.get(f'blocks{i}.0.pos_embed.bias')
+        dims.append(int(bias.shape[0]) if bias is not None else None)
+    return dict(
+        depths=depths,
+        embed_dims=dims,
+        conv_stem='patch_embed1.proj.0.weight' in state_dict,
+        layer_scale=any('.gamma_1' in k for k in state_dict))
+
+
+_CONFIG_HEAD_DIM = re.compile(r'head_dim\s*[=:]\s*(\d+)', re.IGNORECASE)
+
+
+def head_dim_from_metadata(checkpoint: Any) -> Optional[Tuple[int, str]]:
+    """head_dim recorded by the training run that wrote the file, if any.
+
+    mmdet 2.x / mmseg 0.x / mmpose 0.x files keep their config text under
+    ``meta['config']``, SlowFast files under ``cfg``; DeiT/timm ImageNet files
+    name the model in ``args.model`` (official names: ``*_dim64`` have 64;
+    token-labeling S/S-dagger/B and ImageNet S-dagger without it have 32).
+
+    Returns:
+        tuple | None: (head_dim, where it was found).
+    """
+    if not isinstance(checkpoint, dict):
+        return None
+    texts = []
+    meta = checkpoint.get('meta')
+    if isinstance(meta, dict) and isinstance(meta.get('config'), str):
+        texts.append(("meta['config']", meta['config']))
+    if isinstance(checkpoint.get('cfg'), str):
+        texts.append(("cfg", checkpoint['cfg']))
+    for where, text in texts:
+        found = set(_CONFIG_HEAD_DIM.findall(text))
+        if len(found) == 1:
+            return int(found.pop()), where
+    args = checkpoint.get('args')
+    name = getattr(args, 'model', None) or checkpoint.get('arch')
+    weights = checkpoint.get('model')
+    if isinstance(name, str) and name.startswith('uniformer_') and isinstance(
+            weights, dict):
+        token_labeling = 'aux_head.weight' in weights
+        if 'dim64' in name or 'large' in name or 'light' in name or (
+                name.endswith('_ls')):
+            head_dim = 64
+        elif token_labeling or 'small_plus' in name:
+            head_dim = 32
+        else:
+            head_dim = 64
+        return head_dim, f'args.model={name!r}'
+    return None
+
+
+def _listing(keys: List[str]) -> str:
+    more = f' ... (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
+    return ', '.join(keys[:_SHOWN]) + more
+
+
+def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
+                     model: nn.Module,
+                     inflate_mode: str = 'average'
+                     ) -> Tuple[Dict[str, torch.Tensor], Dict[str, int]]:
+    """Match a checkpoint's backbone weights to ``model``.
+
+    * 2D kernels meeting 3D ones are inflated (:func:`inflate_weight`);
+    * classification-only keys (``head``, ``aux_head``, the final ``norm`` of
+      a classifier when the model has none) and output norms of stages the
+      model does not output are skipped;
+    * anything else that does not fit raises ``ValueError`` naming the keys
+      and the likely cause.
+
+    Only missing per-stage output norms (``norm``, ``norm1``-``norm4``) and
+    ``num_batches_tracked`` counters may stay at their initial values.
+
+    Returns:
+        tuple: the state dict to load and counts of loaded / inflated /
+        skipped tensors.
+    """
+    target = model.state_dict()
+    out = OrderedDict()
+    inflated, skipped, unexpected, mismatched = 0, 0, [], []
+    for key, value in state_dict.items():
+        if key not in target:
+            if key.startswith(_CLASSIFICATION_PREFIXES) or _OUTPUT_NORM.match(
+                    key):
+                skipped += 1
+            else:
+                unexpected.append(key)
+            continue
+        want = target[key].shape
+        if value.shape == want:
+            out[key] = value
+        elif (value.dim() == 4 and len(want) == 5
+              and value.shape[:2] == want[:2] and value.shape[2:] == want[3:]):
+            out[key] = inflate_weight(value, want[2], inflate_mode)
+            inflated += 1
+        else:
+            mismatched.append(f'{key}: checkpoint {tuple(value.shape)} vs '
+                              f'model {tuple(want)}')
+    missing = [
+        k for k in target if k not in out and not _OUTPUT_NORM.match(k)
+        and not k.endswith('num_batches_tracked')
+    ]
+    if missing or unexpected or mismatched:
+        found = describe_arch(state_dict)
+        expected = describe_arch(target)
+        problems = []
+        if missing:
+            problems.append(f'{len(missing)} model weights absent from the '
+                            f'checkpoint: {_listing(missing)}')
+        if unexpected:
+            problems.append(f'{len(unexpected)} checkpoint weights the model '
+                            f'does not have: {_listing(unexpected)}')
+        if mismatched:
+            problems.append(f'{len(mismatched)} shape mismatches: '
+                            f'{_listing(mismatched)}')
+        raise ValueError(
+            'The checkpoint does not fit this backbone; loading it would '
+            'leave weights uninitialised or wrong.\n  ' +
+            '\n  '.join(problems) + f'\n  checkpoint looks like {found}; '
+            f'the model is {expected}.\n  Likely cause: a different arch '
+            '(depths, embed_dims, conv_stem, layer_scale) -- pick the '
+            'preset that matches the file.')
+    stats = dict(
+        loaded=len(out) - inflated, inflated=inflated, skipped=skipped)
+    return out, stats
+
+
+def load_pretrained(model: nn.Module,
+                    filename: str,
+                    prefix: Optional[str] = None,
+                    inflate_mode: str = 'average',
+                    logger: Optional[MMLogger] = None) -> Dict[str, int]:
+    """Load any official or own UniFormer checkpoint into a backbone.
+
+    Args:
+        model (nn.Module): A UniFormer-family backbone (it has ``head_dim``).
+        filename (str): The checkpoint file (read weights-only).
+        prefix (str, optional): See :func:`find_backbone_state_dict`.
+        inflate_mode (str): See :func:`inflate_weight`.
+        logger (MMLogger, optional): Where the summary line goes.
+
+    Returns:
+        dict: counts of loaded / inflated / skipped tensors.
+    """
+    checkpoint = load_checkpoint_file(filename)
+    state_dict, layout = find_backbone_state_dict(checkpoint, prefix)
+    recorded = head_dim_from_metadata(checkpoint)
+    model_head_dim = getattr(model, 'head_dim', None)
+    if recorded is not None and model_head_dim is not None and (
+            recorded[0] != model_head_dim):
+        raise ValueError(
+            f'{filename!r} was trained with head_dim={recorded[0]} (from its '
+            f'{recorded[1]}) but the model has head_dim={model_head_dim}; '
+            'the shapes agree, so the load would succeed and silently give '
+            'wrong features. Use the matching preset (e.g. the "-hd32" '
+            'presets for head_dim 32) or set arch["head_dim"].')
+    try:
+        adapted, stats = adapt_state_dict(state_dict, model, inflate_mode)
+    except ValueError as error:
+        raise ValueError(f'{filename!r} ({layout} layout): {error}') from None
+    model.load_state_dict(adapted, strict=False)
+    print_log(
+        f'Loaded {filename} ({layout} layout) into '
+        f'{type(model).__name__}: {stats["loaded"]} tensors loaded, '
+        f'{stats["inflated"]} inflated 2D->3D, {stats["skipped"]} '
+        'classification-only tensors skipped.',
+        logger=logger or 'current')
+    return stats

@@ -1,0 +1,53 @@
+"""Registration of our backbones into each OpenMMLab codebase.
+
+``UniFormer`` goes into the MODELS registries of MMDetection,
+MMSegmentation and MMPose, ``UniFormer3D`` into MMAction2's (which has its
+own, different ``UniFormer``, left untouched). Codebases that are not
+installed are skipped. Everything is also in our own ``MODELS`` registry
+(scope ``uniformer_mm``), a child of MMEngine's root registry.
+"""
+import importlib
+
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+from .compat import mmaction_drn
+from .models import UniFormer, UniFormer3D
+
+MODELS = Registry(
+    'model',
+    parent=MMENGINE_MODELS,
+    scope='uniformer_mm',
+    locations=['uniformer_mm.models'])
+
+# codebase registry module -> the types registered there
+CODEBASE_TYPES = {
+    'mmdet.registry': (UniFormer, ),
+    'mmseg.registry': (UniFormer, ),
+    'mmpose.registry': (UniFormer, ),
+    'mmaction.registry': (UniFormer3D, ),
+}
+
+
+def _register(registry, module) -> None:
+    existing = registry.module_dict.get(module.__name__)
+    if existing is None:
+        registry.register_module(module=module)
+    elif existing is not module:
+        raise RuntimeError(
+            f'{registry.scope} already has a different {module.__name__} '
+            f'({existing.__module__}); uniformer_mm will not override it')
+
+
+def register_all_modules() -> None:
+    """Register our types everywhere (idempotent)."""
+    mmaction_drn.install()
+    for module in (UniFormer, UniFormer3D):
+        _register(MODELS, module)
+    for registry_module, types in CODEBASE_TYPES.items():
+        try:
+            registry = importlib.import_module(registry_module).MODELS
+        except ImportError:
+            continue
+        for module in types:
+            _register(registry, module)

@@ -1,0 +1,132 @@
+"""Reading checkpoint files without trusting them.
+
+A checkpoint is a pickle, and unpickling can run arbitrary code. Every file
+is therefore read with ``torch.load(weights_only=True)`` plus the narrowest
+allowlist the published UniFormer layouts need:
+
+* ``argparse.Namespace``: the DeiT/timm-style ImageNet files store their
+  training arguments under ``args``. Its unpickling only sets attributes.
+
+Nothing else is allowed, and trust is never switched off globally. A file
+that needs more (for example MMEngine 0.10 training checkpoints, which pickle
+numpy arrays and ``getattr``) is refused with an error naming the types and
+the command that turns a file the user trusts into a weights-only one
+(:func:`to_weights_only`, ``tools/checkpoint/strip_checkpoint.py``).
+"""
+import argparse
+import os
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+from typing import Any, List, Tuple
+
+import numpy as np
+import torch
+
+THIRD_PARTY_SAFE_GLOBALS = (argparse.Namespace, )
+
+STRIP_COMMAND = ('python tools/checkpoint/strip_checkpoint.py {path} '
+                 'OUT.pth --trust-source')
+
+
+class CheckpointRefusedError(RuntimeError):
+    """A checkpoint needs unpickling beyond the weights-only allowlist."""
+
+
+def _unsafe_globals(path: str, error: Exception) -> List[str]:
+    allowed = {f'{t.__module__}.{t.__qualname__}'
+               for t in THIRD_PARTY_SAFE_GLOBALS}
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # legacy (non-zip) files: fall back to the message
+        names = re.findall(r'GLOBAL (\S+)', str(error))
+    return sorted(set(names) - allowed) or ['<unknown>']
+
+
+def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint file with ``weights_only=True`` and our allowlist.
+
+    Args:
+        path (str | PathLike): The file.
+        map_location: As in :func:`torch.load`. Defaults to ``'cpu'``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointRefusedError: the file needs types outside the allowlist.
+        ValueError: the file is not a PyTorch checkpoint.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f'Checkpoint file {path!r} does not exist. Put the file there '
+            '(see the README section "Pretrained weights") or point the '
+            'config at it, e.g. --cfg-options '
+            'model.backbone.init_cfg.checkpoint=PATH.')
+    try:
+        with torch.serialization.safe_globals(list(THIRD_PARTY_SAFE_GLOBALS)):
+            return torch.load(
+                path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if 'Weights only load failed' not in str(error):
+            raise ValueError(f'{path!r} is not a PyTorch checkpoint: '
+                             f'{error}') from None
+        names = _unsafe_globals(path, error)
+        raise CheckpointRefusedError(
+            f'Refusing to unpickle {path!r}: it contains {names}, which a '
+            'weights-only load does not allow (unpickling can run code). If '
+            'you trust where the file comes from, convert it once into a '
+            'weights-only file and use that instead:\n    ' +
+            STRIP_COMMAND.format(path=path)) from None
+    except (RuntimeError, KeyError, EOFError, zipfile.BadZipFile,
+            UnicodeDecodeError) as error:
+        raise ValueError(f'{path!r} is not a readable PyTorch checkpoint '
+                         f'({type(error).__name__}: {error})') from None
+
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def to_weights_only(obj: Any, where: str = '') -> Tuple[Any, List[str]]:
+    """Rebuild ``obj`` from types a weights-only load accepts.
+
+    Containers, tensors, numbers and strings are kept; numpy scalars become
+    Python numbers, numpy arrays tensors, ``argparse.Namespace`` a dict.
+    Anything else is dropped.
+
+    Returns:
+        tuple: the rebuilt object and the dotted paths that were dropped.
+    """
+    dropped: List[str] = []
+
+    def visit(value, path):
+        if isinstance(value, _PLAIN):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                dropped.append(path)
+                return None
+            return torch.from_numpy(value.copy())
+        if isinstance(value, argparse.Namespace):
+            value = vars(value)
+        if isinstance(value, dict):
+            out = OrderedDict() if isinstance(value, OrderedDict) else {}
+            for key, item in value.items():
+                if not isinstance(key, (str, int)):
+                    dropped.append(f'{path}.{key!r}')
+                    continue
+                new = visit(item, f'{path}.{key}' if path else str(key))
+                if new is not None or item is None:
+                    out[key] = new
+            return out
+        if isinstance(value, (list, tuple)):
+            items = [visit(v, f'{path}[{i}]') for i, v in enumerate(value)]
+            return type(value)(items) if isinstance(value, list) else tuple(
+                items)
+        dropped.append(f'{path} ({type(value).__module__}.'
+                       f'{type(value).__qualname__})')
+        return None
+
+    return visit(obj, where), dropped
