@@ -1,7 +1,7 @@
 """Architecture presets of the UniFormer family and validation of ``arch``."""
 import copy
 from numbers import Real
-from typing import Dict, Mapping, Union
+from typing import Dict, List, Mapping, Union
 
 REQUIRED_KEYS = ('depths', 'embed_dims', 'head_dim')
 OPTIONAL_KEYS = ('mlp_ratios', 'conv_stem', 'layer_scale')
@@ -58,14 +58,21 @@ ARCH_ZOO_3D: Dict[str, dict] = {
 }
 
 
-def _preset_names(zoo: Mapping[str, dict]) -> str:
-    """Canonical names (the longest alias of each preset), for messages."""
-    groups: Dict[int, list] = {}
+def preset_aliases(zoo: Mapping[str, dict]) -> Dict[str, List[str]]:
+    """Canonical preset name (its longest alias) -> its other aliases."""
+    groups: Dict[int, List[str]] = {}
     for name, arch in zoo.items():
         groups.setdefault(id(arch), []).append(name)
-    return ', '.join(
-        f"'{max(names, key=len)}' (aliases: {', '.join(sorted(set(names) - {max(names, key=len)}))})"
-        for names in groups.values())
+    out = {}
+    for names in groups.values():
+        canonical = max(names, key=len)
+        out[canonical] = sorted(set(names) - {canonical})
+    return out
+
+
+def _preset_names(zoo: Mapping[str, dict]) -> str:
+    return ', '.join(f"'{name}' (aliases: {', '.join(aliases)})"
+                     for name, aliases in preset_aliases(zoo).items())
 
 
 def _int_list(arch: dict, key: str, owner: str):

@@ -68,7 +68,7 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
             return torch.load(
                 path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        if 'Weights only load failed' not in str(error):
+        if 'GLOBAL' not in str(error):  # not a pickle of a checkpoint at all
             raise ValueError(f'{path!r} is not a PyTorch checkpoint: '
                              f'{error}') from None
         names = _unsafe_globals(path, error)

@@ -1,0 +1,44 @@
+import gzip
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+import uniformer_mm  # noqa: F401  (registers everything)
+
+DATA = osp.join(osp.dirname(__file__), 'data')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers',
+                            'slow: end-to-end runs, excluded by `make test`')
+
+
+@pytest.fixture(scope='session')
+def official_keys():
+    """State-dict keys and shapes of every official model (recorded from the
+    official code; a copy of shared/reference/official_state_dict_keys.json).
+    """
+    with gzip.open(osp.join(DATA, 'official_state_dict_keys.json.gz'),
+                   'rt') as f:
+        return json.load(f)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def randomize_(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every parameter and BatchNorm statistic non-trivial values so that
+    comparisons exercise them (fresh norms are identities)."""
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('num_batches_tracked'):
+                continue
+            if name.endswith('running_var'):
+                tensor.uniform_(0.5, 2.0)
+            else:
+                tensor.normal_(0, 0.1 if tensor.dim() > 1 else 0.5)
+    return model
