@@ -1,0 +1,31 @@
+# uniformer_mm -- one-command set-up and test.
+#   make test       create/refresh .venv (scripts/bootstrap.sh), run the fast tests
+#   make test-all   ... and the slow ones too
+#   make demo       run the demo (tools/demo/run_demo.py)
+#   make bench      backbone benchmark (tools/analysis/benchmark_backbone.py)
+#   make clean-venv remove .venv
+
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-all demo bench clean-venv
+
+venv:
+	@bash scripts/bootstrap.sh
+
+test: venv
+	$(PY) -m pytest -q tests -m "not slow" $(PYTEST_ARGS)
+
+test-all: venv
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+demo: venv
+	@if [ ! -f tools/demo/run_demo.py ]; then \
+		echo "the demo arrives with the detection issue"; exit 1; fi
+	$(PY) tools/demo/run_demo.py
+
+bench: venv
+	$(PY) tools/analysis/benchmark_backbone.py
+
+clean-venv:
+	rm -rf .venv
