@@ -30,9 +30,9 @@ import time
 CASES = {
     'small-224': (dict(arch='small'), (8, 3, 224, 224)),
     'hybrid-800x1216': (dict(arch='small', attn_mode='hybrid'),
-                        (1, 3, 800, 1216)),
+                        (2, 3, 800, 1216)),
     'hybrid-800x1216-cp': (dict(arch='small', attn_mode='hybrid',
-                                with_cp=[0, 0, 8, 0]), (1, 3, 800, 1216)),
+                                with_cp=[0, 0, 8, 0]), (2, 3, 800, 1216)),
     'global-512': (dict(arch='small'), (1, 3, 512, 512)),
     'video-small-16x224': (dict(arch='small', video=True),
                            (1, 3, 16, 224, 224)),

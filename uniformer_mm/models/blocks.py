@@ -21,6 +21,17 @@ BLOCK_NORM_EPS = 1e-6
 EMBED_NORM_EPS = 1e-5
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in channels-last memory (NHWC / NTHWC) with its NCHW shape.
+
+    The blocks alternate convolutions with per-token LayerNorm / attention /
+    MLP; in this layout the moves between the two are free views, and
+    oneDNN / cuDNN convolutions run without layout reorders.
+    """
+    fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+    return x.contiguous(memory_format=fmt)
+
+
 def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
     """``nn.Conv2d`` or ``nn.Conv3d`` by ``ndim``."""
     return _CONV[ndim](*args, **kwargs)
@@ -274,17 +285,20 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.pos_embed(x)
-        shape = x.shape
-        tokens = x.flatten(2).transpose(1, 2)
+        B, C, *spatial = x.shape
+        # Same token order as the official flatten(2).transpose(1, 2); on a
+        # channels-last input (the backbones convert theirs) both moves
+        # between the map and the tokens are views, not copies.
+        tokens = x.movedim(1, -1).reshape(B, -1, C)
         y = self.norm1(tokens)
         if self.window_size is None:
             y = self.attn(y)
         else:
-            y = self._windowed_attention(y, shape[2:])
+            y = self._windowed_attention(y, spatial)
         tokens = tokens + self.drop_path(_scaled(self.gamma_1, y))
         y = self.mlp(self.norm2(tokens))
         tokens = tokens + self.drop_path(_scaled(self.gamma_2, y))
-        return tokens.transpose(1, 2).reshape(shape)
+        return tokens.view(B, *spatial, C).movedim(-1, 1)
 
 
 class PatchEmbed(nn.Module):
@@ -318,7 +332,7 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.proj(x)
-        return self.norm(x.movedim(1, -1)).movedim(-1, 1).contiguous()
+        return self.norm(x.movedim(1, -1)).movedim(-1, 1)
 
 
 class ConvStem(nn.Module):

@@ -19,7 +19,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
-                     PatchEmbed)
+                     PatchEmbed, channels_last)
 from .official_weights import load_pretrained
 
 ATTN_MODES = ('global', 'window', 'hybrid')
@@ -343,6 +343,7 @@ class UniFormer(_UniFormerBase):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of (N, C_i, H / 2^(i+2), W / 2^(i+2))."""
         self._check_input(x)
+        x = channels_last(x)
         outs = []
         for i in range(self.num_stages):
             x = self._run_stage(i, x)
@@ -407,13 +408,14 @@ class UniFormer3D(_UniFormerBase):
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
         self._check_input(x)
+        x = channels_last(x)
         outs = []
         for i in range(self.num_stages):
             x = self._run_stage(i, x)
             if i == self.num_stages - 1:
                 x = self.norm(x)
             if i in self.out_indices:
-                outs.append(x)
+                outs.append(x.contiguous())
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _stage_modules(self, i: int) -> List[nn.Module]:
