@@ -8,11 +8,16 @@ installed are skipped. Everything is also in our own ``MODELS`` registry
 """
 import importlib
 
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
+from mmengine.runner import CheckpointLoader
 
 from .compat import mmaction_drn
+from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
 from .models import UniFormer, UniFormer3D
+from .utils.checkpoint_io import load_local_checkpoint
 
 MODELS = Registry(
     'model',
@@ -40,10 +45,20 @@ def _register(registry, module) -> None:
 
 
 def register_all_modules() -> None:
-    """Register our types everywhere (idempotent)."""
+    """Register our types everywhere (idempotent).
+
+    Also routes MMEngine's loading of local checkpoint files (``load_from``,
+    ``resume``, ``Pretrained`` init) through our weights-only loader: the
+    same ``torch.load(weights_only=True)`` as torch's default, plus the one
+    allowlisted type the official files need and clear errors.
+    """
     mmaction_drn.install()
     for module in (UniFormer, UniFormer3D):
         _register(MODELS, module)
+    _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
+    _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_local_checkpoint, force=True)
     for registry_module, types in CODEBASE_TYPES.items():
         try:
             registry = importlib.import_module(registry_module).MODELS

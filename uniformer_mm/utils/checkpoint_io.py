@@ -60,9 +60,10 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f'Checkpoint file {path!r} does not exist. Put the file there '
-            '(see the README section "Pretrained weights") or point the '
-            'config at it, e.g. --cfg-options '
-            'model.backbone.init_cfg.checkpoint=PATH.')
+            '(official weights: README section "Pretrained weights") or '
+            'point the config at the right path, e.g. --cfg-options '
+            'model.backbone.init_cfg.checkpoint=PATH (pretrained backbone), '
+            'load_from=PATH, or --resume PATH.')
     try:
         with torch.serialization.safe_globals(list(THIRD_PARTY_SAFE_GLOBALS)):
             return torch.load(
@@ -85,30 +86,42 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
 
 
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+_HISTORY_BUFFER = '__mmengine_history_buffer__'
 
 
 def to_weights_only(obj: Any, where: str = '') -> Tuple[Any, List[str]]:
     """Rebuild ``obj`` from types a weights-only load accepts.
 
     Containers, tensors, numbers and strings are kept; numpy scalars become
-    Python numbers, numpy arrays tensors, ``argparse.Namespace`` a dict.
-    Anything else is dropped.
+    Python numbers, numpy arrays tensors, ``argparse.Namespace`` a dict, and
+    MMEngine's ``HistoryBuffer`` (the message hub's logged scalars) a tagged
+    dict that :func:`restore_history_buffers` turns back into one. Anything
+    else is dropped.
 
     Returns:
         tuple: the rebuilt object and the dotted paths that were dropped.
     """
+    from mmengine.logging import HistoryBuffer
     dropped: List[str] = []
 
     def visit(value, path):
+        if isinstance(value, np.generic):  # before _PLAIN: np.float64 is a float
+            return value.item()
         if isinstance(value, _PLAIN):
             return value
-        if isinstance(value, np.generic):
-            return value.item()
         if isinstance(value, np.ndarray):
             if value.dtype == object:
                 dropped.append(path)
                 return None
             return torch.from_numpy(value.copy())
+        if isinstance(value, HistoryBuffer):
+            logs, counts = value.data
+            return {
+                _HISTORY_BUFFER: True,
+                'log_history': torch.from_numpy(np.asarray(logs).copy()),
+                'count_history': torch.from_numpy(np.asarray(counts).copy()),
+                'max_length': value.max_length,
+            }
         if isinstance(value, argparse.Namespace):
             value = vars(value)
         if isinstance(value, dict):
@@ -130,3 +143,31 @@ def to_weights_only(obj: Any, where: str = '') -> Tuple[Any, List[str]]:
         return None
 
     return visit(obj, where), dropped
+
+
+def restore_history_buffers(checkpoint: Any) -> None:
+    """Turn the tagged dicts of :func:`to_weights_only` back into
+    ``HistoryBuffer`` objects in ``checkpoint['message_hub']`` (in place)."""
+    from mmengine.logging import HistoryBuffer
+    hub = checkpoint.get('message_hub') if isinstance(checkpoint,
+                                                      dict) else None
+    scalars = hub.get('log_scalars') if isinstance(hub, dict) else None
+    if not isinstance(scalars, dict):
+        return
+    for key, value in scalars.items():
+        if isinstance(value, dict) and value.get(_HISTORY_BUFFER):
+            scalars[key] = HistoryBuffer(
+                value['log_history'].tolist(),
+                value['count_history'].tolist(), value['max_length'])
+
+
+def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
+    """MMEngine's loader for local files (``CheckpointLoader`` scheme ``''``),
+    replaced by :func:`load_checkpoint_file`: ``load_from``, ``--resume`` and
+    every ``Pretrained`` init read local files weights-only with our
+    allowlist, and training checkpoints written with
+    :class:`~uniformer_mm.engine.WeightsOnlyCheckpointHook` load in full."""
+    checkpoint = load_checkpoint_file(
+        os.path.expanduser(filename), map_location=map_location)
+    restore_history_buffers(checkpoint)
+    return checkpoint
