@@ -23,8 +23,10 @@ TINY = dict(depths=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 def test_each_registry_builds_each_type(scope, type_name, cls, shape):
     registry = (OUR_MODELS if scope == 'uniformer_mm' else
                 importlib.import_module(f'{scope}.registry').MODELS)
-    model = registry.build(
-        dict(type=type_name, arch=TINY, drop_path_rate=0.1))
+    # as a Runner of that codebase builds it (its scope is the default)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(
+            dict(type=type_name, arch=TINY, drop_path_rate=0.1))
     assert type(model) is cls
     out = model.eval()(torch.randn(*shape))
     assert torch.isfinite(out[-1] if isinstance(out, tuple) else out).all()
