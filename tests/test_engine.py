@@ -165,3 +165,34 @@ def test_train_script_adds_the_hook_once(tmp_path):
     args = train.parse_args([str(tmp_path / 'dumped.py')])
     assert [h['type'] for h in train.build_config(args).custom_hooks
             ].count('WeightsOnlyCheckpointHook') == 1
+
+
+def test_missing_dataset_and_checkpoint_paths_are_named(tmp_path):
+    from mmengine.config import Config
+
+    from uniformer_mm.engine import (check_checkpoint_paths,
+                                     check_dataset_paths)
+    (tmp_path / 'ann.json').write_text('{}')
+    (tmp_path / 'imgs').mkdir()
+    dataset = dict(type='CocoDataset', data_root=str(tmp_path),
+                   ann_file='ann.json', data_prefix=dict(img='imgs/'))
+    cfg = Config(dict(
+        train_dataloader=dict(dataset=dict(type='RepeatDataset', times=2,
+                                           dataset=dataset)),
+        val_dataloader=dict(dataset=dict(dataset, ann_file='val.json')),
+        model=dict(backbone=dict(init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))),
+        load_from=None))
+    check_dataset_paths(cfg, splits=('train', ))
+    with pytest.raises(FileNotFoundError) as info:
+        check_dataset_paths(cfg)
+    assert f'val: {tmp_path}/val.json' in str(info.value)
+    assert 'train:' not in str(info.value) and 'data_root=PATH' in str(
+        info.value)
+    with pytest.raises(FileNotFoundError) as info:
+        check_checkpoint_paths(cfg)
+    assert "model.backbone.init_cfg.checkpoint = '" in str(info.value)
+    assert 'in1k.pth' in str(info.value) and 'init_cfg=None' in str(
+        info.value)
+    cfg.model.backbone.init_cfg = None
+    check_checkpoint_paths(cfg)

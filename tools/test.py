@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from uniformer_mm.engine import init_cpu_process_group
+from uniformer_mm.engine import check_dataset_paths, init_cpu_process_group
 
 
 def parse_args(argv=None):
@@ -107,6 +107,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    check_dataset_paths(cfg, splits=('test', ))
     if init_cpu_process_group(args.launcher):
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel', broadcast_buffers=False)

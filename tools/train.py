@@ -19,7 +19,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from uniformer_mm.engine import init_cpu_process_group
+from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
+                                 init_cpu_process_group)
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -103,6 +104,8 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    check_dataset_paths(cfg, splits=('train', 'val'))
+    check_checkpoint_paths(cfg)
     if init_cpu_process_group(args.launcher):
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel',

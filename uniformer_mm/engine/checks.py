@@ -1,0 +1,90 @@
+"""Checks run before a Runner is built, for errors that say what to do."""
+import os.path as osp
+from typing import List
+
+from mmengine.config import Config
+
+_PREFIX_KEYS = ('img', 'img_path', 'seg_map_path', 'video', 'ann')
+
+
+def _datasets(cfg) -> list:
+    """The leaf dataset configs of a dataset config (through wrappers)."""
+    if not isinstance(cfg, dict):
+        return []
+    if 'datasets' in cfg:  # ConcatDataset
+        return [d for sub in cfg['datasets'] for d in _datasets(sub)]
+    if 'dataset' in cfg:  # RepeatDataset, ClassBalancedDataset, ...
+        return _datasets(cfg['dataset'])
+    return [cfg]
+
+
+def missing_dataset_paths(cfg: Config, splits=('train', 'val', 'test')
+                          ) -> List[str]:
+    """Annotation files and data folders the config's dataloaders need but
+    that do not exist (local paths only)."""
+    missing = []
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        for dataset in _datasets(loader.get('dataset')):
+            root = dataset.get('data_root') or ''
+            if '://' in root:
+                continue  # remote storage: nothing to check here
+            ann_file = dataset.get('ann_file')
+            paths = [ann_file] if ann_file else []
+            prefix = dataset.get('data_prefix') or {}
+            paths += [prefix[k] for k in _PREFIX_KEYS if prefix.get(k)]
+            for path in paths:
+                full = osp.join(root, path)
+                if not osp.exists(full):
+                    missing.append(f'{split}: {full}')
+    return missing
+
+
+def check_dataset_paths(cfg: Config, splits=('train', 'val', 'test')) -> None:
+    """Raise ``FileNotFoundError`` naming every missing dataset path."""
+    missing = missing_dataset_paths(cfg, splits)
+    if missing:
+        raise FileNotFoundError(
+            'The config points at dataset files that do not exist:\n  ' +
+            '\n  '.join(missing) + '\nPrepare the dataset there (see the '
+            "README of the config's folder for the expected layout), or "
+            'point the config at it, e.g. --cfg-options '
+            'train_dataloader.dataset.data_root=PATH '
+            'val_dataloader.dataset.data_root=PATH '
+            'test_dataloader.dataset.data_root=PATH')
+
+
+def _pretrained_paths(node, where: str):
+    if isinstance(node, dict):
+        init_cfgs = node.get('init_cfg')
+        for init in (init_cfgs if isinstance(init_cfgs, list) else [init_cfgs]):
+            if isinstance(init, dict) and init.get('type') == 'Pretrained':
+                yield f'{where}.init_cfg.checkpoint', init.get('checkpoint')
+        for key, value in node.items():
+            if key != 'init_cfg':
+                yield from _pretrained_paths(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained_paths(value, f'{where}[{i}]')
+
+
+def check_checkpoint_paths(cfg: Config) -> None:
+    """Raise ``FileNotFoundError`` for missing local checkpoint files named by
+    ``Pretrained`` init configs or ``load_from``, before anything is built."""
+    entries = list(_pretrained_paths(cfg.get('model'), 'model'))
+    if cfg.get('load_from'):
+        entries.append(('load_from', cfg.load_from))
+    missing = [(key, path) for key, path in entries
+               if isinstance(path, str) and '://' not in path
+               and not osp.isfile(osp.expanduser(path))]
+    if missing:
+        raise FileNotFoundError(
+            'The config points at checkpoint files that do not exist:\n  ' +
+            '\n  '.join(f'{key} = {path!r}' for key, path in missing) +
+            '\nPut the file there (official ImageNet weights: README section '
+            '"Pretrained weights"), or override the path, e.g. '
+            '--cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
+            '--cfg-options model.backbone.init_cfg=None to train from '
+            'scratch.')
