@@ -1,4 +1,8 @@
 """Checkpoints that load under ``torch.load(weights_only=True)``."""
+import random
+
+import numpy as np
+import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
@@ -18,10 +22,40 @@ class WeightsOnlyCheckpointHook(Hook):
     dict) and rebuilds the ``HistoryBuffer`` objects after loading, so
     resuming restores the iteration, optimizer, LR schedule and logs as
     before. ``tools/train.py`` adds it to every config.
+
+    It also saves the random states (torch, numpy, ``random``) of the
+    process and, on resume, restores them just before the first resumed
+    iteration runs, so a resumed single-process run continues exactly like an
+    uninterrupted one (with ``num_workers >= 1`` the data pipeline's own
+    randomness lives in the workers, which MMEngine seeds per worker).
     """
     priority = 'VERY_LOW'  # after every hook that adds to the checkpoint
 
+    def __init__(self):
+        self._pending_rng = None
+
+    @staticmethod
+    def _capture_rng() -> dict:
+        _, keys, pos, has_gauss, gauss = np.random.get_state()
+        return dict(
+            torch=torch.get_rng_state(),
+            numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos,
+                       has_gauss=has_gauss, cached_gaussian=gauss),
+            python=random.getstate())
+
+    @staticmethod
+    def _restore_rng(state: dict) -> None:
+        torch.set_rng_state(state['torch'])
+        numpy_state = state['numpy']
+        np.random.set_state(
+            ('MT19937', numpy_state['keys'].numpy().astype(np.uint32),
+             numpy_state['pos'], numpy_state['has_gauss'],
+             numpy_state['cached_gaussian']))
+        version, internal, gauss = state['python']
+        random.setstate((version, tuple(internal), gauss))
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['rng_state'] = self._capture_rng()
         clean, dropped = to_weights_only(checkpoint)
         checkpoint.clear()
         checkpoint.update(clean)
@@ -32,3 +66,11 @@ class WeightsOnlyCheckpointHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         restore_history_buffers(checkpoint)
+        if getattr(runner, '_resume', False):
+            self._pending_rng = checkpoint.get('meta', {}).get('rng_state')
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        # after the loop has re-created and advanced the dataloader
+        if self._pending_rng is not None:
+            self._restore_rng(self._pending_rng)
+            self._pending_rng = None
