@@ -1,0 +1,18 @@
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    './_base_/coco-instance_adamw-amp_1x.py',
+]
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='UniFormer',
+        arch='small',
+        attn_mode='hybrid',  # stage 3: windows of 14, blocks 4 and 8 global
+        window_size=14,
+        drop_path_rate=0.2,
+        with_cp=[0, 0, 8, 0],  # official checkpoint_num
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/uniformer_small_in1k.pth')),
+    neck=dict(in_channels=[64, 128, 320, 512]))

@@ -1,0 +1,9 @@
+# Global MHRA in stage 3. The official -w32 / -h32 rows test this one model
+# with other windows (see the two configs that inherit this one).
+_base_ = './fpn_uniformer-s_8xb4-80k_ade20k-512x512.py'
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_in1k.pth')))

@@ -1,0 +1,5 @@
+# Test config: the global model (fpn_uniformer-s) run with hybrid MHRA, 32x32
+# windows except blocks 4 and 8, as the official test_config_h32.
+_base_ = './fpn_uniformer-s_8xb4-80k_ade20k-512x512.py'
+
+model = dict(backbone=dict(attn_mode='hybrid', window_size=32))

@@ -1,0 +1,8 @@
+_base_ = './upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py'
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        drop_path_rate=0.4,
+        with_cp=[0, 0, 2, 0],  # official checkpoint_num
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_in1k.pth')))
