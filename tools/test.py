@@ -15,7 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from uniformer_mm.engine import check_dataset_paths, init_cpu_process_group
+from uniformer_mm.engine import (check_dataset_paths, init_cpu_process_group,
+                                 prepare_embedded_data)
 
 
 def parse_args(argv=None):
@@ -107,6 +108,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    prepare_embedded_data(cfg, splits=('test', ))
     check_dataset_paths(cfg, splits=('test', ))
     if init_cpu_process_group(args.launcher):
         cfg.model_wrapper_cfg = dict(

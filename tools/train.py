@@ -20,7 +20,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
-                                 init_cpu_process_group)
+                                 init_cpu_process_group, prepare_embedded_data)
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -104,6 +104,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    prepare_embedded_data(cfg, splits=('train', 'val'))
     check_dataset_paths(cfg, splits=('train', 'val'))
     check_checkpoint_paths(cfg)
     if init_cpu_process_group(args.launcher):

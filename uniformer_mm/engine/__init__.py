@@ -1,10 +1,11 @@
-from .checks import (check_checkpoint_paths, check_dataset_paths,
-                     missing_dataset_paths)
+from .preflight import (check_checkpoint_paths, check_dataset_paths,
+                        missing_dataset_paths, prepare_embedded_data)
 from .distributed import CPUDistributedDataParallel, init_cpu_process_group
 from .hooks import WeightsOnlyCheckpointHook
 
 __all__ = [
     'check_checkpoint_paths', 'check_dataset_paths', 'missing_dataset_paths',
+    'prepare_embedded_data',
     'CPUDistributedDataParallel', 'WeightsOnlyCheckpointHook',
     'init_cpu_process_group'
 ]

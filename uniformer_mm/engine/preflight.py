@@ -1,5 +1,8 @@
-"""Checks run before a Runner is built, for errors that say what to do."""
+"""What tools/train.py and tools/test.py do before a Runner is built: make
+the embedded demo data, and name missing files with what to do about them."""
+import os
 import os.path as osp
+import time
 from typing import List
 
 from mmengine.config import Config
@@ -88,3 +91,18 @@ def check_checkpoint_paths(cfg: Config) -> None:
             '--cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
             '--cfg-options model.backbone.init_cfg=None to train from '
             'scratch.')
+
+
+def prepare_embedded_data(cfg: Config, splits=('train', 'val', 'test'),
+                          timeout: float = 900) -> None:
+    """Demo configs (``synthetic_data = dict(...)``) run on data generated
+    on first use: local rank 0 generates it, other ranks wait for it."""
+    if cfg.get('synthetic_data') is None:
+        return
+    if int(os.environ.get('LOCAL_RANK', '0')) == 0:
+        from ..datasets import prepare_synthetic_data
+        prepare_synthetic_data(cfg)
+        return
+    deadline = time.time() + timeout
+    while missing_dataset_paths(cfg, splits) and time.time() < deadline:
+        time.sleep(1)  # afterwards check_dataset_paths names what is missing
