@@ -4,6 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 
 import uniformer_mm  # noqa: F401  (registers everything)
 
@@ -42,3 +43,20 @@ def randomize_(model: torch.nn.Module) -> torch.nn.Module:
             else:
                 tensor.normal_(0, 0.1 if tensor.dim() > 1 else 0.5)
     return model
+
+
+class Killed(Exception):
+    """Raised by :class:`KillAfter`: a training job dying mid-run."""
+
+
+class KillAfter(Hook):
+    """Kills training after iteration ``iters``, once its checkpoint exists."""
+    priority = 'LOWEST'  # after CheckpointHook of the same iteration
+
+    def __init__(self, iters):
+        self.iters = iters
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.iters:
+            raise Killed

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
+
+from conftest import KillAfter, Killed
 
 from uniformer_mm.utils import CheckpointRefusedError, load_checkpoint_file
 
@@ -42,27 +43,10 @@ class _Data(Dataset):
         return dict(x=x, y=x.sum(0, keepdim=True))
 
 
-class _Killed(Exception):
-    pass
-
-
-class _KillAfter(Hook):
-    """Kills training after an iteration, once its checkpoint is written."""
-    priority = 'LOWEST'
-
-    def __init__(self, iters):
-        self.iters = iters
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None):
-        if runner.iter + 1 == self.iters:
-            raise _Killed
-
-
 def _runner(work_dir, max_iters, hooks=True, kill_after=None, **kwargs):
     custom_hooks = [dict(type='WeightsOnlyCheckpointHook')] if hooks else []
     if kill_after:
-        custom_hooks.append(_KillAfter(kill_after))
+        custom_hooks.append(KillAfter(kill_after))
     torch.manual_seed(0)
     return Runner(
         model=_Regression(),
@@ -107,7 +91,7 @@ def test_training_checkpoint_loads_weights_only(tmp_path):
 def test_resume_matches_uninterrupted_training(tmp_path):
     full = _runner(tmp_path / 'full', 8)
     full.train()
-    with pytest.raises(_Killed):  # the same job, killed after iteration 4
+    with pytest.raises(Killed):  # the same job, killed after iteration 4
         _runner(tmp_path / 'cut', 8, kill_after=4).train()
     resumed = _runner(tmp_path / 'cut', 8, resume=True)
     resumed.train()

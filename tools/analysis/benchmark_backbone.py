@@ -19,7 +19,6 @@ Usage:
 """
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
