@@ -8,15 +8,13 @@ The config's ``default_scope`` picks the codebase; ``--show-dir`` writes the
 drawn predictions through that codebase's visualization hook.
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
 
-from uniformer_mm.engine import (check_dataset_paths, init_cpu_process_group,
-                                 prepare_embedded_data)
+from uniformer_mm.engine import check_dataset_paths, prepare_embedded_data
+from uniformer_mm.engine.cli import (add_common_args, build_runner,
+                                     load_config, parse)
 
 
 def parse_args(argv=None):
@@ -34,19 +32,8 @@ def parse_args(argv=None):
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse(parser, argv)
 
 
 def enable_visualization(cfg: Config, args) -> None:
@@ -78,21 +65,11 @@ def enable_visualization(cfg: Config, args) -> None:
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config!r} not found')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} not found: pass the file written '
             'by tools/train.py (work_dirs/...) or a converted official one')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
@@ -110,11 +87,7 @@ def main(argv=None):
     cfg = build_config(args)
     prepare_embedded_data(cfg, splits=('test', ))
     check_dataset_paths(cfg, splits=('test', ))
-    if init_cpu_process_group(args.launcher):
-        cfg.model_wrapper_cfg = dict(
-            type='CPUDistributedDataParallel', broadcast_buffers=False)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError('--out must be a .pkl file')

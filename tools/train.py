@@ -12,15 +12,14 @@ torch's weights-only loading, and runs distributed jobs on CPU-only machines
 over gloo.
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
+from mmengine.logging import print_log
 
 from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
-                                 init_cpu_process_group, prepare_embedded_data)
+                                 prepare_embedded_data)
+from uniformer_mm.engine.cli import (add_common_args, build_runner,
+                                     load_config, parse)
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -42,40 +41,16 @@ def parse_args(argv=None):
         const='auto',
         help='resume from CKPT, or without a value from the latest '
         'checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value (e.g. '
-        'model.backbone.init_cfg.checkpoint=PATH)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse(parser, argv)
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config!r} not found')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
-            print('AMP is already enabled in the config')
+            print_log('AMP is already enabled in the config', 'current')
         else:
             assert optim_wrapper == 'OptimWrapper', (
                 '--amp is only supported when the optimizer wrapper type is '
@@ -107,13 +82,7 @@ def main(argv=None):
     prepare_embedded_data(cfg, splits=('train', 'val'))
     check_dataset_paths(cfg, splits=('train', 'val'))
     check_checkpoint_paths(cfg)
-    if init_cpu_process_group(args.launcher):
-        cfg.model_wrapper_cfg = dict(
-            type='CPUDistributedDataParallel',
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg)
     runner.train()
 
 

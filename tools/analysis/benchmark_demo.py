@@ -25,15 +25,11 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = {
-    'detection':
-    osp.join(ROOT, 'configs', 'detection', 'demo',
-             'mask-rcnn_uniformer-tiny_fpn_synthetic.py'),
-    'segmentation':
-    osp.join(ROOT, 'configs', 'segmentation', 'demo',
-             'fpn_uniformer-tiny_synthetic.py'),
-}
-# (metric key, target as a fraction)
+# the demo configs and thread set-up of tools/demo/run_demo.py (stdlib only
+# at import: configure_threads must run before torch is imported)
+sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
+from run_demo import CONFIGS, configure_threads  # noqa: E402
+
 TARGETS = {
     'detection': ('coco/bbox_mAP', 0.30),
     'segmentation': ('mIoU', 0.50),
@@ -46,25 +42,6 @@ REPORTED = {
 # here is compared and printed as a fraction
 SCALE = {'detection': 1.0, 'segmentation': 0.01}
 BUDGET_S = 15 * 60
-
-
-def configure_threads(threads: int) -> int:
-    """Set torch's CPU threads (0: one per core, at most 8).
-
-    Call before torch is imported: OpenMP reads OMP_WAIT_POLICY when it
-    loads, and passive waiting keeps the many small ops of these tiny models
-    from spinning against other processes on a shared CPU. Measured on the
-    2-core machine (one Mask R-CNN step, batch 8): idle, 1 thread 0.50 s,
-    2 active threads 0.29 s, 2 passive 0.35 s; with two busy processes
-    beside it, 0.59 s / 1.39 s / 0.70 s (and 2 active threads took 6.8 s
-    against 0.59 s for 1 thread while other engineers' training shared the
-    CPU).
-    """
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    import torch
-    threads = threads if threads > 0 else min(os.cpu_count() or 1, 8)
-    torch.set_num_threads(threads)
-    return threads
 
 
 def parse_args(argv=None):
