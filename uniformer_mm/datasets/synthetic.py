@@ -55,6 +55,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 
 GENERATOR_VERSION = 1
 MANIFEST = 'manifest.json'
@@ -265,7 +266,8 @@ def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
     manifest = dict(kind=kind, version=GENERATOR_VERSION, params=params)
     if _is_current(root, manifest):
         if verbose:
-            print(f'[synthetic] {root}: up to date ({kind}, {params})')
+            print_log(f'[synthetic] {root}: up to date ({kind}, {params})',
+                      logger='current')
         return root
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
@@ -281,7 +283,8 @@ def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
         raise
     _publish(tmp, root)
     if verbose:
-        print(f'[synthetic] wrote {kind} data set to {root}: {stats}')
+        print_log(f'[synthetic] wrote {kind} data set to {root}: {stats}',
+                  logger='current')
     return root
 
 
