@@ -72,8 +72,7 @@ class _UniFormerBase(BaseModule):
                  norm_eval: bool = False,
                  fused_attn: bool = True,
                  debug: bool = False,
-                 init_cfg: Optional[dict] = None,
-                 stage3_windows: Optional[List[Optional[int]]] = None):
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         owner = type(self).__name__
         self.arch_settings = resolve_arch(arch, self.arch_zoo, owner)
@@ -110,7 +109,7 @@ class _UniFormerBase(BaseModule):
                               self.ndim) for rate in block_rates
                 ]
             else:
-                windows = (stage3_windows if i == 2 and stage3_windows else
+                windows = (self._stage3_windows(depth) if i == 2 else
                            [None] * depth)
                 blocks = [
                     AttentionBlock(
@@ -144,6 +143,10 @@ class _UniFormerBase(BaseModule):
     def _make_patch_embed(self, stage: int, in_dim: int,
                           dim: int) -> nn.Module:
         raise NotImplementedError
+
+    def _stage3_windows(self, depth: int) -> List[Optional[int]]:
+        """Window size of each stage-3 block (None: global attention)."""
+        return [None] * depth
 
     # ------------------------------------------------------------------ input
     def _check_input(self, x: torch.Tensor) -> None:
@@ -316,24 +319,21 @@ class UniFormer(_UniFormerBase):
                              f'{window_size!r}')
         self.attn_mode = attn_mode
         self.window_size = window_size
-        depth3 = resolve_arch(arch, self.arch_zoo, 'UniFormer')['depths'][2]
-        windows = {
-            'global': [None] * depth3,
-            'window': [window_size] * depth3,
-            'hybrid': [None if (j + 1) % 4 == 0 else window_size
-                       for j in range(depth3)],
-        }[attn_mode]
-        super().__init__(
-            arch,
-            in_channels,
-            out_indices,
-            stage3_windows=windows,
-            **kwargs)
+        super().__init__(arch, in_channels, out_indices, **kwargs)
         for i in self.out_indices:
             self.add_module(f'norm{i + 1}',
                             nn.LayerNorm(self.embed_dims[i],
                                          eps=BLOCK_NORM_EPS))
         self._freeze_stages()
+
+    def _stage3_windows(self, depth: int) -> List[Optional[int]]:
+        if self.attn_mode == 'global':
+            return [None] * depth
+        if self.attn_mode == 'window':
+            return [self.window_size] * depth
+        # hybrid: every 4th block global, as the paper's h14/h32 models
+        return [None if (j + 1) % 4 == 0 else self.window_size
+                for j in range(depth)]
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if self.arch_settings['conv_stem']:
