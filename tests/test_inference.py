@@ -12,7 +12,8 @@ import torch
 from mmengine.config import Config
 
 from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
-                                   prepare_synthetic_data, save_weights)
+                                   prepare_synthetic_data)
+from uniformer_mm.utils import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / 'configs'

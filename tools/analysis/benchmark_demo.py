@@ -129,8 +129,8 @@ def benchmark_task(task, args) -> dict:
     from mmengine.runner import Runner
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
-    from uniformer_mm.datasets import (prepare_synthetic_data, save_weights,
-                                       set_iter_budget)
+    from uniformer_mm.datasets import prepare_synthetic_data, set_iter_budget
+    from uniformer_mm.utils import save_weights
 
     cfg = Config.fromfile(CONFIGS[task])
     if args.cfg_options:

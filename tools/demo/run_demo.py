@@ -121,8 +121,8 @@ def run_demo(args) -> dict:
     from mmengine.runner import Runner
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
-    from uniformer_mm.datasets import (prepare_synthetic_data, save_weights,
-                                       set_iter_budget)
+    from uniformer_mm.datasets import prepare_synthetic_data, set_iter_budget
+    from uniformer_mm.utils import save_weights
 
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from image_demo import run_inference

@@ -10,10 +10,10 @@ __all__ = [
     'DEFAULT_COCO_ROOT', 'DEFAULT_SEG_ROOT', 'SEG_CLASSES', 'SEG_PALETTE',
     'SHAPE_CLASSES', 'SHAPE_PALETTE', 'draw_scene', 'make_coco_instances',
     'make_seg_dataset', 'prepare_synthetic_data', 'set_data_root',
-    'set_iter_budget', 'save_weights'
+    'set_iter_budget'
 ]
 _WHERE = dict(prepare_synthetic_data='.prepare', set_data_root='.prepare',
-              set_iter_budget='.prepare', save_weights='.prepare')
+              set_iter_budget='.prepare')
 
 
 def __getattr__(name):

@@ -11,7 +11,6 @@ run before the Runner builds its dataloaders.
 import os.path as osp
 from typing import Any, Optional
 
-from ..utils.checkpoint_io import to_weights_only
 from .synthetic import make_coco_instances, make_seg_dataset
 
 _GENERATORS = {'coco': make_coco_instances, 'seg': make_seg_dataset}
@@ -117,32 +116,3 @@ def set_iter_budget(cfg, max_iters: int,
     if ckpt and ckpt.get('interval') == old:
         ckpt.interval = max_iters
     cfg.max_iters = max_iters
-
-
-def save_weights(model, path: str, dataset_meta: Optional[dict] = None,
-                 **meta) -> str:
-    """Save ``model``'s weights as ``{'state_dict', 'meta'}`` with plain
-    Python types only, a file ``torch.load(weights_only=True)`` reads
-    (unlike an MMEngine training checkpoint, which pickles numpy objects).
-
-    ``dataset_meta`` (classes, palette) goes to ``meta['dataset_meta']``,
-    where the MMDetection / MMSegmentation inferencers look for it; extra
-    keyword arguments are stored in ``meta`` as they are (keep them plain:
-    str, int, float, bool, lists, tuples, dicts).
-    """
-    import os
-
-    import torch
-    from mmengine.model import is_model_wrapper
-    if is_model_wrapper(model):
-        model = model.module
-    if dataset_meta is None:
-        dataset_meta = getattr(model, 'dataset_meta', None)
-    plain_meta = dict(meta)
-    if dataset_meta:
-        plain_meta['dataset_meta'] = to_weights_only(dataset_meta)[0]
-    state = {k: v.detach().cpu().clone() for k, v in
-             model.state_dict().items()}
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    torch.save({'state_dict': state, 'meta': plain_meta}, path)
-    return path

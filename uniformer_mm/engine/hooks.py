@@ -65,6 +65,8 @@ class WeightsOnlyCheckpointHook(Hook):
                 'saved', logger='current', level=30)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # local files were restored by our loader already (a no-op then);
+        # this covers the other MMEngine loaders (http, ...)
         restore_history_buffers(checkpoint)
         if getattr(runner, '_resume', False):
             self._pending_rng = checkpoint.get('meta', {}).get('rng_state')

@@ -1,4 +1,7 @@
 from .checkpoint_io import (CheckpointRefusedError, load_checkpoint_file,
-                            to_weights_only)
+                            save_weights, to_weights_only)
 
-__all__ = ['CheckpointRefusedError', 'load_checkpoint_file', 'to_weights_only']
+__all__ = [
+    'CheckpointRefusedError', 'load_checkpoint_file', 'save_weights',
+    'to_weights_only'
+]

@@ -19,7 +19,7 @@ import pickle
 import re
 import zipfile
 from collections import OrderedDict
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -171,3 +171,29 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
         os.path.expanduser(filename), map_location=map_location)
     restore_history_buffers(checkpoint)
     return checkpoint
+
+
+def save_weights(model, path: str, dataset_meta: Optional[dict] = None,
+                 **meta) -> str:
+    """Save only ``model``'s weights, as ``{'state_dict', 'meta'}`` with
+    plain types (a small file for inference; training checkpoints carry the
+    optimizer and logs too).
+
+    ``dataset_meta`` (classes, palette; default ``model.dataset_meta``) goes
+    to ``meta['dataset_meta']``, where the MMDetection / MMSegmentation
+    inferencers look for it; extra keyword arguments are stored in ``meta``.
+    """
+    from mmengine.model import is_model_wrapper
+    if is_model_wrapper(model):
+        model = model.module
+    if dataset_meta is None:
+        dataset_meta = getattr(model, 'dataset_meta', None)
+    plain_meta = dict(meta)
+    if dataset_meta:
+        plain_meta['dataset_meta'] = dataset_meta
+    plain_meta = to_weights_only(plain_meta)[0]
+    state = {k: v.detach().cpu().clone() for k, v in
+             model.state_dict().items()}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save({'state_dict': state, 'meta': plain_meta}, path)
+    return path
