@@ -1,0 +1,14 @@
+# UniFormer-S 16x8 on Kinetics-400 (exp/uniformer_s16x8_k400): the 16x4
+# recipe with 16 frames 8 apart.
+_base_ = ['./uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py']
+
+# 16 frames 8 apart: the sampling step (index 1) of each pipeline
+train_pipeline = _base_.train_pipeline
+train_pipeline[1].update(clip_len=16, frame_interval=8)
+val_pipeline = _base_.val_pipeline
+val_pipeline[1].update(clip_len=16, frame_interval=8)
+test_pipeline = _base_.test_pipeline
+test_pipeline[1].update(clip_len=16, frame_interval=8)
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

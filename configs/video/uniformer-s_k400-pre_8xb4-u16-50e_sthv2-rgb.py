@@ -1,0 +1,4 @@
+# UniFormer-S 16 frames on Something-Something V2 from K400
+# (exp/uniformer_s16_sthv2_prek400): drop path 0.3, 8 GPUs x 4 clips,
+# lr 2e-4, 50 epochs (5 warm-up).
+_base_ = ['./_base_/sthv2_u16_pyav-50e.py']
