@@ -1,0 +1,471 @@
+"""Parameters and FLOPs of any uniformer_mm config, attention included.
+
+Convention: one multiply-add = one FLOP (fvcore, the UniFormer papers);
+``G`` = 10^9 multiply-adds. The attention matmuls (q k^T and attn v, global
+and windowed, fused SDPA or explicit) are counted; element-wise ops are not.
+What is traced per task is described in :mod:`uniformer_mm.analysis.flops`.
+
+Usage:
+    python tools/analysis/get_flops.py CONFIG [--shape H W | T H W]
+    python tools/analysis/get_flops.py --imagenet small [--shape 224 224]
+    python tools/analysis/get_flops.py --report [--out docs/flops.md]
+
+Default input shapes: detection 800x1280, segmentation 512x2048, pose the
+config's codec ``input_size``, video one view of the test pipeline's clip
+length and crop (``--shape T H W``), ImageNet 224x224. ``--report``
+measures every model of the paper's tables that has a config here and
+writes the paper-vs-ours table (docs/flops.md).
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import DefaultScope
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from uniformer_mm.analysis.flops import (ImageClassifier,  # noqa: E402
+                                         RecognizerForward, TensorForward,
+                                         TwoStageDetectorDummy, count_flops,
+                                         dummy_rois, relative_diff,
+                                         set_fused_attention, shape_str)
+
+DEFAULT_SHAPES = {
+    'mmdet': (800, 1280),
+    'mmseg': (512, 2048),
+    'imagenet': (224, 224),
+}
+NUM_PROPOSALS = 1000  # MMDetection 2.x forward_dummy
+NUM_MASK_ROIS = 100
+
+
+def _codebase(scope: str):
+    """(MODELS registry, register_all_modules) of an OpenMMLab codebase."""
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+        from mmdet.utils import register_all_modules
+    elif scope == 'mmseg':
+        from mmseg.registry import MODELS
+        from mmseg.utils import register_all_modules
+    elif scope == 'mmpose':
+        from mmpose.registry import MODELS
+        from mmpose.utils import register_all_modules
+    elif scope == 'mmaction':
+        from mmaction.registry import MODELS
+        from mmaction.utils import register_all_modules
+    else:
+        raise ValueError(
+            f"config default_scope {scope!r} is not one of 'mmdet', 'mmseg', "
+            "'mmpose', 'mmaction'; get_flops builds models of those only")
+    return MODELS, register_all_modules
+
+
+def _drop_pretrained(cfg: Any) -> None:
+    """Remove every ``init_cfg`` (weights are not needed to count)."""
+    if isinstance(cfg, dict):
+        if 'init_cfg' in cfg:
+            cfg['init_cfg'] = None
+        for value in cfg.values():
+            _drop_pretrained(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            _drop_pretrained(value)
+
+
+def build_from_config(cfg: Config) -> Tuple[torch.nn.Module, str]:
+    """The config's model, built under its codebase's default scope without
+    weights, in eval mode; and that scope."""
+    scope = cfg.get('default_scope')
+    models, register_all_modules = _codebase(scope)
+    register_all_modules(init_default_scope=False)
+    model_cfg = cfg.model.copy()
+    _drop_pretrained(model_cfg)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = models.build(model_cfg)
+    return model.eval(), scope
+
+
+def _find_transform(pipeline: Sequence[dict], names: Sequence[str]):
+    for step in pipeline or []:
+        if isinstance(step, dict) and step.get('type') in names:
+            return step
+    return None
+
+
+def _test_pipeline(cfg: Config) -> List[dict]:
+    for key in ('test_pipeline', 'val_pipeline'):
+        if isinstance(cfg.get(key), (list, tuple)):
+            return list(cfg[key])
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    return list(loader.get('dataset', {}).get('pipeline', []) or [])
+
+
+def default_shape(cfg: Config, scope: str) -> Tuple[int, ...]:
+    """The paper's measuring resolution for the config's task."""
+    if scope in DEFAULT_SHAPES:
+        return DEFAULT_SHAPES[scope]
+    if scope == 'mmpose':
+        codec = cfg.get('codec')
+        codec = codec[0] if isinstance(codec, (list, tuple)) else codec
+        if not codec or 'input_size' not in codec:
+            raise ValueError('the pose config has no codec.input_size; pass '
+                             '--shape H W')
+        width, height = codec['input_size']
+        return (int(height), int(width))
+    pipeline = _test_pipeline(cfg)
+    sample = _find_transform(pipeline, ('SampleFrames', 'UniformSample',
+                                        'UniformSampleFrames'))
+    crop = _find_transform(pipeline, ('CenterCrop', 'ThreeCrop', 'TenCrop'))
+    if sample is None or 'clip_len' not in sample:
+        raise ValueError('no SampleFrames(clip_len=...) in the video test '
+                         'pipeline; pass --shape T H W')
+    size = crop.get('crop_size', 224) if crop else 224
+    height, width = (size, size) if isinstance(size, int) else size[::-1]
+    return (int(sample['clip_len']), int(height), int(width))
+
+
+def model_and_inputs(model: torch.nn.Module, scope: str,
+                     shape: Sequence[int]) -> Tuple[torch.nn.Module, tuple]:
+    """The module to trace and its inputs for one image / clip of ``shape``
+    (H, W) or (T, H, W)."""
+    if scope == 'mmaction':
+        if len(shape) != 3:
+            raise ValueError(f'a video model needs --shape T H W, got '
+                             f'{list(shape)}')
+        return RecognizerForward(model), (torch.randn(1, 3, *shape), )
+    if len(shape) != 2:
+        raise ValueError(f'an image model needs --shape H W, got '
+                         f'{list(shape)}')
+    image = torch.randn(1, 3, *shape)
+    if scope == 'mmdet':
+        if not hasattr(model, 'roi_head'):
+            return TensorForward(model), (image, )
+        rois = dummy_rois(NUM_PROPOSALS, *shape)
+        return TwoStageDetectorDummy(model, NUM_MASK_ROIS), (image, rois)
+    return TensorForward(model), (image, )
+
+
+def imagenet_model(arch: str) -> torch.nn.Module:
+    """The official ImageNet classifier of an arch preset ('small',
+    'small-plus', 'base', 'large-ls', ... or a hourglass 'xxs' / 'xs')."""
+    from uniformer_mm.models import UniFormer
+    try:
+        from uniformer_mm.models import UniFormerLight
+    except ImportError:  # the hourglass backbone is not in this checkout
+        UniFormerLight = None
+    if UniFormerLight is not None and arch.lower() in getattr(
+            UniFormerLight, 'arch_zoo', {}):
+        backbone = UniFormerLight(arch=arch, out_indices=(3, ))
+    else:
+        backbone = UniFormer(arch=arch, out_indices=(3, ))
+    return ImageClassifier(backbone, backbone.embed_dims[-1]).eval()
+
+
+def measure(spec: str,
+            shape: Optional[Sequence[int]] = None,
+            fused: bool = True,
+            cfg_options: Optional[dict] = None) -> Dict[str, Any]:
+    """Count one model.
+
+    Args:
+        spec (str): A config path, or ``imagenet:<arch>``.
+        shape (Sequence[int], optional): (H, W) or (T, H, W); the task's
+            default when None.
+        fused (bool): Trace the SDPA path (True) or the explicit matmuls.
+        cfg_options (dict, optional): Config overrides.
+
+    Returns:
+        dict: ``flops``, ``params``, ``shape``, ``scope``, ``unsupported``.
+    """
+    if spec.startswith('imagenet:'):
+        model, scope = imagenet_model(spec.split(':', 1)[1]), 'imagenet'
+        shape = tuple(shape or DEFAULT_SHAPES['imagenet'])
+        module, inputs = model, (torch.randn(1, 3, *shape), )
+    else:
+        if not osp.isfile(spec):
+            raise FileNotFoundError(f'config file {spec!r} not found')
+        cfg = Config.fromfile(spec)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        model, scope = build_from_config(cfg)
+        shape = tuple(shape or default_shape(cfg, scope))
+        module, inputs = model_and_inputs(model, scope, shape)
+    set_fused_attention(module, fused)
+    result = count_flops(module, inputs)
+    result.update(shape=shape, scope=scope)
+    # parameters of the model itself (the wrappers add none)
+    result['params'] = sum(p.numel() for p in model.parameters())
+    return result
+
+
+# --------------------------------------------------------------- the report
+# Paper figures: the TPAMI paper's tables and the official READMEs (which
+# agree); detection at 800x1280, segmentation at 512x2048, video per view
+# (the README's per-video figure divided by its number of views).
+PAPER_IMAGENET = [  # (model, arch preset, paper G at 224x224)
+    ('UniFormer-XXS', 'xxs', 1.3),
+    ('UniFormer-XS', 'xs', 2.0),
+    ('UniFormer-S', 'small', 3.6),
+    ('UniFormer-S†', 'small-plus', 4.2),
+    ('UniFormer-B', 'base', 8.3),
+    ('UniFormer-L (+LS)', 'large-ls', 12.6),
+]
+PAPER_COCO = [  # (model, config, paper G at 800x1280)
+    ('Mask R-CNN, UniFormer-S<sub>h14</sub>',
+     'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py', 269),
+    ('Mask R-CNN, UniFormer-B<sub>h14</sub>',
+     'configs/detection/mask-rcnn_uniformer-b-h14_fpn_1x_coco.py', 399),
+    ('Cascade Mask R-CNN, UniFormer-S<sub>h14</sub>',
+     'configs/detection/cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py',
+     747),
+    ('Cascade Mask R-CNN, UniFormer-B<sub>h14</sub>',
+     'configs/detection/cascade-mask-rcnn_uniformer-b-h14_fpn_ms-3x_coco.py',
+     878),
+]
+PAPER_ADE20K = {  # (head, arch[-attn]) -> paper G at 512x2048
+    ('fpn', 's-h14'): 172, ('fpn', 's-w32'): 183, ('fpn', 's-h32'): 199,
+    ('fpn', 's'): 247, ('fpn', 'b-h14'): 328, ('fpn', 'b-w32'): 310,
+    ('fpn', 'b-h32'): 350, ('fpn', 'b'): 471,
+    ('upernet', 's-h14'): 947, ('upernet', 's-w32'): 939,
+    ('upernet', 's-h32'): 955, ('upernet', 's'): 1004,
+    ('upernet', 'b-h14'): 1085, ('upernet', 'b-w32'): 1066,
+    ('upernet', 'b-h32'): 1106, ('upernet', 'b'): 1227,
+}
+PAPER_POSE = {  # (arch, H, W) -> paper G
+    ('s', 256, 192): 4.7, ('s', 384, 288): 11.1, ('s', 448, 320): 14.8,
+    ('b', 256, 192): 9.2, ('b', 384, 288): 14.8, ('b', 448, 320): 29.6,
+}
+PAPER_VIDEO = [  # (arch, frames, side, paper G per view, views in README)
+    ('xxs', 4, 128, 1.0, 1), ('xxs', 4, 160, 1.6, 1),
+    ('xxs', 8, 128, 2.0, 1), ('xxs', 8, 160, 3.3, 1),
+    ('xxs', 16, 128, 4.2, 1), ('xxs', 16, 160, 6.9, 1),
+    ('xxs', 32, 160, 15.4, 1), ('xs', 32, 192, 34.2, 1),
+    ('s', 8, 224, 70, 4), ('s', 16, 224, 167, 4), ('s', 32, 224, 438, 4),
+    ('b', 8, 224, 161, 4), ('b', 16, 224, 387, 4), ('b', 32, 224, 1036, 4),
+]
+_ARCH_NAMES = {'s': 'small', 'b': 'base', 'xxs': 'xxs', 'xs': 'xs'}
+
+
+def _configs(folder: str) -> List[str]:
+    import glob
+    return sorted(
+        p for p in glob.glob(osp.join(ROOT, folder, '**', '*.py'),
+                             recursive=True)
+        if not {'_base_', 'demo'} & set(osp.relpath(p, ROOT).split(osp.sep)))
+
+
+def _backbone_arch(path: str) -> Optional[str]:
+    try:
+        backbone = Config.fromfile(path).model.get('backbone', {})
+    except Exception:  # a config another task is still writing
+        return None
+    arch = backbone.get('arch')
+    return arch.lower() if isinstance(arch, str) else None
+
+
+def _find_config(folder: str, arch: str,
+                 extra=None) -> Optional[str]:
+    """The first config of ``folder`` whose backbone arch is ``arch``
+    (and for which ``extra(cfg)`` holds)."""
+    for path in _configs(folder):
+        if _backbone_arch(path) not in (arch, _ARCH_NAMES.get(arch)):
+            continue
+        if extra is None or extra(Config.fromfile(path)):
+            return osp.relpath(path, ROOT)
+    return None
+
+
+def report_rows() -> List[Dict[str, Any]]:
+    """Every model of the paper's tables: section, model, spec, shape,
+    paper G; spec None where this checkout has no config / backbone."""
+    rows = []
+    for model, arch, paper in PAPER_IMAGENET:
+        rows.append(dict(section='ImageNet-1K', model=model,
+                         spec=f'imagenet:{arch}', shape=(224, 224),
+                         paper=paper))
+    for model, path, paper in PAPER_COCO:
+        rows.append(dict(section='COCO detection', model=model,
+                         spec=path if osp.isfile(osp.join(ROOT, path))
+                         else None, shape=(800, 1280), paper=paper))
+    for (head, arch), paper in PAPER_ADE20K.items():
+        name, schedule = (('Semantic FPN', '8xb4-80k') if head == 'fpn' else
+                          ('UperNet', '8xb2-160k'))
+        size, _, attn = arch.partition('-')
+        label = f'UniFormer-{size.upper()}' + (f'<sub>{attn}</sub>'
+                                               if attn else '')
+        path = (f'configs/segmentation/{head}_uniformer-{arch}_{schedule}'
+                '_ade20k-512x512.py')
+        rows.append(dict(section='ADE20K segmentation',
+                         model=f'{name}, {label}',
+                         spec=path if osp.isfile(osp.join(ROOT, path))
+                         else None, shape=(512, 2048), paper=paper))
+    for (arch, height, width), paper in PAPER_POSE.items():
+        path = _find_config(
+            'configs/pose', arch,
+            lambda c, h=height, w=width: list(c.get('codec', {}).get(
+                'input_size', ())) == [w, h])
+        rows.append(dict(section='COCO pose (top-down)',
+                         model=f'UniFormer-{arch.upper()}', spec=path,
+                         shape=(height, width), paper=paper))
+    for arch, frames, side, paper, views in PAPER_VIDEO:
+        path = _find_config('configs/video', arch)
+        rows.append(dict(section='Kinetics video (one view)',
+                         model=f'UniFormer-{arch.upper()}', spec=path,
+                         shape=(frames, side, side), paper=paper / views))
+    return rows
+
+
+def _fmt(flops: float) -> str:
+    g = flops / 1e9
+    return f'{g:.1f}' if g < 100 else f'{g:.0f}'
+
+
+def write_report(out: str, notes: Dict[str, str]) -> List[Dict[str, Any]]:
+    """Measure every row and write the Markdown table to ``out``."""
+    rows = report_rows()
+    for row in rows:
+        if row['spec'] is None:
+            continue
+        start = time.perf_counter()
+        spec = row['spec']
+        if not spec.startswith('imagenet:'):
+            spec = osp.join(ROOT, spec)
+        try:
+            row.update(measure(spec, row['shape']))
+        except (ImportError, ValueError, KeyError) as error:
+            row['error'] = f'{type(error).__name__}: {error}'
+        row['seconds'] = time.perf_counter() - start
+        print(f"{row['model']} {shape_str(row['shape'])}: "
+              + (row.get('error') or
+                 f"{row['flops'] / 1e9:.2f} G, {row['params'] / 1e6:.2f} M"),
+              flush=True)
+    lines = [REPORT_HEAD]
+    section = None
+    for row in rows:
+        if row['section'] != section:
+            section = row['section']
+            lines += ['', f'### {section}', '',
+                      '| Model | Input | Params (ours) | FLOPs paper | '
+                      'FLOPs ours | ours vs paper | Config | Note |',
+                      '| :-- | :-: | --: | --: | --: | --: | :-- | :-- |']
+        if row['spec'] is None:
+            ours, params, diff = 'not measured', '', ''
+            where = 'no config / backbone in this checkout yet'
+        elif 'error' in row:
+            ours, params, diff, where = 'error', '', '', row['error']
+        else:
+            ours = _fmt(row['flops'])
+            params = f"{row['params'] / 1e6:.1f}M"
+            rel = relative_diff(row['flops'] / 1e9, row['paper'])
+            diff = f'{rel * 100:+.1f}%'
+            where = (f"`{row['spec']}`" if row['spec'].startswith('imagenet:')
+                     else f"[{osp.basename(row['spec'])}](../{row['spec']})")
+        note = notes.get(f"{row['section']}|{row['model']}|"
+                         f"{shape_str(row['shape'])}", '')
+        lines.append(f"| {row['model']} | {shape_str(row['shape'])} | "
+                     f"{params} | {_fmt(row['paper'] * 1e9)} | {ours} | "
+                     f'{diff} | {where} | {note} |')
+    with open(out, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines) + '\n' + REPORT_TAIL)
+    return rows
+
+
+REPORT_HEAD = """# Parameters and FLOPs: the paper's figures beside ours
+
+Generated by `python tools/analysis/get_flops.py --report` (do not edit by
+hand; rerun it after a config changes).
+
+**Convention.** One multiply-add counts as one FLOP, as in fvcore and the
+UniFormer papers; `G` = 10^9 multiply-adds. Counted by tracing the model
+with MMEngine's `FlopAnalyzer` (fvcore's counter): convolutions, linear
+layers, matmuls and norms; element-wise ops (activations, softmax, residual
+additions) are not counted. The attention matmuls are counted, q·kᵀ as
+B·h·N·M·d and attn·v as B·h·N·M·d<sub>v</sub>, whether they run fused
+(`scaled_dot_product_attention`, for which fvcore has no handle: ours adds
+it) or as explicit matmuls, for global attention and for the windows of the
+h/w models (padding included, as the model computes it).
+
+**What is counted.** ImageNet: backbone, final norm, average pool and the
+1000-class linear head. Detection: the MMDetection 2.x `forward_dummy` the
+official numbers come from: backbone, FPN, RPN head convolutions, the box
+head on 1000 proposals and the mask head on 100 (every cascade stage on the
+same boxes). Segmentation and pose: backbone, neck and decode / keypoint
+head (`mode='tensor'`, no final resize of the logits). Video: backbone and
+classification head of one view. Params are the whole model's.
+"""
+
+REPORT_TAIL = ''
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', help='config file')
+    parser.add_argument(
+        '--imagenet',
+        metavar='ARCH',
+        help='count the official ImageNet classifier of this arch preset '
+        "('small', 'small-plus', 'base', 'large-ls', ...) instead of a "
+        'config')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        help='input H W (images) or T H W (video); default: the paper\'s '
+        'resolution for the task')
+    parser.add_argument(
+        '--eager-attn',
+        action='store_true',
+        help='trace the explicit softmax(q k^T) v instead of the fused SDPA '
+        '(the count is the same)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument(
+        '--report',
+        action='store_true',
+        help='measure every model of the paper\'s tables that has a config '
+        'here and write the paper-vs-ours table')
+    parser.add_argument(
+        '--out',
+        default=osp.join(ROOT, 'docs', 'flops.md'),
+        help='where --report writes (default docs/flops.md)')
+    parser.add_argument(
+        '--threads', type=int, default=1,
+        help='torch threads (default 1: the count does not depend on it)')
+    args = parser.parse_args(argv)
+    if not args.report and bool(args.config) == bool(args.imagenet):
+        parser.error('give a CONFIG, or --imagenet ARCH, or --report')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.report:
+        write_report(args.out, REPORT_NOTES)
+        print(f'wrote {args.out}')
+        return
+    spec = f'imagenet:{args.imagenet}' if args.imagenet else args.config
+    result = measure(spec, args.shape, not args.eager_attn, args.cfg_options)
+    print(f"model:  {spec} ({result['scope']})")
+    print(f"input:  {shape_str(result['shape'])}")
+    print(f"params: {result['params'] / 1e6:.2f} M")
+    print(f"FLOPs:  {result['flops'] / 1e9:.2f} G (multiply-adds counted "
+          'once; attention matmuls included)')
+    skipped = ', '.join(f'{op} x{n}'
+                        for op, n in sorted(result['unsupported'].items()))
+    if skipped:
+        print(f'not counted (element-wise or no handle): {skipped}')
+
+
+# Why our figure differs from the paper's, per row (key: section|model|input)
+REPORT_NOTES: Dict[str, str] = {}
+
+if __name__ == '__main__':
+    main()
