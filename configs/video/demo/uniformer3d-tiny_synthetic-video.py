@@ -58,6 +58,7 @@ model = dict(
         format_shape='NCTHW'))
 
 dataset_type = 'VideoDataset'
+metainfo = dict(classes=classes)
 # A clip shorter than clip_len * frame_interval repeats its last frame
 # ('repeat_last'): with 'loop' the shape would jump back to its start and
 # seem to move the other way. Unreadable videos are skipped with a warning
@@ -103,6 +104,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         ann_file='train_list.txt',
         # list paths are relative to data_root
         data_prefix=dict(video=''),
@@ -115,6 +117,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         ann_file='val_list.txt',
         data_prefix=dict(video=''),
         pipeline=val_pipeline,
