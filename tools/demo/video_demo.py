@@ -32,7 +32,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import numpy as np
+
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
 # BGR
 _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
@@ -94,8 +95,9 @@ def build_recognizer(config, weights: Optional[str] = None,
     ``model.dataset_meta``."""
     from mmengine.config import Config
 
-    import uniformer_mm  # noqa: F401  (registers the backbones)
+    from uniformer_mm import register_all_modules
     from uniformer_mm.utils import load_checkpoint_file
+    register_all_modules()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     if cfg.get('test_pipeline') is None:
@@ -115,9 +117,8 @@ def build_recognizer(config, weights: Optional[str] = None,
     return model
 
 
-def _banner(width: int, lines: List[Tuple[str, tuple]]) -> 'np.ndarray':
+def _banner(width: int, lines: List[Tuple[str, tuple]]) -> np.ndarray:
     import cv2
-    import numpy as np
     scale = max(width / 256, 0.4)
     height = int(22 * scale) * len(lines) + int(8 * scale)
     banner = np.zeros((height, width, 3), np.uint8)
@@ -128,12 +129,11 @@ def _banner(width: int, lines: List[Tuple[str, tuple]]) -> 'np.ndarray':
     return banner
 
 
-def draw_video(frames: 'np.ndarray', text: List[Tuple[str, tuple]],
-               vis_scale: int = 4) -> 'np.ndarray':
+def draw_video(frames: np.ndarray, text: List[Tuple[str, tuple]],
+               vis_scale: int = 4) -> np.ndarray:
     """Upscale RGB frames (T x H x W x 3) and put ``text`` (lines of (str,
     BGR colour)) below each; returns T x H' x W' x 3 RGB, even sides."""
     import cv2
-    import numpy as np
     out = []
     for frame in frames:
         big = cv2.resize(frame[..., ::-1], None, fx=vis_scale, fy=vis_scale,
@@ -146,9 +146,8 @@ def draw_video(frames: 'np.ndarray', text: List[Tuple[str, tuple]],
     return np.stack(out)
 
 
-def _strip(frames: 'np.ndarray', max_frames: int = 8) -> 'np.ndarray':
+def _strip(frames: np.ndarray, max_frames: int = 8) -> np.ndarray:
     """Up to ``max_frames`` evenly spaced frames side by side (BGR)."""
-    import numpy as np
     idx = np.linspace(0, len(frames) - 1, min(len(frames), max_frames))
     picked = [frames[int(round(i))] for i in idx]
     gap = np.full((picked[0].shape[0], 4, 3), 255, np.uint8)
@@ -158,9 +157,8 @@ def _strip(frames: 'np.ndarray', max_frames: int = 8) -> 'np.ndarray':
     return np.concatenate(row[:-1], 1)[..., ::-1]
 
 
-def _decode_all(path: str) -> 'np.ndarray':
+def _decode_all(path: str) -> np.ndarray:
     import av
-    import numpy as np
     with av.open(path) as container:
         frames = [f.to_ndarray(format='rgb24')
                   for f in container.decode(video=0)]
@@ -202,7 +200,6 @@ def run_video_inference(videos: Union[str, Sequence[str]],
     import cv2
     from mmaction.apis import inference_recognizer
 
-    sys.path.insert(0, ROOT)  # uniformer_mm from a source checkout
     from uniformer_mm.datasets.synthetic_video import write_video
 
     if isinstance(videos, str):
