@@ -24,12 +24,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from uniformer_mm.analysis.build import build_model_from_config  # noqa: E402
 from uniformer_mm.analysis.flops import (ImageClassifier,  # noqa: E402
                                          RecognizerForward, TensorForward,
                                          TwoStageDetectorDummy, count_flops,
@@ -43,52 +43,6 @@ DEFAULT_SHAPES = {
 }
 NUM_PROPOSALS = 1000  # MMDetection 2.x forward_dummy
 NUM_MASK_ROIS = 100
-
-
-def _codebase(scope: str):
-    """(MODELS registry, register_all_modules) of an OpenMMLab codebase."""
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-        from mmdet.utils import register_all_modules
-    elif scope == 'mmseg':
-        from mmseg.registry import MODELS
-        from mmseg.utils import register_all_modules
-    elif scope == 'mmpose':
-        from mmpose.registry import MODELS
-        from mmpose.utils import register_all_modules
-    elif scope == 'mmaction':
-        from mmaction.registry import MODELS
-        from mmaction.utils import register_all_modules
-    else:
-        raise ValueError(
-            f"config default_scope {scope!r} is not one of 'mmdet', 'mmseg', "
-            "'mmpose', 'mmaction'; get_flops builds models of those only")
-    return MODELS, register_all_modules
-
-
-def _drop_pretrained(cfg: Any) -> None:
-    """Remove every ``init_cfg`` (weights are not needed to count)."""
-    if isinstance(cfg, dict):
-        if 'init_cfg' in cfg:
-            cfg['init_cfg'] = None
-        for value in cfg.values():
-            _drop_pretrained(value)
-    elif isinstance(cfg, (list, tuple)):
-        for value in cfg:
-            _drop_pretrained(value)
-
-
-def build_from_config(cfg: Config) -> Tuple[torch.nn.Module, str]:
-    """The config's model, built under its codebase's default scope without
-    weights, in eval mode; and that scope."""
-    scope = cfg.get('default_scope')
-    models, register_all_modules = _codebase(scope)
-    register_all_modules(init_default_scope=False)
-    model_cfg = cfg.model.copy()
-    _drop_pretrained(model_cfg)
-    with DefaultScope.overwrite_default_scope(scope):
-        model = models.build(model_cfg)
-    return model.eval(), scope
 
 
 def _find_transform(pipeline: Sequence[dict], names: Sequence[str]):
@@ -193,7 +147,7 @@ def measure(spec: str,
         cfg = Config.fromfile(spec)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
-        model, scope = build_from_config(cfg)
+        model, scope = build_model_from_config(cfg)
         shape = tuple(shape or default_shape(cfg, scope))
         module, inputs = model_and_inputs(model, scope, shape)
     set_fused_attention(module, fused)

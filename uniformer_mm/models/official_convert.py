@@ -1,0 +1,438 @@
+"""Convert any official UniFormer checkpoint into one our configs load.
+
+Each official layout is detected from the file itself, its keys renamed to
+our OpenMMLab 2.0 model's names, and the result checked against the model
+of the target config: every tensor of the model must be in the file with
+its shape, and nothing else (zero missing, zero unexpected keys), or the
+conversion fails naming the keys.
+
+=====================  =========================  ===========================
+official layout        recognised by              renamed
+=====================  =========================  ===========================
+ImageNet (DeiT/timm;   ``{'model': ...}`` or a    classifier keys dropped
+token labeling, layer  bare backbone state dict   (``head``, ``aux_head``,
+scale, hourglass)                                 final ``norm``); output for
+                                                  ``backbone.init_cfg``
+MMDetection 2.x        ``rpn_head.*``,            none (2.11 -> 3.x kept the
+Mask / Cascade R-CNN   ``roi_head.*``             names of these models)
+MMSegmentation 0.x     ``decode_head.*``          none
+FPN / UperNet
+MMPose 0.x top-down    ``keypoint_head.*``        ``keypoint_head.`` ->
+                                                  ``head.`` (HeatmapHead)
+SlowFast video         ``{'model_state': ...}``   ``head.`` ->
+                                                  ``cls_head.fc_cls.``, the
+                                                  rest -> ``backbone.``;
+                                                  optional label remap
+=====================  =========================  ===========================
+
+Output norms of backbone stages the target model does not output (the
+official pose backbone keeps ``norm1``-``norm3``; ours, outputting stage 4
+only, has ``norm4`` alone) are dropped and reported.
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from .arch import ARCH_ZOO_2D
+from .official_weights import (adapt_state_dict, describe_arch,
+                               head_dim_from_metadata)
+
+LAYOUTS = {
+    'imagenet': 'ImageNet classification (DeiT/timm layout)',
+    'mmdet2': 'MMDetection 2.x two-stage detector',
+    'mmseg0': 'MMSegmentation 0.x encoder-decoder',
+    'mmpose0': 'MMPose 0.x top-down heatmap model',
+    'slowfast': 'SlowFast video classifier',
+    'openmmlab2': 'OpenMMLab 2.0 model (already our layout)',
+}
+_SHOWN = 8
+_OUTPUT_NORM = re.compile(r'^backbone\.norm[1-4]\.')
+# (key suffix, what it is) of layers whose first dim is the class count
+_CLASS_LAYERS = (
+    ('roi_head.bbox_head.fc_cls.weight', 'box classifier (classes + 1)'),
+    ('roi_head.mask_head.conv_logits.weight', 'mask predictor'),
+    ('decode_head.conv_seg.weight', 'segmentation classifier'),
+    ('auxiliary_head.conv_seg.weight', 'auxiliary classifier'),
+    ('head.final_layer.weight', 'heatmap layer (keypoints)'),
+    ('cls_head.fc_cls.weight', 'video classifier'),
+)
+
+
+class ConversionError(ValueError):
+    """The file cannot be converted for the target model; the message says
+    why and what to do."""
+
+
+def _listing(keys: List[str]) -> str:
+    more = f' ... (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
+    return ', '.join(keys[:_SHOWN]) + more
+
+
+def _top_prefixes(state_dict: Dict[str, Any]) -> List[str]:
+    return sorted({k.split('.')[0] for k in state_dict})
+
+
+def detect_layout(checkpoint: Any) -> Tuple[str, Dict[str, torch.Tensor]]:
+    """Which official layout ``checkpoint`` (a loaded file) has.
+
+    Returns:
+        tuple: the layout (a key of :data:`LAYOUTS`) and the state dict
+        inside (``module.`` prefixes of DDP runs stripped).
+
+    Raises:
+        ConversionError: not a checkpoint of a known UniFormer layout.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ConversionError(
+            'not a checkpoint: the file holds a '
+            f'{type(checkpoint).__name__}, not a dict of weights')
+    if isinstance(checkpoint.get('model_state'), dict):
+        layout, state_dict = 'slowfast', checkpoint['model_state']
+    elif isinstance(checkpoint.get('model'), dict):
+        layout, state_dict = 'imagenet', checkpoint['model']
+    elif isinstance(checkpoint.get('state_dict'), dict):
+        layout, state_dict = None, checkpoint['state_dict']
+    else:
+        layout, state_dict = None, checkpoint
+    not_tensors = [k for k, v in state_dict.items()
+                   if not isinstance(v, torch.Tensor)]
+    if not state_dict or not_tensors:
+        raise ConversionError(
+            'not a checkpoint: expected a dict of tensors (at the top level '
+            "or under 'state_dict', 'model' or 'model_state'), found "
+            + (f'non-tensor entries {_listing(not_tensors)}'
+               if not_tensors else 'no entries'))
+    if all(k.startswith('module.') for k in state_dict):
+        state_dict = OrderedDict(
+            (k[len('module.'):], v) for k, v in state_dict.items())
+    prefixes = set(_top_prefixes(state_dict))
+    if layout is None:
+        if 'keypoint_head' in prefixes:
+            layout = 'mmpose0'
+        elif {'rpn_head', 'roi_head'} & prefixes:
+            layout = 'mmdet2'
+        elif 'decode_head' in prefixes:
+            layout = 'mmseg0'
+        elif 'backbone' in prefixes and ({'cls_head', 'head'} & prefixes):
+            layout = 'openmmlab2'
+        elif 'patch_embed1' in prefixes:
+            layout = 'imagenet'  # a bare backbone / classifier state dict
+    backbone_keys = ('patch_embed1' in prefixes or any(
+        k.startswith('backbone.patch_embed1.') for k in state_dict))
+    if layout is None or not backbone_keys:
+        raise ConversionError(
+            'unknown checkpoint layout: top-level key prefixes '
+            f'{_listing(sorted(prefixes))} match none of the official '
+            'UniFormer layouts (ImageNet: patch_embed1.*, head.*; MMDetection '
+            '2.x: backbone.*, rpn_head.*, roi_head.*; MMSegmentation 0.x: '
+            'backbone.*, decode_head.*; MMPose 0.x: backbone.*, '
+            "keypoint_head.*; SlowFast video: {'model_state': ...}). Is it "
+            'a UniFormer checkpoint?')
+    return layout, OrderedDict(state_dict)
+
+
+def match_preset(backbone_sd: Dict[str, torch.Tensor],
+                 head_dim: Optional[int] = None) -> Optional[str]:
+    """The canonical (longest) name of the 2D preset whose shapes ``backbone_sd`` has
+    (head_dim 64 unless ``head_dim`` says otherwise), or None."""
+    found = describe_arch(backbone_sd)
+    names = []
+    for name, arch in ARCH_ZOO_2D.items():
+        scale = arch['layer_scale']
+        scale = any(scale) if isinstance(scale, list) else scale
+        if (arch['depths'] == found['depths']
+                and arch['embed_dims'] == found['embed_dims']
+                and arch['conv_stem'] == found['conv_stem']
+                and scale == found['layer_scale']
+                and arch['head_dim'] == (head_dim or 64)):
+            names.append(name)
+    return max(names, key=len) if names else None
+
+
+def _class_count_problems(converted: Dict[str, torch.Tensor],
+                          target: Dict[str, torch.Tensor]) -> List[str]:
+    layers = dict(_CLASS_LAYERS)
+    problems = []
+    for name, value in converted.items():
+        # roi_head.bbox_head.2.fc_cls.weight (cascade stage 2) -> its kind
+        what = layers.get(re.sub(r'\.\d+(?=\.)', '', name))
+        if what and name in target and (value.shape[0] !=
+                                        target[name].shape[0]):
+            problems.append(
+                f'{name} ({what}): the checkpoint has {value.shape[0]} '
+                f'outputs, the config {target[name].shape[0]}')
+    return problems
+
+
+def verify_state_dict(converted: Dict[str, torch.Tensor],
+                      model: nn.Module,
+                      config: str = 'the config') -> Dict[str, int]:
+    """Check ``converted`` against ``model.state_dict()``: the same keys and
+    shapes, nothing missing, nothing unexpected.
+
+    Returns:
+        dict: ``tensors`` (matched), ``missing`` (0), ``unexpected`` (0).
+
+    Raises:
+        ConversionError: a class-count mismatch (named as such), missing,
+        unexpected or mis-shaped keys.
+    """
+    target = model.state_dict()
+    classes = _class_count_problems(converted, target)
+    if classes:
+        raise ConversionError(
+            f'head / class-count mismatch between the checkpoint and '
+            f'{config}:\n  ' + '\n  '.join(classes) + '\n  Use a config '
+            'whose num_classes (num_keypoints) is the checkpoint\'s, e.g. '
+            '--cfg-options model.roi_head.bbox_head.num_classes=N (or '
+            'decode_head / head / cls_head), or convert only the backbone.')
+    missing = [k for k in target if k not in converted]
+    unexpected = [k for k in converted if k not in target]
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model '
+        f'{tuple(target[k].shape)}' for k, v in converted.items()
+        if k in target and v.shape != target[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append(f'{len(missing)} model keys missing from the '
+                            f'checkpoint: {_listing(missing)}')
+        if unexpected:
+            problems.append(f'{len(unexpected)} checkpoint keys the model '
+                            f'does not have: {_listing(unexpected)}')
+        if mismatched:
+            problems.append(f'{len(mismatched)} shape mismatches: '
+                            f'{_listing(mismatched)}')
+        raise ConversionError(
+            f'the converted checkpoint does not fit {config}:\n  ' +
+            '\n  '.join(problems) + '\n  Likely cause: a config of another '
+            'architecture (arch preset, head type) than the file; pass the '
+            'matching --config.')
+    return dict(tensors=len(converted), missing=0, unexpected=0)
+
+
+def _drop_unused_output_norms(state_dict: Dict[str, torch.Tensor],
+                              target: Dict[str, torch.Tensor]
+                              ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    dropped = [k for k in state_dict
+               if _OUTPUT_NORM.match(k) and k not in target]
+    return OrderedDict(
+        (k, v) for k, v in state_dict.items() if k not in dropped), dropped
+
+
+def rename_keys(layout: str, state_dict: Dict[str, torch.Tensor],
+                checkpoint: Any = None,
+                label_remap: Optional[torch.Tensor] = None
+                ) -> Dict[str, torch.Tensor]:
+    """Our model's names for a whole-model layout (not ImageNet)."""
+    if layout in ('mmdet2', 'mmseg0', 'openmmlab2'):
+        return OrderedDict(state_dict)
+    if layout == 'mmpose0':
+        return OrderedDict(
+            ('head.' + k[len('keypoint_head.'):]
+             if k.startswith('keypoint_head.') else k, v)
+            for k, v in state_dict.items())
+    if layout == 'slowfast':
+        from .video_checkpoint import convert_slowfast_to_recognizer
+        try:
+            return convert_slowfast_to_recognizer(
+                {'model_state': state_dict}, label_remap=label_remap)
+        except ValueError as error:
+            raise ConversionError(str(error)) from None
+    raise ConversionError(f'no key renaming for layout {layout!r}')
+
+
+def convert_whole_model(layout: str,
+                        state_dict: Dict[str, torch.Tensor],
+                        model: nn.Module,
+                        config: str = 'the config',
+                        label_remap: Optional[torch.Tensor] = None
+                        ) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+    """Rename an MMDetection / MMSegmentation / MMPose / SlowFast state dict
+    to ``model``'s keys and verify it (zero missing / unexpected).
+
+    Returns:
+        tuple: the converted state dict and a report (``tensors``,
+        ``missing``, ``unexpected``, ``dropped``: the keys left out).
+    """
+    converted = rename_keys(layout, state_dict, label_remap=label_remap)
+    converted, dropped = _drop_unused_output_norms(converted,
+                                                   model.state_dict())
+    stats = verify_state_dict(converted, model, config)
+    stats['dropped'] = dropped
+    return converted, stats
+
+
+def convert_imagenet(state_dict: Dict[str, torch.Tensor],
+                     backbone: nn.Module,
+                     checkpoint: Any = None) -> Tuple[Dict[str, torch.Tensor],
+                                                       Dict[str, Any]]:
+    """An ImageNet classifier's weights as a backbone initialisation.
+
+    The classification head (``head``, ``aux_head`` of token labeling, the
+    hourglass ``head_cls``/``norm_cls``) and the final norm are dropped; the
+    per-stage output norms ``norm1``-``norm4`` of a dense backbone are not
+    in ImageNet files and keep their initial values when the backbone loads
+    it (as in the official fine-tuning). Everything else must fit
+    ``backbone`` exactly (:func:`adapt_state_dict`, which also inflates 2D
+    kernels for a video backbone).
+
+    Returns:
+        tuple: the backbone state dict (no prefix) and a report.
+    """
+    recorded = head_dim_from_metadata(checkpoint)
+    model_head_dim = getattr(backbone, 'head_dim', None)
+    if recorded and model_head_dim and recorded[0] != model_head_dim:
+        raise ConversionError(
+            f'the file was trained with head_dim={recorded[0]} (from its '
+            f'{recorded[1]}) but the target backbone has head_dim='
+            f'{model_head_dim}: the shapes agree, the features would not. '
+            'Use the "-hd32" preset for head_dim 32.')
+    try:
+        adapted, stats = adapt_state_dict(state_dict, backbone)
+    except ValueError as error:
+        raise ConversionError(str(error)) from None
+    target = backbone.state_dict()
+    stats['not_in_file'] = [k for k in target if k not in adapted and
+                            not k.endswith('num_batches_tracked')]
+    stats['dropped'] = [k for k in state_dict if k not in adapted]
+    return adapted, stats
+
+
+def checkpoint_meta(checkpoint: Any) -> Dict[str, Any]:
+    """Class names (``dataset_meta``) an official file records, if any."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    out = {}
+    if isinstance(meta, dict):
+        classes = meta.get('CLASSES') or meta.get('classes')
+        if isinstance(classes, (list, tuple)) and all(
+                isinstance(c, str) for c in classes):
+            out['classes'] = list(classes)
+        palette = meta.get('PALETTE')
+        if isinstance(palette, (list, tuple)):
+            try:
+                out['palette'] = [[int(c) for c in color]
+                                  for color in palette]
+            except (TypeError, ValueError):
+                pass
+    return out
+
+
+def config_text(checkpoint: Any) -> str:
+    """The training config an official file carries (mmdet/mmseg/mmpose
+    ``meta['config']``, SlowFast ``cfg``), or ''."""
+    if not isinstance(checkpoint, dict):
+        return ''
+    meta = checkpoint.get('meta')
+    if isinstance(meta, dict) and isinstance(meta.get('config'), str):
+        return meta['config']
+    return checkpoint['cfg'] if isinstance(checkpoint.get('cfg'), str) else ''
+
+
+def official_attention(checkpoint: Any) -> Optional[Tuple[str, int]]:
+    """(attn_mode, window_size) from the official training config (its
+    ``windows=`` / ``hybrid=`` / ``window_size=`` backbone arguments), if
+    recorded; the weights themselves do not show it."""
+    text = config_text(checkpoint)
+    if 'window_size' not in text:
+        return None
+
+    def flag(name):
+        found = re.search(rf'{name}\s*=\s*(True|False)', text)
+        return bool(found) and found.group(1) == 'True'
+
+    size = re.search(r'window_size\s*=\s*(\d+)', text)
+    mode = ('hybrid' if flag('hybrid') else
+            'window' if flag('windows') else 'global')
+    return mode, int(size.group(1)) if size else 14
+
+
+def backbone_part(layout: str,
+                  state_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+    """The backbone tensors of a loaded state dict, without prefix."""
+    if layout in ('imagenet', 'slowfast'):
+        return state_dict
+    return OrderedDict((k[len('backbone.'):], v)
+                       for k, v in state_dict.items()
+                       if k.startswith('backbone.'))
+
+
+def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
+                   checkpoint: Any, root: str) -> Tuple[Optional[str], str]:
+    """Our config for an official file (path relative to ``root``, or None)
+    and why it was chosen."""
+    backbone = backbone_part(layout, state_dict)
+    arch = describe_arch(backbone)
+    size = {(3, 4, 8, 3): 's', (5, 8, 20, 7): 'b'}.get(tuple(arch['depths']))
+    attention = official_attention(checkpoint)
+    if layout == 'mmdet2':
+        cascade = any(k.startswith('roi_head.bbox_head.0.')
+                      for k in state_dict)
+        name = ('cascade-mask-rcnn_uniformer-{}-h14_fpn_ms-3x_coco.py'
+                if cascade else 'mask-rcnn_uniformer-{}-h14_fpn_1x_coco.py')
+        path = f'configs/detection/{name.format(size)}' if size else None
+        why = ('Cascade' if cascade else 'Mask') + ' R-CNN, UniFormer-' + (
+            (size or '?').upper()) + ' (the 1x and 3x configs build the '\
+            'same model)'
+    elif layout == 'mmseg0':
+        head = 'fpn' if any(k.startswith('neck.') for k in state_dict) \
+            else 'upernet'
+        mode, window = attention or ('global', None)
+        variant = {'global': '', 'hybrid': f'-h{window}',
+                   'window': f'-w{window}'}[mode]
+        schedule = '8xb4-80k' if head == 'fpn' else '8xb2-160k'
+        path = (f'configs/segmentation/{head}_uniformer-{size}{variant}_'
+                f'{schedule}_ade20k-512x512.py') if size else None
+        why = (f'{head}, UniFormer-{(size or "?").upper()}, attention '
+               + (f'{mode} {window or ""} from the file\'s training config'
+                  if attention else 'global (the file records none; the '
+                  'same weights serve the h/w variants)'))
+    elif layout == 'mmpose0':
+        size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
+                               config_text(checkpoint))
+        path, why = None, 'MMPose top-down heatmap, UniFormer-' + (
+            size or '?').upper()
+        if size_match:
+            width, height = int(size_match.group(1)), int(size_match.group(2))
+            path = _scan_configs(root, 'configs/pose', size, (
+                lambda c: list(c.get('codec', {}).get('input_size', ())) ==
+                [width, height]))
+            why += f', input {height}x{width} (from the file\'s config)'
+    elif layout == 'slowfast':
+        classes = state_dict['head.weight'].shape[0] if (
+            'head.weight' in state_dict) else None
+        path = _scan_configs(root, 'configs/video', size, (
+            lambda c: c.model.get('cls_head', {}).get('num_classes') ==
+            classes))
+        why = f'video, UniFormer-{(size or "?").upper()}, {classes} classes'
+    else:
+        return None, 'no config is implied by this layout'
+    if path and not osp.isfile(osp.join(root, path)):
+        path = None
+    return path, why
+
+
+def _scan_configs(root: str, folder: str, size: Optional[str],
+                  accept) -> Optional[str]:
+    import glob
+
+    from mmengine.config import Config
+    arch_names = {'s': ('s', 'small'), 'b': ('b', 'base')}.get(size, ())
+    for path in sorted(glob.glob(osp.join(root, folder, '**', '*.py'),
+                                 recursive=True)):
+        rel = osp.relpath(path, root)
+        if {'_base_', 'demo'} & set(rel.split(osp.sep)):
+            continue
+        try:
+            cfg = Config.fromfile(path)
+            arch = cfg.model.get('backbone', {}).get('arch')
+            if str(arch).lower() in arch_names and accept(cfg):
+                return rel
+        except Exception:  # a config that does not load is no candidate
+            continue
+    return None
