@@ -1,8 +1,9 @@
 """Registration of our backbones into each OpenMMLab codebase.
 
-``UniFormer`` goes into the MODELS registries of MMDetection,
-MMSegmentation and MMPose, ``UniFormer3D`` into MMAction2's (which has its
-own, different ``UniFormer``, left untouched). Codebases that are not
+``UniFormer`` and ``UniFormerLight`` go into the MODELS registries of
+MMDetection, MMSegmentation and MMPose, ``UniFormer3D`` and
+``UniFormerLight3D`` into MMAction2's (which has its own, different
+``UniFormer``, left untouched). Codebases that are not
 installed are skipped. Everything is also in our own ``MODELS`` registry
 (scope ``uniformer_mm``), a child of MMEngine's root registry.
 """
@@ -16,7 +17,8 @@ from mmengine.runner import CheckpointLoader
 
 from .compat import mmaction_drn
 from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
-from .models import UniFormer, UniFormer3D
+from .models import (UniFormer, UniFormer3D, UniFormerLight,
+                     UniFormerLight3D)
 from .utils.checkpoint_io import load_local_checkpoint
 
 MODELS = Registry(
@@ -27,10 +29,10 @@ MODELS = Registry(
 
 # codebase registry module -> the types registered there
 CODEBASE_TYPES = {
-    'mmdet.registry': (UniFormer, ),
-    'mmseg.registry': (UniFormer, ),
-    'mmpose.registry': (UniFormer, ),
-    'mmaction.registry': (UniFormer3D, ),
+    'mmdet.registry': (UniFormer, UniFormerLight),
+    'mmseg.registry': (UniFormer, UniFormerLight),
+    'mmpose.registry': (UniFormer, UniFormerLight),
+    'mmaction.registry': (UniFormer3D, UniFormerLight3D),
 }
 
 
@@ -53,7 +55,8 @@ def register_all_modules() -> None:
     allowlisted type the official files need and clear errors.
     """
     mmaction_drn.install()
-    for module in (UniFormer, UniFormer3D):
+    for module in (UniFormer, UniFormer3D, UniFormerLight,
+                   UniFormerLight3D):
         _register(MODELS, module)
     _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)

@@ -156,3 +156,159 @@ def resolve_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
                          f'(one per stage), got {out["layer_scale"]!r}')
     out['layer_scale'] = list(scale)
     return out
+
+
+# ---------------------------------------------------------------- hourglass
+# The lightweight hourglass models of the TPAMI paper (UniFormer-XXS / XS).
+# Besides the family's keys, ``prune_ratios`` and ``trade_offs`` hold one list
+# per stage with one float per block (empty for the convolution stages 1-2):
+# the share of tokens a block keeps, and the weight of its own class-token
+# attention in the running token scores.
+LIGHT_KEYS = ('prune_ratios', 'trade_offs')
+
+
+def _hourglass_lists(depths: List[int], first: float, rest: float) -> list:
+    """``[[], [], [first, rest, ...], [rest, ...]]`` (the paper's rule)."""
+    return [[], [], [first] + [rest] * (depths[2] - 1), [rest] * depths[3]]
+
+
+_XXS = dict(
+    depths=[2, 5, 8, 2],
+    embed_dims=[56, 112, 224, 448],
+    head_dim=28,
+    mlp_ratios=3,
+    conv_stem=True,
+    prune_ratios=_hourglass_lists([2, 5, 8, 2], 1., .5),
+    trade_offs=_hourglass_lists([2, 5, 8, 2], 1., .5))
+_XS = dict(
+    depths=[3, 5, 9, 3],
+    embed_dims=[64, 128, 256, 512],
+    head_dim=32,
+    mlp_ratios=3,
+    conv_stem=True,
+    prune_ratios=_hourglass_lists([3, 5, 9, 3], 1., .5),
+    trade_offs=_hourglass_lists([3, 5, 9, 3], 1., .5))
+
+# uniformer_xxs / uniformer_xs of the official code (ImageNet at 128-224 px,
+# COCO, ADE20K). conv_stem=True means the two-convolution stem of stage 1
+# only; stages 2-4 keep the strided patch embedding.
+ARCH_ZOO_LIGHT_2D: Dict[str, dict] = {
+    'xxs': _preset(_XXS),
+    'xs': _preset(_XS),
+}
+# Kinetics-400: the 4- and 8-frame XXS models at 128 px and the 4-frame one
+# at 160 px were trained with layer scale in every block ('xxs-ls').
+ARCH_ZOO_LIGHT_3D: Dict[str, dict] = {
+    'xxs': _preset(_XXS),
+    'xs': _preset(_XS),
+    'xxs-ls': _preset(_XXS, layer_scale=True),
+}
+
+
+def unpruned_arch(preset: str, zoo: Mapping[str, dict] = None) -> dict:
+    """A hourglass preset with every prune ratio set to 1.
+
+    Every block then sees all tokens (plus the class token), which is the
+    reference the hourglass design is measured against; the weights are the
+    same, so official checkpoints still load. Example::
+
+        UniFormerLight(arch=unpruned_arch('xs'))
+        UniFormerLight3D(arch=unpruned_arch('xxs', ARCH_ZOO_LIGHT_3D))
+
+    Args:
+        preset (str): A name of ``zoo``.
+        zoo (dict, optional): Defaults to :data:`ARCH_ZOO_LIGHT_2D`.
+    """
+    zoo = ARCH_ZOO_LIGHT_2D if zoo is None else zoo
+    arch = resolve_light_arch(preset, zoo, 'unpruned_arch')
+    arch['prune_ratios'] = [[1.] * len(r) for r in arch['prune_ratios']]
+    return arch
+
+
+def _light_names(zoo: Mapping[str, dict]) -> str:
+    return ', '.join(repr(name) for name in zoo)
+
+
+def _per_block(arch: dict, key: str, owner: str, low: float,
+               low_open: bool) -> List[List[float]]:
+    value = arch[key]
+    depths = arch['depths']
+    shape_ok = (isinstance(value, (list, tuple)) and len(value) == 4 and all(
+        isinstance(v, (list, tuple)) for v in value) and all(
+            len(v) == (d if i >= 2 else 0)
+            for i, (v, d) in enumerate(zip(value, depths))))
+    if not shape_ok:
+        raise ValueError(
+            f'{owner} arch {key} must be 4 lists, one float per block: empty '
+            f'for the convolution stages 1-2, {depths[2]} and {depths[3]} '
+            f'entries for stages 3-4 (depths {depths}); got {value!r}')
+    bound = f'({low}, 1]' if low_open else f'[{low}, 1]'
+    for stage in (2, 3):
+        for j, r in enumerate(value[stage]):
+            if (not isinstance(r, Real) or isinstance(r, bool) or r > 1
+                    or r < low or (low_open and r == low)):
+                raise ValueError(
+                    f'{owner} arch {key}[{stage}][{j}] (stage {stage + 1}, '
+                    f'block {j}) must be a number in {bound}, got {r!r}')
+    return [[float(r) for r in v] for v in value]
+
+
+def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
+                       owner: str) -> dict:
+    """Validated copy of a hourglass (UniFormer-XXS/XS family) arch.
+
+    Args:
+        arch (str | dict): A preset name of ``zoo`` or a dict with the keys
+            of :func:`resolve_arch` plus optionally ``prune_ratios`` and
+            ``trade_offs``: 4 lists with one float per block, empty for
+            stages 1-2. A prune ratio in (0, 1] is the share of the stage's
+            tokens a block attends with (the rest are merged into one
+            representative token); the first stage-3 block must keep all
+            tokens, since its class-token attention gives the first scores.
+            A trade-off in [0, 1] weights a block's new scores against the
+            running ones. Both default to the paper's rule: 1 for the first
+            stage-3 block, 0.5 for every later one.
+        zoo (dict): The presets.
+        owner (str): Class name used in error messages.
+
+    Returns:
+        dict: as :func:`resolve_arch`, plus ``prune_ratios`` and
+        ``trade_offs`` as lists of float lists.
+    """
+    if isinstance(arch, str):
+        key = arch.lower().replace('_', '-')
+        if key not in zoo:
+            raise ValueError(
+                f'Unknown {owner} arch {arch!r}. Valid presets: '
+                f'{_light_names(zoo)}; or a dict with keys '
+                f'{list(REQUIRED_KEYS)} and optionally '
+                f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}.')
+        arch = zoo[key]
+    if not isinstance(arch, Mapping):
+        raise TypeError(f'{owner} arch must be a preset name or a dict, got '
+                        f'{type(arch).__name__}. Valid presets: '
+                        f'{_light_names(zoo)}.')
+    known = REQUIRED_KEYS + OPTIONAL_KEYS + LIGHT_KEYS
+    unknown = [k for k in arch if k not in known]
+    if unknown:
+        raise ValueError(
+            f'{owner} arch dict: unknown keys {unknown}. Required: '
+            f'{list(REQUIRED_KEYS)}, optional: '
+            f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}; or use a preset: '
+            f'{_light_names(zoo)}.')
+    out = resolve_arch({k: v for k, v in arch.items() if k not in LIGHT_KEYS},
+                       {}, owner)
+    depths = out['depths']
+    for key in LIGHT_KEYS:
+        value = arch.get(key)
+        out[key] = copy.deepcopy(value) if value is not None else (
+            _hourglass_lists(depths, 1., .5))
+    out['prune_ratios'] = _per_block(out, 'prune_ratios', owner, 0., True)
+    out['trade_offs'] = _per_block(out, 'trade_offs', owner, 0., False)
+    if out['prune_ratios'][2][0] != 1:
+        raise ValueError(
+            f'{owner} arch prune_ratios[2][0] must be 1: the first stage-3 '
+            'block sees every token, and its class-token attention gives the '
+            'scores later blocks rank tokens by; got '
+            f'{out["prune_ratios"][2][0]}')
+    return out

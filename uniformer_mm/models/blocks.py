@@ -174,11 +174,19 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop_rate)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, tokens, dim) -> (batch, tokens, dim)."""
+    def forward(self, x: torch.Tensor, first_token_scores: bool = False):
+        """x: (batch, tokens, dim) -> (batch, tokens, dim).
+
+        With ``first_token_scores`` it returns ``(out, scores)``: ``scores``
+        (batch, tokens - 1), float32, is the first token's attention to each
+        other token, averaged over heads (how the hourglass models rank
+        tokens). The fused path computes only that one row of the map, so
+        SDPA still does the attention itself.
+        """
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        scores = None
         if self.fused:
             x = F.scaled_dot_product_attention(
                 q,
@@ -186,11 +194,20 @@ class Attention(nn.Module):
                 v,
                 dropout_p=self.attn_drop_rate if self.training else 0.,
                 scale=self.scale)
+            if first_token_scores:
+                # float32 as the official fp32 video models; one row is cheap
+                row = (q[:, :, :1].float() @ k.float().transpose(-2, -1))
+                scores = (row * self.scale).softmax(dim=-1)[:, :, 0, 1:]
         else:
-            attn = (q @ k.transpose(-2, -1)) * self.scale
-            x = self.attn_drop(attn.softmax(dim=-1)) @ v
+            attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+            if first_token_scores:
+                scores = attn[:, :, 0, 1:].float()
+            x = self.attn_drop(attn) @ v
         x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+        x = self.proj_drop(self.proj(x))
+        if first_token_scores:
+            return x, scores.mean(dim=1)
+        return x
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -349,17 +366,27 @@ class ConvStem(nn.Module):
         embed_dim (int): Output channels.
         num_convs (int): 2 for the stem, 1 between stages.
         ndim (int): 2 for images, 3 for videos. Defaults to 2.
+        strides (Sequence, optional): Stride of each convolution (an int or
+            a tuple per convolution), e.g. ``[(1, 2, 2), 2]`` for the
+            hourglass video stem that halves time once. Defaults to None:
+            2 along every axis.
     """
 
     def __init__(self,
                  in_channels: int,
                  embed_dim: int,
                  num_convs: int,
-                 ndim: int = 2):
+                 ndim: int = 2,
+                 strides: Optional[Sequence] = None):
         super().__init__()
         widths = [embed_dim // 2, embed_dim] if num_convs == 2 else [embed_dim]
+        if strides is None:
+            strides = [2] * len(widths)
+        if len(strides) != len(widths):
+            raise ValueError(f'ConvStem with num_convs={num_convs} needs '
+                             f'{len(widths)} strides, got {strides!r}')
         layers = []
-        for i, width in enumerate(widths):
+        for i, (width, stride) in enumerate(zip(widths, strides)):
             if i:
                 layers.append(nn.GELU())
             layers += [
@@ -368,7 +395,8 @@ class ConvStem(nn.Module):
                     in_channels,
                     width,
                     _cube(ndim, 3),
-                    stride=_cube(ndim, 2),
+                    stride=(_cube(ndim, stride)
+                            if isinstance(stride, int) else tuple(stride)),
                     padding=_cube(ndim, 1)),
                 batch_norm_nd(ndim, width)
             ]

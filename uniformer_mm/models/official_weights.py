@@ -26,7 +26,12 @@ from mmengine.logging import MMLogger, print_log
 from ..utils.checkpoint_io import load_checkpoint_file
 
 # Keys of classification models that no backbone uses.
-_CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.')
+# (``head_cls`` / ``norm_cls``: the class-token classifier of the hourglass
+# XXS/XS models.)
+_CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.',
+                            'head_cls.', 'norm_cls.')
+# official ImageNet model names of the hourglass models -> their head_dim
+_LIGHT_HEAD_DIMS = (('uniformer_xxs', 28), ('uniformer_xs', 32))
 _OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
 _BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
 _SHOWN = 8  # keys listed per category in an error message
@@ -161,6 +166,9 @@ def head_dim_from_metadata(checkpoint: Any) -> Optional[Tuple[int, str]]:
     weights = checkpoint.get('model')
     if isinstance(name, str) and name.startswith('uniformer_') and isinstance(
             weights, dict):
+        light = dict(_LIGHT_HEAD_DIMS).get(name)
+        if light is not None:
+            return light, f'args.model={name!r}'
         token_labeling = 'aux_head.weight' in weights
         if 'dim64' in name or 'large' in name or 'light' in name or (
                 name.endswith('_ls')):
