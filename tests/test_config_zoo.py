@@ -154,4 +154,6 @@ def test_metafile_lists_every_config(zoo):
 def test_model_index_imports_both_metafiles():
     with open(ROOT / 'model-index.yml') as f:
         index = yaml.safe_load(f)
-    assert index['Import'] == [f'{zoo}/metafile.yml' for zoo in ZOO_DIRS]
+    # other zoos (configs/pose, ...) are listed too; their tests check them
+    assert index['Import'][:len(ZOO_DIRS)] == [
+        f'{zoo}/metafile.yml' for zoo in ZOO_DIRS]

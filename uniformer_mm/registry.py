@@ -15,7 +15,7 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 from mmengine.runner import CheckpointLoader
 
-from .compat import mmaction_drn
+from .compat import mmaction_drn, mmpose_simcc_vis
 from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
 from .models import (UniFormer, UniFormer3D, UniFormerLight,
                      UniFormerLight3D)
@@ -55,6 +55,7 @@ def register_all_modules() -> None:
     allowlisted type the official files need and clear errors.
     """
     mmaction_drn.install()
+    mmpose_simcc_vis.install()
     for module in (UniFormer, UniFormer3D, UniFormerLight,
                    UniFormerLight3D):
         _register(MODELS, module)

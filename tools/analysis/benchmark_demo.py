@@ -33,14 +33,16 @@ from run_demo import CONFIGS, configure_threads  # noqa: E402
 TARGETS = {
     'detection': ('coco/bbox_mAP', 0.30),
     'segmentation': ('mIoU', 0.50),
+    'pose': ('coco/AP', 0.50),
 }
 REPORTED = {
     'detection': ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'),
     'segmentation': ('mIoU', 'mAcc', 'aAcc'),
+    'pose': ('coco/AP', 'coco/AP .5', 'coco/AP .75', 'coco/AR'),
 }
 # mmseg's IoUMetric reports percentages, CocoMetric fractions: everything
 # here is compared and printed as a fraction
-SCALE = {'detection': 1.0, 'segmentation': 0.01}
+SCALE = {'detection': 1.0, 'segmentation': 0.01, 'pose': 1.0}
 BUDGET_S = 15 * 60
 
 

@@ -1,19 +1,23 @@
 """Point a demo config at its synthetic data and generate that data.
 
 The demo configs (``configs/*/demo/*.py``) carry a ``synthetic_data`` dict --
-``kind`` (``'coco'`` or ``'seg'``) plus the arguments of
-:func:`~.synthetic.make_coco_instances` / :func:`~.synthetic.make_seg_dataset`
--- and a top-level ``data_root``. :func:`prepare_synthetic_data` moves every
-path of the config that lives under ``data_root`` to the requested directory
-and generates the data there (a no-op when it is already there), so it must
-run before the Runner builds its dataloaders.
+``kind`` (``'coco'``, ``'seg'`` or ``'coco_keypoints'``) plus the arguments
+of :func:`~.synthetic.make_coco_instances` /
+:func:`~.synthetic.make_seg_dataset` /
+:func:`~.synthetic_pose.make_coco_keypoints` -- and a top-level
+``data_root``. :func:`prepare_synthetic_data` moves every path of the config
+that lives under ``data_root`` to the requested directory and generates the
+data there (a no-op when it is already there), so it must run before the
+Runner builds its dataloaders.
 """
 import os.path as osp
 from typing import Any, Optional
 
 from .synthetic import make_coco_instances, make_seg_dataset
+from .synthetic_pose import make_coco_keypoints
 
-_GENERATORS = {'coco': make_coco_instances, 'seg': make_seg_dataset}
+_GENERATORS = {'coco': make_coco_instances, 'seg': make_seg_dataset,
+               'coco_keypoints': make_coco_keypoints}
 
 
 def _rebase(node: Any, old: str, new: str) -> Any:
