@@ -343,6 +343,25 @@ def test_official_imagenet_file_loads_into_2d_and_3d(tmp_path, preset,
                                weights['patch_embed1.proj.0.weight'])
 
 
+def test_imagenet_file_into_layer_scale_video_model(tmp_path,
+                                                    official_keys):
+    """As the official xxs-ls Kinetics runs: the residual scales, absent
+    from the image file, start at layer_scale_init_value."""
+    weights = _synthetic(official_keys['cls_light_xxs'])
+    torch.save({'model': weights}, tmp_path / 'in1k.pth')
+    video = UniFormerLight3D('xxs-ls', layer_scale_init_value=0.1)
+    stats = load_pretrained(video, str(tmp_path / 'in1k.pth'))
+    gammas = [p for n, p in video.named_parameters() if '.gamma_' in n]
+    assert stats['layer_scales_at_init'] == len(gammas) == 2 * 17
+    assert all(torch.equal(g, torch.full_like(g, 0.1)) for g in gammas)
+    # a video file without layer scale is no such case: refused
+    plain = UniFormerLight3D('xxs')
+    torch.save(plain.state_dict(), tmp_path / 'k400_plain.pth')
+    with pytest.raises(ValueError, match='gamma_1'):
+        load_pretrained(UniFormerLight3D('xxs-ls'),
+                        str(tmp_path / 'k400_plain.pth'))
+
+
 def test_head_dim_from_official_light_names():
     for name, head_dim in (('uniformer_xxs', 28), ('uniformer_xs', 32)):
         ckpt = {'model': {}, 'args': argparse.Namespace(model=name)}

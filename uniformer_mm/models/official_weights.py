@@ -33,6 +33,7 @@ _CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.',
 # official ImageNet model names of the hourglass models -> their head_dim
 _LIGHT_HEAD_DIMS = (('uniformer_xxs', 28), ('uniformer_xs', 32))
 _OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
+_LAYER_SCALE = re.compile(r'\.gamma_\d$')
 _BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
 _SHOWN = 8  # keys listed per category in an error message
 
@@ -231,6 +232,13 @@ def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
         k for k in target if k not in out and not _OUTPUT_NORM.match(k)
         and not k.endswith('num_batches_tracked')
     ]
+    # An image file (no layer scale) inflated into a video model with layer
+    # scale: the residual scales start from their init value, as the
+    # official video code trains its layer-scale models from ImageNet.
+    scales_kept = []
+    if inflated and not any(_LAYER_SCALE.search(k) for k in state_dict):
+        scales_kept = [k for k in missing if _LAYER_SCALE.search(k)]
+        missing = [k for k in missing if not _LAYER_SCALE.search(k)]
     if missing or unexpected or mismatched:
         found = describe_arch(state_dict)
         expected = describe_arch(target)
@@ -253,6 +261,8 @@ def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
             'preset that matches the file.')
     stats = dict(
         loaded=len(out) - inflated, inflated=inflated, skipped=skipped)
+    if scales_kept:
+        stats['layer_scales_at_init'] = len(scales_kept)
     return out, stats
 
 
@@ -294,6 +304,9 @@ def load_pretrained(model: nn.Module,
         f'Loaded {filename} ({layout} layout) into '
         f'{type(model).__name__}: {stats["loaded"]} tensors loaded, '
         f'{stats["inflated"]} inflated 2D->3D, {stats["skipped"]} '
-        'classification-only tensors skipped.',
+        'classification-only tensors skipped.' +
+        (f' {stats["layer_scales_at_init"]} layer scales (absent from the '
+         'image file) keep their init value.'
+         if 'layer_scales_at_init' in stats else ''),
         logger=logger or 'current')
     return stats

@@ -34,7 +34,7 @@ import torch.utils.checkpoint as cp
 from .arch import ARCH_ZOO_LIGHT_2D, ARCH_ZOO_LIGHT_3D, resolve_light_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed,
                      channels_last)
-from .uniformer import INFLATE_MODES, _UniFormerBase
+from .uniformer import INFLATE_MODES, LAYER_SCALE_INIT, _UniFormerBase
 
 
 class _Tokens(NamedTuple):
@@ -163,8 +163,12 @@ class _UniFormerLightBase(_UniFormerBase):
     class token, the hourglass stages 3-4 and their freezing."""
     arch_zoo = ARCH_ZOO_LIGHT_2D
 
-    def __init__(self, arch: Union[str, dict], in_channels: int,
-                 out_indices: Sequence[int], **kwargs):
+    def __init__(self,
+                 arch: Union[str, dict],
+                 in_channels: int,
+                 out_indices: Sequence[int],
+                 layer_scale_init_value: float = LAYER_SCALE_INIT,
+                 **kwargs):
         owner = type(self).__name__
         light = resolve_light_arch(arch, self.arch_zoo, owner)
         # The base builds every stage from the family's keys; stages 3-4 are
@@ -180,6 +184,10 @@ class _UniFormerLightBase(_UniFormerBase):
         later = [any(r < 1 for r in ratios[j + 1:])
                  for j in range(len(ratios))]
         self._track = [later[:self.depths[2]], later[self.depths[2]:]]
+        with torch.no_grad():  # the residual scales of layer-scale archs
+            for name, param in self.named_parameters():
+                if '.gamma_' in name:
+                    param.fill_(layer_scale_init_value)
         dims = self.embed_dims
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims[2]))
         self.cls_upsample = nn.Linear(dims[2], dims[3])
@@ -307,7 +315,11 @@ class UniFormerLight3D(_UniFormerLightBase):
         inflate_mode (str): How 2D (ImageNet) kernels are inflated:
             ``'average'`` (official) or ``'center'``. Defaults to
             ``'average'``.
-        **kwargs: as for :class:`UniFormerLight`.
+        **kwargs: as for :class:`UniFormerLight`, plus
+            ``layer_scale_init_value`` (float): the initial residual scales
+            of a layer-scale arch; an ImageNet file (which has none) leaves
+            them there. The official ``'xxs-ls'`` runs used 0.1.
+            Defaults to 1e-6.
     """
     arch_zoo = ARCH_ZOO_LIGHT_3D
     ndim = 3
