@@ -6,7 +6,9 @@ result.
 
 IMAGE may be a file or a directory of images. The task follows the config's
 ``default_scope``: ``mmdet`` -> MMDetection's ``DetInferencer`` (boxes and
-masks), ``mmseg`` -> MMSegmentation's ``MMSegInferencer`` (class map).
+masks), ``mmseg`` -> MMSegmentation's ``MMSegInferencer`` (class map),
+``mmpose`` -> ``tools/demo/pose_demo.py`` (MMPose's ``Pose2DInferencer``;
+keypoints in the ``--gt`` person boxes, else in the whole image).
 Predictions go to ``DIR/preds/`` (detection: one json per image, as
 DetInferencer writes it; segmentation: label PNGs named after the images),
 drawings to ``DIR/vis/`` (the inferencer's visualizer, upscaled for small
@@ -29,10 +31,20 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 def _task_of(cfg) -> str:
     scope = cfg.get('default_scope')
-    if scope in ('mmdet', 'mmseg'):
-        return {'mmdet': 'detection', 'mmseg': 'segmentation'}[scope]
+    if scope in ('mmdet', 'mmseg', 'mmpose'):
+        return {'mmdet': 'detection', 'mmseg': 'segmentation',
+                'mmpose': 'pose'}[scope]
     raise ValueError(f'cannot tell the task of the config (default_scope='
-                     f'{scope!r}); expected an mmdet or mmseg config')
+                     f'{scope!r}); expected an mmdet, mmseg or mmpose config')
+
+
+def _pose_demo():
+    """tools/demo/pose_demo.py (top-down pose configs are drawn there)."""
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import pose_demo
+    return pose_demo
 
 
 def _dataset_meta(cfg) -> Optional[Dict]:
@@ -73,6 +85,8 @@ def build_inferencer(config, weights: Optional[str] = None,
     cfg = cfg.copy()
     # the inferencer builds the model itself; no pretrained weights needed
     task = _task_of(cfg)
+    if task == 'pose':
+        return _pose_demo().build_pose_inferencer(cfg, weights, device)
     meta = _dataset_meta(cfg)
     with warnings.catch_warnings():
         # without weights the inferencers warn and fall back to COCO /
@@ -245,6 +259,12 @@ def run_inference(images: Union[str, Sequence[str]],
     if inferencer is None:
         inferencer = build_inferencer(config, weights, device)
     task = inferencer.task
+    if task == 'pose':
+        # person boxes from the ground truth json, else the whole image
+        return _pose_demo().run_pose_inference(
+            images, out_dir=out_dir, kpt_thr=score_thr,
+            inferencer=inferencer, ground_truth=ground_truth,
+            vis_scale=vis_scale)
     vis_dir = osp.join(out_dir, 'vis')
     pred_dir = osp.join(out_dir, 'preds')
     os.makedirs(vis_dir, exist_ok=True)
@@ -305,12 +325,14 @@ def parse_args(argv=None):
                         'omitted: random init')
     parser.add_argument('--out-dir', default='work_dirs/image_demo')
     parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='detection: draw boxes scoring at least this')
+                        help='detection: draw boxes scoring at least this; '
+                        'pose: keypoints')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--gt', default=None,
                         help='draw the ground truth left of the prediction: '
-                        'a COCO json (detection) or the directory of label '
-                        'PNGs (segmentation)')
+                        'a COCO json (detection; pose: keypoints, whose '
+                        'person boxes are also where poses are read) or the '
+                        'directory of label PNGs (segmentation)')
     parser.add_argument('--vis-scale', default='auto',
                         help='upscale the drawings by this integer factor '
                         '(auto: short side >= 384 px)')
@@ -334,6 +356,8 @@ def main(argv=None):
         if out['task'] == 'detection':
             kept = sum(s >= args.score_thr for s in pred['scores'])
             what = f'{kept} objects >= {args.score_thr}'
+        elif out['task'] == 'pose':
+            what = f'{len(pred["bboxes"])} person(s)'
         else:
             import numpy as np
             what = 'classes ' + str(sorted(np.unique(pred['sem_seg'])))

@@ -36,10 +36,14 @@ CONFIGS = {
     'segmentation':
     osp.join(ROOT, 'configs', 'segmentation', 'demo',
              'fpn_uniformer-tiny_synthetic.py'),
+    'pose':
+    osp.join(ROOT, 'configs', 'pose', 'demo',
+             'td-hm_uniformer-tiny_synthetic.py'),
 }
 HEADLINE = {
     'detection': ('coco/bbox_mAP', 'coco/segm_mAP'),
     'segmentation': ('mIoU', 'mAcc', 'aAcc'),
+    'pose': ('coco/AP', 'coco/AP .5', 'coco/AR'),
 }
 DEFAULT_DEMO_ITERS = 300
 
@@ -168,7 +172,8 @@ def run_demo(args) -> dict:
     img_dir = osp.join(test_ds.data_root,
                        test_ds.data_prefix.get('img') or
                        test_ds.data_prefix.get('img_path'))
-    if task == 'detection':
+    if task in ('detection', 'pose'):
+        # a COCO json; for pose its boxes are also where the pose is read
         ground_truth = cfg.test_evaluator.ann_file
     else:
         ground_truth = osp.join(test_ds.data_root,

@@ -109,8 +109,8 @@ test_evaluator = val_evaluator
 
 # schedule: the benchmark budget (tools/analysis/benchmark_demo.py);
 # tools/demo/run_demo.py trains fewer iterations by default
-max_iters = 3000
-val_interval = 500
+max_iters = 600
+val_interval = 150
 train_cfg = dict(
     _delete_=True,
     type='IterBasedTrainLoop',
@@ -125,8 +125,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=10.0, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=200),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=200,
+         end=50),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50,
          end=max_iters, eta_min=1e-5)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=32)
@@ -142,3 +142,7 @@ randomness = dict(seed=0)
 # it to any config; here for scripts that build the Runner themselves). The
 # base's SyncBuffersHook only matters for distributed BatchNorm buffers.
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# MMPose 1.3's OpenCV drawing calls int() on 1-element arrays, which numpy
+# >= 2.3 refuses; the matplotlib backend draws the same (MMPoseInferencer,
+# tools/demo/pose_demo.py)
+visualizer = dict(backend='matplotlib')
