@@ -58,38 +58,105 @@ def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return x if gamma is None else gamma * x
 
 
+class _GeluLinear(torch.autograd.Function):
+    """``linear(gelu(h), weight, bias)`` that saves ``h`` only.
+
+    Autograd would keep both ``h`` and ``gelu(h)`` -- each 4x the block
+    width, the largest activations of every block. Recomputing the GELU in
+    the backward pass costs one element-wise op and frees one of them.
+    """
+
+    @staticmethod
+    def forward(ctx, h, weight, bias):
+        ctx.save_for_backward(h, weight)
+        ctx.has_bias = bias is not None
+        return F.linear(F.gelu(h), weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        h, weight = ctx.saved_tensors
+        act = F.gelu(h)
+        grad_h = torch.ops.aten.gelu_backward(grad_out @ weight, h)
+        grad_weight = grad_out.flatten(0, -2).t() @ act.flatten(0, -2)
+        grad_bias = grad_out.flatten(0, -2).sum(0) if ctx.has_bias else None
+        return grad_h, grad_weight, grad_bias
+
+
+def _recomputes_gelu(mlp: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``mlp`` may use :class:`_GeluLinear`: training with grads,
+    no dropout between the GELU and ``fc2``, plain GELU."""
+    return (mlp.recompute_gelu and torch.is_grad_enabled()
+            and x.requires_grad and type(mlp.act) is nn.GELU
+            and mlp.act.approximate == 'none'
+            and (mlp.drop.p == 0 or not mlp.training))
+
+
 class Mlp(nn.Module):
-    """Token MLP (Linear-GELU-Linear) of the attention blocks."""
+    """Token MLP (Linear-GELU-Linear) of the attention blocks.
 
-    def __init__(self, dim: int, hidden_dim: int, drop_rate: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dim, dim)
-        self.drop = nn.Dropout(drop_rate)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.act(self.fc1(x)))
-        return self.drop(self.fc2(x))
-
-
-class ConvMlp(nn.Module):
-    """Point-wise convolution MLP of the convolution blocks."""
+    Args:
+        dim (int): Input and output channels.
+        hidden_dim (int): Hidden channels.
+        drop_rate (float): Dropout after each linear layer. Defaults to 0.
+        recompute_gelu (bool): In training, keep only the hidden
+            pre-activation for the backward pass and recompute the GELU
+            there (same numbers, less memory). Defaults to True.
+    """
 
     def __init__(self,
                  dim: int,
                  hidden_dim: int,
                  drop_rate: float = 0.,
-                 ndim: int = 2):
+                 recompute_gelu: bool = True):
         super().__init__()
-        self.fc1 = conv_nd(ndim, dim, hidden_dim, 1)
+        self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU()
-        self.fc2 = conv_nd(ndim, hidden_dim, dim, 1)
+        self.fc2 = nn.Linear(hidden_dim, dim)
         self.drop = nn.Dropout(drop_rate)
+        self.recompute_gelu = recompute_gelu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.act(self.fc1(x)))
-        return self.drop(self.fc2(x))
+        h = self.fc1(x)
+        if _recomputes_gelu(self, h):
+            # the dropout is off here (checked), so none around the GELU
+            return _GeluLinear.apply(h, self.fc2.weight, self.fc2.bias)
+        return self.drop(self.fc2(self.drop(self.act(h))))
+
+
+class ConvMlp(Mlp):
+    """Point-wise convolution MLP of the convolution blocks.
+
+    The 1x1 convolutions of a channels-last map run as linear layers over
+    its channels (a view, same weights); other layouts use the
+    convolutions as they are.
+
+    Args:
+        dim (int): Input and output channels.
+        hidden_dim (int): Hidden channels.
+        drop_rate (float): Dropout after each layer. Defaults to 0.
+        ndim (int): 2 for images, 3 for videos. Defaults to 2.
+        recompute_gelu (bool): See :class:`Mlp`. Defaults to True.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 hidden_dim: int,
+                 drop_rate: float = 0.,
+                 ndim: int = 2,
+                 recompute_gelu: bool = True):
+        super().__init__(dim, hidden_dim, drop_rate, recompute_gelu)
+        self.fc1 = conv_nd(ndim, dim, hidden_dim, 1)
+        self.fc2 = conv_nd(ndim, hidden_dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        if _recomputes_gelu(self, h):
+            tokens = h.movedim(1, -1)
+            if tokens.is_contiguous():  # channels-last: a free view
+                y = _GeluLinear.apply(tokens, self.fc2.weight.flatten(1),
+                                      self.fc2.bias)
+                return y.movedim(-1, 1)
+        return self.drop(self.fc2(self.drop(self.act(h))))
 
 
 class ConvBlock(nn.Module):
@@ -294,11 +361,42 @@ class AttentionBlock(nn.Module):
         if pad_b or pad_r:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
         Hp, Wp = H + pad_b, W + pad_r
-        x = self.attn(window_partition(x, ws))
-        x = window_reverse(x, ws, B, Hp, Wp)
+        if self.attn.fused:
+            x = self._fused_window_attention(x)
+        else:  # the official computation: partition, attend, reverse
+            x = self.attn(window_partition(x, ws))
+            x = window_reverse(x, ws, B, Hp, Wp)
         if pad_b or pad_r:
             x = x[:, :H, :W]
         return x.reshape(B, H * W, C)
+
+    def _fused_window_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Window attention on a (B, H, W, C) map with H, W multiples of the
+        window size, same numbers as partition -> attention -> reverse.
+
+        The qkv and output projections act per token, so they run on the
+        map itself; the only copies are the one that gathers q, k, v per
+        window and head for SDPA and the one that scatters its output back
+        (the official code copies the map into windows, qkv into heads, the
+        output out of heads and out of windows).
+        """
+        attn, ws = self.attn, self.window_size
+        B, Hp, Wp, C = x.shape
+        nh, nw, heads = Hp // ws, Wp // ws, attn.num_heads
+        qkv = attn.qkv(x).view(B, nh, ws, nw, ws, 3, heads, attn.head_dim)
+        # -> (3, B, nh, nw, heads, ws, ws, head_dim), one copy
+        qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(
+            3, B * nh * nw, heads, ws * ws, attn.head_dim)
+        y = F.scaled_dot_product_attention(
+            qkv[0],
+            qkv[1],
+            qkv[2],
+            dropout_p=attn.attn_drop_rate if self.training else 0.,
+            scale=attn.scale)
+        # (B * windows, heads, ws * ws, head_dim) -> (B, Hp, Wp, C), one copy
+        y = y.view(B, nh, nw, heads, ws, ws, attn.head_dim)
+        y = y.permute(0, 1, 4, 2, 5, 3, 6).reshape(B, Hp, Wp, C)
+        return attn.proj_drop(attn.proj(y))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.pos_embed(x)
@@ -315,7 +413,10 @@ class AttentionBlock(nn.Module):
         tokens = tokens + self.drop_path(_scaled(self.gamma_1, y))
         y = self.mlp(self.norm2(tokens))
         tokens = tokens + self.drop_path(_scaled(self.gamma_2, y))
-        return tokens.view(B, *spatial, C).movedim(-1, 1)
+        x_out = tokens.view(B, *spatial, C).movedim(-1, 1)
+        # keep the caller's layout: a contiguous (NCHW) map stays one, as in
+        # the official code; a channels-last one gets a free view
+        return x_out.contiguous() if x.is_contiguous() else x_out
 
 
 class PatchEmbed(nn.Module):

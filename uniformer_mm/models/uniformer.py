@@ -19,7 +19,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
-                     PatchEmbed, channels_last)
+                     Mlp, PatchEmbed, channels_last)
 from .official_weights import load_pretrained
 
 ATTN_MODES = ('global', 'window', 'hybrid')
@@ -71,6 +71,8 @@ class _UniFormerBase(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  fused_attn: bool = True,
+                 channels_last: bool = True,
+                 recompute_gelu: bool = True,
                  debug: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -90,6 +92,7 @@ class _UniFormerBase(BaseModule):
                              f'[-1, 4], got {frozen_stages!r}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.channels_last = channels_last
         self.debug = debug
         self.cp_blocks = _checkpointed_blocks(with_cp, self.depths, owner)
 
@@ -128,6 +131,9 @@ class _UniFormerBase(BaseModule):
                 ]
             self.add_module(f'blocks{i + 1}', nn.ModuleList(blocks))
             in_dim = dim
+        for module in self.modules():
+            if isinstance(module, Mlp):  # ConvMlp too
+                module.recompute_gelu = recompute_gelu
 
     @staticmethod
     def _check_out_indices(out_indices, owner) -> Tuple[int, ...]:
@@ -186,6 +192,10 @@ class _UniFormerBase(BaseModule):
         return size
 
     # ---------------------------------------------------------------- forward
+    def _block_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The input in the memory layout the blocks run in."""
+        return channels_last(x) if self.channels_last else x.contiguous()
+
     def _run_stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, f'patch_embed{i + 1}')(x)
         if i == 0:
@@ -290,9 +300,20 @@ class UniFormer(_UniFormerBase):
             nothing. Defaults to -1.
         norm_eval (bool): Keep every BatchNorm in eval mode during training
             (frozen statistics). Defaults to False.
-        fused_attn (bool): Fused ``scaled_dot_product_attention``; False runs
-            the explicit softmax(q k^T) v of the official code (for
-            comparisons). Defaults to True.
+        fused_attn (bool): Fused ``scaled_dot_product_attention``, window
+            attention gathered straight from the qkv projection of the map;
+            False runs the explicit softmax(q k^T) v over copied window
+            partitions of the official code (for comparisons). Same
+            numbers. Defaults to True.
+        channels_last (bool): Run the blocks on channels-last maps, where
+            the moves between maps and token sequences are views; False
+            keeps contiguous NCHW maps with a copy at each move, as the
+            official code (for comparisons). Same numbers. Defaults to True.
+        recompute_gelu (bool): In training, recompute the MLPs' GELU in the
+            backward pass instead of keeping its output (4x the channels:
+            the largest activation of every block). Same numbers; about a
+            fifth less training memory for one more GELU per block.
+            Defaults to True.
         debug (bool): Check inputs for NaN/inf (also on under
             ``torch.autograd.detect_anomaly``). Defaults to False.
         init_cfg (dict, optional): Initialisation; ``dict(type='Pretrained',
@@ -343,7 +364,7 @@ class UniFormer(_UniFormerBase):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of (N, C_i, H / 2^(i+2), W / 2^(i+2))."""
         self._check_input(x)
-        x = channels_last(x)
+        x = self._block_layout(x)
         outs = []
         for i in range(self.num_stages):
             x = self._run_stage(i, x)
@@ -408,7 +429,7 @@ class UniFormer3D(_UniFormerBase):
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
         self._check_input(x)
-        x = channels_last(x)
+        x = self._block_layout(x)
         outs = []
         for i in range(self.num_stages):
             x = self._run_stage(i, x)

@@ -1,0 +1,543 @@
+"""Speed and memory of our UniFormer against the official computation.
+
+Every comparison runs in this one process, side by side: the same module
+(same weights) built twice,
+
+* ``eager``: the official computation -- ``softmax(q @ k^T * scale) @ v``
+  with a materialised attention map over explicitly copied window
+  partitions, contiguous NCHW maps with a copy at every map <-> token move,
+  autograd keeping every MLP activation (``fused_attn=False,
+  channels_last=False, recompute_gelu=False``);
+* ``ours``: the defaults (fused attention, windows gathered straight from
+  the qkv projection, channels-last maps, GELU recomputed in backward);
+
+and, with ``--ablation``, ``+fused``: eager with fused attention only.
+Repeats alternate between the builds, so a busy machine slows both alike,
+and the table prints ratios (eager / ours for time, ours / eager for
+memory). This is a benchmark, not a test: nothing asserts a time.
+
+Measured per case and build: forward latency (eval, no grad), forward +
+backward latency (train mode), peak training memory (growth over the
+baseline during one forward + backward: ``torch.cuda.max_memory_allocated``
+on GPU; on CPU the peak RSS, reset through ``/proc/self/clear_refs`` after
+returning freed memory with ``malloc_trim``).
+
+Sections (``--sections``, default all):
+  backbone  UniFormer-S 224 batch 8; S-h14 / B-h14 800x1216 batch 2 with
+            gradient checkpointing off and on (``-cp``: the detection
+            configs' with_cp); S global 512x512; UniFormer3D-S 16x224x224.
+  model     the full Mask R-CNN S-h14 (800x1216, batch 2), UperNet S-h14
+            (512x512, batch 2) from configs/, and a Recognizer3D with
+            UniFormer3D-S (16x224x224, batch 1): loss + backward.
+  scaling   the hybrid detector backbone at short side 512 / 800 / 1333
+            (forward time, training memory); global attention's training
+            memory vs tokens, with the growth exponent (1 = linear).
+  amp       bf16 autocast (CPU; fp16 and bf16 on CUDA): finite, error vs
+            fp32; bf16 inference speed-up over our fp32 (S-h14 800x1216).
+  compile   ``torch.compile`` of the backbone: same outputs as eager mode,
+            first-call (compile) and steady-state times.
+
+Usage:
+    python tools/analysis/benchmark.py                       # everything
+    python tools/analysis/benchmark.py --sections backbone --cases s-h14
+    python tools/analysis/benchmark.py --device cuda --repeats 10
+"""
+import argparse
+import contextlib
+import ctypes
+import gc
+import math
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+BUILDS = {
+    'eager': dict(fused_attn=False, channels_last=False,
+                  recompute_gelu=False),
+    '+fused': dict(fused_attn=True, channels_last=False,
+                   recompute_gelu=False),
+    'ours': dict(),
+}
+
+# name -> (backbone type, kwargs, input shape)
+BACKBONE_CASES = {
+    's-224': ('UniFormer', dict(arch='small'), (8, 3, 224, 224)),
+    's-h14': ('UniFormer', dict(arch='small', attn_mode='hybrid'),
+              (2, 3, 800, 1216)),
+    's-h14-cp': ('UniFormer',
+                 dict(arch='small', attn_mode='hybrid', with_cp=[0, 0, 8, 0]),
+                 (2, 3, 800, 1216)),
+    'b-h14': ('UniFormer', dict(arch='base', attn_mode='hybrid'),
+              (2, 3, 800, 1216)),
+    'b-h14-cp': ('UniFormer',
+                 dict(arch='base', attn_mode='hybrid', with_cp=[0, 0, 20, 0]),
+                 (2, 3, 800, 1216)),
+    's-global-512': ('UniFormer', dict(arch='small'), (1, 3, 512, 512)),
+    'video-s-16x224': ('UniFormer3D', dict(arch='small'),
+                       (1, 3, 16, 224, 224)),
+}
+
+MODEL_CASES = {
+    'mask-rcnn-s-h14': ('configs/detection/'
+                        'mask-rcnn_uniformer-s-h14_fpn_1x_coco.py',
+                        (2, 800, 1216)),
+    'upernet-s-h14': ('configs/segmentation/'
+                      'upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py',
+                      (2, 512, 512)),
+    'recognizer-s-16x224': (None, (1, 16, 224, 224)),
+}
+
+
+# ----------------------------------------------------------------- memory
+class PeakMemory:
+    """Peak memory growth of a block of code, in bytes."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.libc = None
+        if device == 'cpu':
+            with contextlib.suppress(OSError):
+                self.libc = ctypes.CDLL('libc.so.6')
+
+    @staticmethod
+    def _status(field: str) -> int:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f'{field} not in /proc/self/status')
+
+    def available(self) -> bool:
+        if self.device != 'cpu':
+            return True
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+            return True
+        except OSError:
+            return False
+
+    @contextlib.contextmanager
+    def measure(self, result: dict, key: str = 'peak'):
+        import torch
+        gc.collect()
+        if self.device == 'cpu':
+            if self.libc is not None:
+                self.libc.malloc_trim(0)
+            base = self._status('VmRSS')
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')  # VmHWM := VmRSS
+        else:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        yield
+        if self.device == 'cpu':
+            result[key] = self._status('VmHWM') - base
+        else:
+            torch.cuda.synchronize()
+            result[key] = torch.cuda.max_memory_allocated() - base
+
+
+# ------------------------------------------------------------------ timing
+def _sync(device):
+    import torch
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def _timed(fn, device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def compare(runners: dict, repeats: int, device: str, memory: PeakMemory,
+            with_train: bool = True) -> dict:
+    """Median times / peak memory of each build, repeats interleaved.
+
+    ``runners``: build name -> (forward fn, train-step fn).
+    """
+    import torch
+    results = {name: dict(forward=[], train=[]) for name in runners}
+    for forward, train in runners.values():  # warm-up, grads allocated
+        with torch.no_grad():
+            forward()
+        if with_train:
+            train()
+    for _ in range(repeats):
+        for name, (forward, train) in runners.items():
+            with torch.no_grad():
+                results[name]['forward'].append(_timed(forward, device))
+            if with_train:
+                results[name]['train'].append(_timed(train, device))
+    out = {}
+    for name, (forward, train) in runners.items():
+        row = {k: statistics.median(v) for k, v in results[name].items() if v}
+        if with_train and memory.available():
+            with memory.measure(row):
+                train()
+        out[name] = row
+    return out
+
+
+def _fmt_ratio(num, den) -> str:
+    return f'{num / den:5.2f}x' if num and den else '   n/a'
+
+
+def print_table(title: str, rows: dict) -> None:
+    """rows: case -> build -> {forward, train, peak}."""
+    print(f'\n## {title}')
+    print(f'{"case":22} {"build":7} {"fwd s":>8} {"fwd+bwd s":>10} '
+          f'{"peak MiB":>9}')
+    for case, builds in rows.items():
+        for name, r in builds.items():
+            peak = r.get('peak')
+            print(f'{case:22} {name:7} {r["forward"]:8.3f} '
+                  f'{r.get("train", float("nan")):10.3f} '
+                  f'{peak / 2**20 if peak else float("nan"):9.0f}')
+    print('ratios vs eager (speed-up; memory as a fraction):')
+    for case, builds in rows.items():
+        eager = builds['eager']
+        for name, r in builds.items():
+            if name == 'eager':
+                continue
+            print(f'{case:22} {name:7} forward '
+                  f'{_fmt_ratio(eager["forward"], r["forward"])}  '
+                  f'forward+backward '
+                  f'{_fmt_ratio(eager.get("train"), r.get("train"))}  '
+                  f'peak training memory '
+                  f'{_fmt_ratio(r.get("peak"), eager.get("peak"))}',
+                  flush=True)
+
+
+# ---------------------------------------------------------------- builders
+def build_backbone(case: str, build: dict, device: str, **overrides):
+    import torch
+
+    import uniformer_mm
+    kind, kwargs, shape = BACKBONE_CASES[case]
+    torch.manual_seed(0)
+    model = getattr(uniformer_mm, kind)(**{**kwargs, **build, **overrides})
+    model.init_weights()
+    return model.to(device), shape
+
+
+def _loss_of(outs):
+    outs = outs if isinstance(outs, (tuple, list)) else (outs, )
+    return sum(o.float().mean() for o in outs)
+
+
+def backbone_runners(model, x):
+
+    def forward():
+        model.eval()(x)
+
+    def train():
+        model.train()
+        model.zero_grad(set_to_none=False)
+        _loss_of(model(x)).backward()
+
+    return forward, train
+
+
+def _recognizer_cfg():
+    return dict(
+        type='Recognizer3D',
+        backbone=dict(type='UniFormer3D', arch='small', drop_path_rate=0.1),
+        cls_head=dict(
+            type='I3DHead', in_channels=512, num_classes=400,
+            dropout_ratio=0.5, average_clips='prob'),
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor',
+            mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375],
+            format_shape='NCTHW'))
+
+
+def _fake_batch(scope: str, shape, num_classes: int):
+    """Random uint8 inputs and training targets in each codebase's format."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    if scope == 'mmdet':
+        from mmdet.testing import demo_mm_inputs
+        n, h, w = shape
+        return demo_mm_inputs(
+            batch_size=n, image_shapes=[(3, h, w)] * n, num_items=[5] * n,
+            num_classes=num_classes, with_mask=True)
+    if scope == 'mmseg':
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        n, h, w = shape
+        samples = []
+        for _ in range(n):
+            s = SegDataSample(metainfo=dict(
+                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+            s.gt_sem_seg = PixelData(data=torch.randint(
+                0, num_classes, (1, h, w), generator=g))
+            samples.append(s)
+        inputs = [torch.randint(0, 256, (3, h, w), generator=g,
+                                dtype=torch.uint8) for _ in range(n)]
+        return dict(inputs=inputs, data_samples=samples)
+    from mmaction.structures import ActionDataSample
+    n, t, h, w = shape
+    inputs = [torch.randint(0, 256, (1, 3, t, h, w), generator=g,
+                            dtype=torch.uint8) for _ in range(n)]
+    samples = [ActionDataSample().set_gt_label(i % num_classes)
+               for i in range(n)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _plain_bn(node) -> None:
+    """SyncBN -> BN in place: SyncBN needs a process group, and on one
+    device both compute the same."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _plain_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            _plain_bn(item)
+
+
+def build_model(case: str, build: dict, device: str):
+    """A full detector / segmentor / recognizer and its fake batch."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope, init_default_scope
+
+    import uniformer_mm  # noqa: F401
+    config, shape = MODEL_CASES[case]
+    if config is None:
+        scope, model_cfg = 'mmaction', Config(dict(model=_recognizer_cfg()))
+        model_cfg = model_cfg.model
+        num_classes = 400
+    else:
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        scope, model_cfg = cfg.default_scope, cfg.model
+        num_classes = 80 if scope == 'mmdet' else 150
+    model_cfg.backbone.update(build)
+    model_cfg.backbone.init_cfg = None
+    _plain_bn(model_cfg)
+    with DefaultScope.overwrite_default_scope(scope):
+        init_default_scope(scope)
+        from mmengine.registry import MODELS
+        torch.manual_seed(0)
+        model = MODELS.build(model_cfg).to(device)
+        model.init_weights()
+    batch = _fake_batch(scope, shape, num_classes)
+    return model, batch
+
+
+def model_runners(model, batch):
+
+    def forward():
+        model.eval()
+        data = model.data_preprocessor(batch, training=False)
+        model(**data, mode='tensor')
+
+    def train():
+        model.train()
+        model.zero_grad(set_to_none=False)
+        data = model.data_preprocessor(batch, training=True)
+        losses = model(**data, mode='loss')
+        sum(v.sum() for k, v in losses.items()
+            if 'loss' in k and not isinstance(v, list)).backward()
+
+    return forward, train
+
+
+# ----------------------------------------------------------------- sections
+def section_backbone(args, memory):
+    import torch
+    rows = {}
+    for case in args.cases:
+        runners = {}
+        for name in args.builds:
+            model, shape = build_backbone(case, BUILDS[name], args.device)
+            x = torch.randn(*shape, device=args.device)
+            runners[name] = backbone_runners(model, x)
+        rows[case] = compare(runners, args.repeats, args.device, memory)
+        print_table('backbone', {case: rows[case]})
+        del runners
+    return rows
+
+
+def section_model(args, memory):
+    rows = {}
+    for case in args.model_cases:
+        runners = {}
+        for name in args.builds:
+            model, batch = build_model(case, BUILDS[name], args.device)
+            runners[name] = model_runners(model, batch)
+        rows[case] = compare(runners, args.repeats, args.device, memory)
+        print_table('full model', {case: rows[case]})
+        del runners
+    return rows
+
+
+def section_scaling(args, memory):
+    import torch
+    print('\n## cost vs input size: hybrid S-h14 backbone, batch 1, '
+          'short side x 1.52 (800x1216-like)')
+    print(f'{"short side":>10} {"tokens s3":>9} {"build":7} {"fwd s":>8} '
+          f'{"peak MiB":>9}')
+    for short in (512, 800, 1333):
+        size = (short, int(round(short * 1.52 / 32)) * 32)
+        runners = {}
+        for name in ('eager', 'ours'):
+            model, _ = build_backbone('s-h14', BUILDS[name], args.device)
+            x = torch.randn(1, 3, *size, device=args.device)
+            runners[name] = backbone_runners(model, x)
+        res = compare(runners, max(1, args.repeats // 2), args.device,
+                      memory)
+        tokens = math.ceil(size[0] / 16) * math.ceil(size[1] / 16)
+        for name, r in res.items():
+            print(f'{short:>10} {tokens:>9} {name:7} {r["forward"]:8.3f} '
+                  f'{r.get("peak", 0) / 2**20:9.0f}', flush=True)
+    print('\nglobal attention training memory vs tokens (S global, one '
+          'image; growth exponent between consecutive sizes, 1 = linear, '
+          '2 = quadratic)')
+    print(f'{"size":>9} {"tokens s3":>9} {"eager MiB":>10} {"ours MiB":>9} '
+          f'{"eager exp":>9} {"ours exp":>8}')
+    prev = None
+    for side in (256, 384, 512, 640):
+        peaks = {}
+        for name in ('eager', 'ours'):
+            model, _ = build_backbone('s-global-512', BUILDS[name],
+                                      args.device)
+            x = torch.randn(1, 3, side, side, device=args.device)
+            _, train = backbone_runners(model, x)
+            train()
+            r = {}
+            with memory.measure(r):
+                train()
+            peaks[name] = r['peak']
+        tokens = (side // 16)**2
+        exps = ['', '']
+        if prev:
+            exps = [
+                f'{math.log(peaks[n] / prev[1][n]) / math.log(tokens / prev[0]):.2f}'
+                for n in ('eager', 'ours')
+            ]
+        print(f'{side:>4}x{side:<4} {tokens:>9} '
+              f'{peaks["eager"] / 2**20:10.0f} {peaks["ours"] / 2**20:9.0f} '
+              f'{exps[0]:>9} {exps[1]:>8}', flush=True)
+        prev = (tokens, peaks)
+
+
+def section_amp(args, memory):
+    import torch
+    model, shape = build_backbone('s-h14', {}, args.device)
+    model.eval()
+    x = torch.randn(*shape, device=args.device)
+    dtypes = [torch.bfloat16] + ([torch.float16]
+                                 if args.device == 'cuda' else [])
+    print('\n## AMP (autocast), S-h14 backbone, '
+          f'{"x".join(map(str, shape))}')
+    with torch.no_grad():
+        ref = model(x)
+        t32 = statistics.median(
+            _timed(lambda: model(x), args.device) for _ in range(args.repeats))
+        for dtype in dtypes:
+
+            def run(dtype=dtype):
+                with torch.autocast(args.device, dtype=dtype):
+                    return model(x)
+
+            outs = run()
+            finite = all(torch.isfinite(o).all().item() for o in outs)
+            err = max(((o.float() - r).norm() / r.norm()).item()
+                      for o, r in zip(outs, ref))
+            t = statistics.median(
+                _timed(run, args.device) for _ in range(args.repeats))
+            print(f'{str(dtype):15} finite {finite}, relative L2 error vs '
+                  f'fp32 {err:.2e} (per output, max), forward {t:.3f} s vs '
+                  f'fp32 {t32:.3f} s: {t32 / t:.2f}x', flush=True)
+
+
+def section_compile(args, memory):
+    import torch
+    model, _ = build_backbone('s-224', {}, args.device)
+    model.eval()
+    x = torch.randn(2, 3, 224, 224, device=args.device)
+    print('\n## torch.compile, UniFormer-S 2x3x224x224, eval')
+    with torch.no_grad():
+        ref = model(x)
+        compiled = torch.compile(model)
+        first = _timed(lambda: compiled(x), args.device)
+        outs = compiled(x)
+        err = max((o - r).abs().max().item() for o, r in zip(outs, ref))
+        t_eager = statistics.median(
+            _timed(lambda: model(x), args.device) for _ in range(args.repeats))
+        t_comp = statistics.median(
+            _timed(lambda: compiled(x), args.device)
+            for _ in range(args.repeats))
+    print(f'max abs difference vs eager mode {err:.2e}; first call '
+          f'(compiles) {first:.1f} s; steady state {t_comp:.3f} s vs '
+          f'{t_eager:.3f} s: {t_eager / t_comp:.2f}x', flush=True)
+
+
+SECTIONS = dict(backbone=section_backbone, model=section_model,
+                scaling=section_scaling, amp=section_amp,
+                compile=section_compile)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
+    parser.add_argument('--sections', default=','.join(SECTIONS),
+                        help=f'comma-separated, from {list(SECTIONS)}')
+    parser.add_argument('--cases', default=','.join(BACKBONE_CASES),
+                        help=f'backbone cases, from {list(BACKBONE_CASES)}')
+    parser.add_argument('--model-cases', default=','.join(MODEL_CASES),
+                        help=f'full-model cases, from {list(MODEL_CASES)}')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--ablation', action='store_true',
+                        help='also the eager build with fused attention '
+                        'only (+fused)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch CPU threads (default: torch\'s own)')
+    args = parser.parse_args(argv)
+    for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
+                       ('model_cases', MODEL_CASES)):
+        values = [v for v in getattr(args, key).split(',') if v]
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            parser.error(f'unknown {key.replace("_", "-")} {unknown}; '
+                         f'choose from {list(known)}')
+        setattr(args, key, values)
+    args.builds = ['eager'] + (['+fused'] if args.ablation else []) + ['ours']
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        sys.exit('--device cuda: no CUDA device here; use --device cpu')
+    memory = PeakMemory(args.device)
+    print(f'torch {torch.__version__}, device {args.device}'
+          + (f' ({torch.cuda.get_device_name()})'
+             if args.device == 'cuda' else
+             f', {torch.get_num_threads()} threads, {os.cpu_count()} cores')
+          + f', {args.repeats} repeats, fp32 unless stated'
+          + ('' if memory.available() else
+             '; peak memory not measurable here (/proc/self/clear_refs)'))
+    for section in args.sections:
+        SECTIONS[section](args, memory)
+
+
+if __name__ == '__main__':
+    main()
