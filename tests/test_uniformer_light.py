@@ -300,6 +300,8 @@ def test_frozen_stages_include_class_token_and_its_projection():
     assert not model.cls_token.requires_grad
     assert model.cls_upsample.weight.requires_grad
     assert not model.blocks3.training and model.blocks4.training
+    assert all(not m.training for m in model.modules()
+               if isinstance(m, torch.nn.BatchNorm2d))  # norm_eval
     model = UniFormerLight(TINY, frozen_stages=4).train()
     assert not model.cls_upsample.weight.requires_grad
     assert not any(p.requires_grad for p in model.parameters())

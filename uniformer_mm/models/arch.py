@@ -1,7 +1,7 @@
 """Architecture presets of the UniFormer family and validation of ``arch``."""
 import copy
 from numbers import Real
-from typing import Dict, List, Mapping, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 REQUIRED_KEYS = ('depths', 'embed_dims', 'head_dim')
 OPTIONAL_KEYS = ('mlp_ratios', 'conv_stem', 'layer_scale')
@@ -205,7 +205,8 @@ ARCH_ZOO_LIGHT_3D: Dict[str, dict] = {
 }
 
 
-def unpruned_arch(preset: str, zoo: Mapping[str, dict] = None) -> dict:
+def unpruned_arch(preset: str,
+                  zoo: Optional[Mapping[str, dict]] = None) -> dict:
     """A hourglass preset with every prune ratio set to 1.
 
     Every block then sees all tokens (plus the class token), which is the

@@ -255,9 +255,11 @@ class UniFormerLight(_UniFormerLightBase):
             ``drop_path_rate``, ``with_cp``, ``frozen_stages`` (stage 3
             includes ``cls_token``, stage 4 ``cls_upsample``),
             ``norm_eval``, ``fused_attn``, ``debug``, ``init_cfg`` as for
-            :class:`~.uniformer.UniFormer`. ``init_cfg=dict(type=
-            'Pretrained', checkpoint=PATH)`` loads the official ImageNet
-            (128-224 px), COCO and ADE20K XXS/XS files.
+            :class:`~.uniformer.UniFormer`, and ``layer_scale_init_value``
+            (initial residual scales of an arch with ``layer_scale``,
+            default 1e-6). ``init_cfg=dict(type='Pretrained',
+            checkpoint=PATH)`` loads the official ImageNet (128-224 px),
+            COCO and ADE20K XXS/XS files.
     """
     arch_zoo = ARCH_ZOO_LIGHT_2D
     ndim = 2
