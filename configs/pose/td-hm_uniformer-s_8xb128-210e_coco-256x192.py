@@ -13,9 +13,9 @@ default_hooks = dict(
 # optimizer: AdamW 2e-3, weight decay 0.01 on every parameter (the official
 # decay_mult=0 key, relative_position_bias_table, names no UniFormer
 # parameter), no gradient clipping, fp16 with a dynamic loss scale
+# (AmpOptimWrapper's default)
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    loss_scale='dynamic',
     optimizer=dict(
         type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01))
 

@@ -29,8 +29,8 @@ patch), ``v=0`` not labelled (outside the image; stored as ``0, 0, 0``).
 visible silhouette, as COCO's are of the visible segmentation.
 Every ``unlabeled_every``-th image (from image 1 on) also has one person
 whose keypoints are all unlabelled (``num_keypoints == 0``, like COCO's
-small or crowded persons): a box without keypoints, which MMPose trains on
-with zero target weights and COCO evaluation ignores.
+small or crowded persons): a box without keypoints, which MMPose's
+top-down ``CocoDataset`` drops when loading and COCO evaluation ignores.
 
 Generation shares the manifest, idempotence and atomic publishing of
 :mod:`.synthetic`: each image has its own RNG stream
