@@ -262,6 +262,16 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
 
 
 # ----------------------------------------------------- conventions of the family
+def test_channels_last_off_gives_the_same_numbers():
+    fast = randomize_(UniFormerLight(TINY)).eval()
+    nchw = UniFormerLight(TINY, channels_last=False).eval()
+    nchw.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(fast(x), nchw(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_sdpa_equals_eager():
     fused = randomize_(UniFormerLight(TINY)).eval()
     eager = UniFormerLight(TINY, fused_attn=False).eval()

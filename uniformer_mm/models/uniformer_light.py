@@ -32,8 +32,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 
 from .arch import ARCH_ZOO_LIGHT_2D, ARCH_ZOO_LIGHT_3D, resolve_light_arch
-from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed,
-                     channels_last)
+from .blocks import BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed
 from .uniformer import INFLATE_MODES, LAYER_SCALE_INIT, _UniFormerBase
 
 
@@ -104,6 +103,7 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
         _Tokens: the updated state, every token back in place.
     """
     cls_token, x, scores = state
+    nchw = x.is_contiguous()  # the caller's layout, kept as AttentionBlock
     x = x + block.pos_embed(x)
     B, C, *spatial = x.shape
     tokens = x.movedim(1, -1).reshape(B, -1, C)
@@ -141,7 +141,7 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
         ranked = torch.cat([seq[:, 1:-1], dropped + update], dim=1)
         tokens = ranked.new_empty(B, N, C).scatter(1, index, ranked)
     x = tokens.reshape(B, *spatial, C).movedim(-1, 1)
-    return _Tokens(seq[:, :1], x, scores)
+    return _Tokens(seq[:, :1], x.contiguous() if nchw else x, scores)
 
 
 def _pool_scores(scores: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
@@ -209,7 +209,7 @@ class _UniFormerLightBase(_UniFormerBase):
     def _features(self, x: torch.Tensor, output) -> None:
         """Run all four stages; ``output(i, x)`` sees each stage's map."""
         self._check_input(x)
-        x = channels_last(x)
+        x = self._block_layout(x)
         for i in range(2):
             x = self._run_stage(i, x)
             output(i, x)
