@@ -74,6 +74,20 @@ def _people(ann_file, name):
     return [a for a in coco['annotations'] if a['image_id'] == image_id]
 
 
+def test_pose_visualizer_builds_without_torchvision():
+    """MMPose's visualizer module imports torchvision only for SimCC
+    drawing; uniformer_mm stands in for that module when torchvision is
+    missing (as on CPU machines here), and the stand-in says why it cannot
+    draw SimCC heatmaps."""
+    import importlib.util
+    from mmpose.visualization import PoseLocalVisualizer
+    from mmpose.visualization import simcc_vis
+    assert PoseLocalVisualizer(name='test_pose_vis') is not None
+    if importlib.util.find_spec('torchvision') is None:
+        with pytest.raises(RuntimeError, match='torchvision'):
+            simcc_vis.SimCCVisualizer().draw_instance_xy_heatmap
+
+
 def test_mmpose_inferencer_with_our_config(demo, tmp_path):
     """MMPose's own MMPoseInferencer runs the demo config and our weights
     (whole image as the person box) and writes a drawing and a json."""
