@@ -1,6 +1,7 @@
 """Deterministic synthetic videos for the video demo: a shape that moves
-left, right, up or down over a textured background, written as real H.264
-``.mp4`` files with an MMAction2 annotation list.
+left, right, up or down over a textured background, written as real
+``.mp4`` files (MPEG-4 video, encoded with PyAV) with an MMAction2
+annotation list.
 
 Layout (generated on first use; nothing is downloaded or committed)::
 
@@ -25,9 +26,9 @@ is equally likely under both classes of a pair; a model that ignores frame
 order is at chance between them and must model time to separate them.
 
 Clips come from their own RNG streams ``(seed, split, index)``, so the data
-is reproducible and independent of how many clips are asked for. The
-encoder runs single-threaded with bit-exact muxing, so the same PyAV build
-writes byte-identical files. Generation is idempotent in the same way as
+is reproducible and independent of how many clips are asked for. Colour
+conversion and encoder run on one thread, with bit-exact muxing, so the same
+PyAV build writes byte-identical files. Generation is idempotent in the same way as
 :mod:`.synthetic`: ``manifest.json`` records the parameters, the same call
 again does nothing, different parameters regenerate the directory, and the
 output is written to a temporary sibling directory and moved into place.
@@ -44,7 +45,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import SHAPE_CLASSES, _background, _generate, _shape_colour
+from .synthetic import SHAPE_CLASSES, _background, _generate
 
 #: the motion directions, in label order (image coordinates: y grows down)
 VIDEO_CLASSES: Tuple[str, ...] = ('left', 'right', 'up', 'down')
@@ -54,7 +55,7 @@ VIDEO_PALETTE: List[Tuple[int, int, int]] = [(220, 20, 60), (0, 114, 255),
 DEFAULT_VIDEO_ROOT = osp.join('data', 'synthetic_video')
 # part of the manifest's parameters: bump when the drawing or encoding
 # changes, so existing data sets are regenerated
-VIDEO_FORMAT_VERSION = 1
+VIDEO_FORMAT_VERSION = 3
 
 VIDEO_DEFAULTS = dict(
     num_train=800,
@@ -119,11 +120,14 @@ def draw_clip(seed: int,
     # every draw below is independent of the label (see the module doc)
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
     size = image_size
-    background = _background(rng, size)
+    # a darkened background and a bright mover: a motion of constant
+    # contrast polarity, which a small network picks up much sooner than
+    # motion of either polarity (distractors may have any colour)
+    background = 0.5 * _background(rng, size)
     radius = rng.uniform(0.10, 0.17) * size
     margin = radius + 1
-    # the path along the motion axis: at least a third of the frame long
-    travel = rng.uniform(0.35, 1.0) * (size - 2 * margin)
+    # the path along the motion axis: at least half the free range
+    travel = rng.uniform(0.5, 1.0) * (size - 2 * margin)
     start = rng.uniform(margin, size - margin - travel)
     across = rng.uniform(margin, size - margin)
     shape = int(rng.integers(len(SHAPE_CLASSES)))
@@ -136,7 +140,7 @@ def draw_clip(seed: int,
         distractors.append((_shape_vertices(rng, k, r),
                             rng.uniform(r, size - r, 2),
                             rng.uniform(0, 255, 3)))
-    colour = _shape_colour(rng, background.reshape(-1, 3).mean(0))
+    colour = rng.uniform(150, 255, 3)
     noise = rng.normal(0, 4, (num_frames, size, size, 3)).astype(np.float32)
 
     base = background.copy()
@@ -156,15 +160,19 @@ def draw_clip(seed: int,
 
 
 def write_video(path: str, frames: np.ndarray, fps: int = 8,
-                codec: str = 'libx264') -> None:
+                codec: str = 'mpeg4') -> None:
     """Encode RGB frames (T x H x W x 3 uint8, even H and W) into ``path``.
 
     Args:
         path (str): Output file; the container follows its extension.
         frames (np.ndarray): The frames, RGB.
         fps (int): Frame rate. Defaults to 8.
-        codec (str): An encoder of PyAV's FFmpeg. Defaults to ``'libx264'``
-            (``'mpeg4'`` also works).
+        codec (str): An encoder of PyAV's FFmpeg. Defaults to ``'mpeg4'``
+            (MPEG-4 Part 2 at 1 Mbit/s, visually lossless at these sizes),
+            whose output is the same byte for byte on every run.
+            ``'libx264'`` (H.264, CRF 18) also works, but PyAV 18's x264
+            gave different bytes from run to run now and then, even on one
+            thread.
     """
     import av
     frames = np.asarray(frames)
@@ -185,11 +193,13 @@ def write_video(path: str, frames: np.ndarray, fps: int = 8,
         stream.codec_context.thread_count = 1
         if codec == 'libx264':
             stream.options = {'crf': '18', 'preset': 'medium'}
+        else:
+            stream.codec_context.bit_rate = 1_000_000
         for frame in frames:
-            # convert here: the conversion inside encode() gave different
-            # bytes from run to run (PyAV 18), this one does not
-            yuv = av.VideoFrame.from_ndarray(
-                frame, format='rgb24').reformat(format='yuv420p')
+            # convert here, on one thread: swscale's automatic threading
+            # (also inside encode()) gave different bytes from run to run
+            yuv = av.VideoFrame.from_ndarray(frame, format='rgb24').reformat(
+                format='yuv420p', threads=1)
             for packet in stream.encode(yuv):
                 container.mux(packet)
         for packet in stream.encode():  # flush
@@ -231,7 +241,7 @@ def make_video_dataset(root: str = DEFAULT_VIDEO_ROOT,
         raise ValueError(f'num_frames must be >= 2 (motion needs two frames),'
                          f' got {num_frames}')
     if params['image_size'] < 32 or params['image_size'] % 2:
-        raise ValueError('image_size must be even and >= 32 (H.264 with '
+        raise ValueError('image_size must be even and >= 32 (video with '
                          f'yuv420p), got {image_size}')
     if params['fps'] < 1:
         raise ValueError(f'fps must be >= 1, got {fps}')

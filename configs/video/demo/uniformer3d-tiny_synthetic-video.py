@@ -1,9 +1,9 @@
 # Recognizer3D with a tiny UniFormer3D, trained from random init on the
 # synthetic motion-direction videos (uniformer_mm.datasets.synthetic_video
 # .make_video_dataset): a shape moving left / right / up / down, written as
-# real H.264 .mp4 files and decoded with PyAV. The classes of a pair are the
-# same clips played backwards, so one frame cannot tell them apart: the
-# model has to use frame order.
+# real .mp4 files (MPEG-4 video) and decoded with PyAV. The classes of a pair
+# are the same clips played backwards, so one frame cannot tell them apart:
+# the model has to use frame order.
 #
 # The data is generated on first use by tools/demo/run_demo.py --task video
 # and tools/analysis/benchmark_demo.py (both read `synthetic_data` below), or
@@ -132,8 +132,8 @@ test_evaluator = val_evaluator
 
 # schedule: the benchmark budget (tools/analysis/benchmark_demo.py);
 # tools/demo/run_demo.py trains fewer iterations by default
-max_iters = 1000
-val_interval = 250
+max_iters = 400
+val_interval = 100
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
 val_cfg = dict(type='ValLoop')
