@@ -244,6 +244,27 @@ def test_mmseg0_fpn(tmp_path):
     assert loaded['meta']['dataset_meta']['palette'][3] == [3, 3, 3]
 
 
+FPN_XXS = 'configs/segmentation/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'
+
+
+def test_mmseg0_hourglass_official_backbone_keys(tmp_path, reference):
+    """Hourglass XXS (class token, cls_upsample, conv stem) with the
+    official dense backbone keys; the config is found from the file."""
+    if not (ROOT / FPN_XXS).is_file():
+        pytest.skip('no hourglass segmentation config in this checkout')
+    ours = _model(ROOT / FPN_XXS).state_dict()
+    official = _from_reference(reference['light_dense_xxs'])
+    assert {f'backbone.{k}' for k in official} == {
+        k for k in ours if k.startswith('backbone.')}
+    state = {k: v for k, v in ours.items() if not k.startswith('backbone.')}
+    state.update({f'backbone.{k}': v for k, v in official.items()})
+    torch.save({'state_dict': state, 'meta': {}}, tmp_path / 'xxs.pth')
+    code, out = _convert(tmp_path / 'xxs.pth', tmp_path / 'out.pth')
+    assert code == 0, out
+    assert FPN_XXS in out and 'missing 0, unexpected 0' in out
+    _assert_same(tmp_path / 'out.pth', state)
+
+
 UPERNET = 'configs/segmentation/upernet_uniformer-s_8xb2-160k_ade20k-512x512.py'
 UPERNET_TINY = {
     'model.decode_head.in_channels': [32, 64, 128, 256],

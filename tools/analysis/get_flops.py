@@ -17,6 +17,7 @@ measures every model of the paper's tables that has a config here and
 writes the paper-vs-ours table (docs/flops.md).
 """
 import argparse
+import functools
 import os.path as osp
 import sys
 import time
@@ -195,13 +196,24 @@ PAPER_POSE = {  # (arch, H, W) -> paper G
     ('s', 256, 192): 4.7, ('s', 384, 288): 11.1, ('s', 448, 320): 14.8,
     ('b', 256, 192): 9.2, ('b', 384, 288): 14.8, ('b', 448, 320): 29.6,
 }
-PAPER_VIDEO = [  # (arch, frames, side, paper G per view, views in README)
-    ('xxs', 4, 128, 1.0, 1), ('xxs', 4, 160, 1.6, 1),
-    ('xxs', 8, 128, 2.0, 1), ('xxs', 8, 160, 3.3, 1),
-    ('xxs', 16, 128, 4.2, 1), ('xxs', 16, 160, 6.9, 1),
-    ('xxs', 32, 160, 15.4, 1), ('xs', 32, 192, 34.2, 1),
-    ('s', 8, 224, 70, 4), ('s', 16, 224, 167, 4), ('s', 32, 224, 438, 4),
-    ('b', 8, 224, 161, 4), ('b', 16, 224, 387, 4), ('b', 32, 224, 1036, 4),
+# (dataset token of our config names, arch, frames, side, paper G per
+# video, views per video in the paper's figure)
+PAPER_VIDEO = [
+    ('kinetics400', 's', 8, 224, 70, 4), ('kinetics400', 's', 16, 224, 167, 4),
+    ('kinetics400', 's', 32, 224, 438, 4),
+    ('kinetics400', 'b', 8, 224, 161, 4), ('kinetics400', 'b', 16, 224, 387, 4),
+    ('kinetics400', 'b', 32, 224, 1036, 4),
+    ('sthv2', 's', 16, 224, 125, 3), ('sthv2', 's', 32, 224, 329, 3),
+    ('sthv2', 'b', 16, 224, 290, 3), ('sthv2', 'b', 32, 224, 777, 3),
+    ('ucf101', 's', 16, 224, 625, 15),
+    ('kinetics400', 'xxs', 4, 128, 1.0, 1),
+    ('kinetics400', 'xxs', 4, 160, 1.6, 1),
+    ('kinetics400', 'xxs', 8, 128, 2.0, 1),
+    ('kinetics400', 'xxs', 8, 160, 3.3, 1),
+    ('kinetics400', 'xxs', 16, 128, 4.2, 1),
+    ('kinetics400', 'xxs', 16, 160, 6.9, 1),
+    ('kinetics400', 'xxs', 32, 160, 15.4, 1),
+    ('kinetics400', 'xs', 32, 192, 34.2, 1),
 ]
 _ARCH_NAMES = {'s': 'small', 'b': 'base', 'xxs': 'xxs', 'xs': 'xs'}
 
@@ -214,11 +226,21 @@ def _configs(folder: str) -> List[str]:
         if not {'_base_', 'demo'} & set(osp.relpath(p, ROOT).split(osp.sep)))
 
 
-def _backbone_arch(path: str) -> Optional[str]:
+@functools.lru_cache(maxsize=None)
+def _load_config(path: str) -> Optional[Config]:
+    """A config of the zoo, parsed once per report (the video rows scan
+    the same folder many times); None when it does not load."""
     try:
-        backbone = Config.fromfile(path).model.get('backbone', {})
+        return Config.fromfile(path)
     except Exception:  # a config another task is still writing
         return None
+
+
+def _backbone_arch(path: str) -> Optional[str]:
+    cfg = _load_config(path)
+    if cfg is None:
+        return None
+    backbone = cfg.model.get('backbone', {})
     arch = backbone.get('arch')
     return arch.lower() if isinstance(arch, str) else None
 
@@ -230,23 +252,40 @@ def _find_config(folder: str, arch: str,
     for path in _configs(folder):
         if _backbone_arch(path) not in (arch, _ARCH_NAMES.get(arch)):
             continue
-        if extra is None or extra(Config.fromfile(path)):
+        if extra is None or extra(_load_config(path)):
             return osp.relpath(path, ROOT)
     return None
+
+
+def _video_match(cfg: Config, dataset: str, shape: Tuple[int, ...]) -> bool:
+    """A video config for ``dataset`` whose test clips have ``shape``."""
+    filename = osp.basename(cfg.filename or '')
+    try:
+        return dataset in filename and default_shape(cfg,
+                                                     'mmaction') == shape
+    except ValueError:
+        return False
+
+
+def _light_available() -> bool:
+    import uniformer_mm.models as models
+    return hasattr(models, 'UniFormerLight')
 
 
 def report_rows() -> List[Dict[str, Any]]:
     """Every model of the paper's tables: section, model, spec, shape,
     paper G; spec None where this checkout has no config / backbone."""
     rows = []
+    light = _light_available()
     for model, arch, paper in PAPER_IMAGENET:
         rows.append(dict(section='ImageNet-1K', model=model,
-                         spec=f'imagenet:{arch}', shape=(224, 224),
-                         paper=paper))
+                         spec=f'imagenet:{arch}' if light or arch not in (
+                             'xxs', 'xs') else None, shape=(224, 224),
+                         paper=paper, unit=0.1))
     for model, path, paper in PAPER_COCO:
         rows.append(dict(section='COCO detection', model=model,
                          spec=path if osp.isfile(osp.join(ROOT, path))
-                         else None, shape=(800, 1280), paper=paper))
+                         else None, shape=(800, 1280), paper=paper, unit=1))
     for (head, arch), paper in PAPER_ADE20K.items():
         name, schedule = (('Semantic FPN', '8xb4-80k') if head == 'fpn' else
                           ('UperNet', '8xb2-160k'))
@@ -258,7 +297,7 @@ def report_rows() -> List[Dict[str, Any]]:
         rows.append(dict(section='ADE20K segmentation',
                          model=f'{name}, {label}',
                          spec=path if osp.isfile(osp.join(ROOT, path))
-                         else None, shape=(512, 2048), paper=paper))
+                         else None, shape=(512, 2048), paper=paper, unit=1))
     for (arch, height, width), paper in PAPER_POSE.items():
         path = _find_config(
             'configs/pose', arch,
@@ -266,23 +305,53 @@ def report_rows() -> List[Dict[str, Any]]:
                 'input_size', ())) == [w, h])
         rows.append(dict(section='COCO pose (top-down)',
                          model=f'UniFormer-{arch.upper()}', spec=path,
-                         shape=(height, width), paper=paper))
-    for arch, frames, side, paper, views in PAPER_VIDEO:
-        path = _find_config('configs/video', arch)
-        rows.append(dict(section='Kinetics video (one view)',
-                         model=f'UniFormer-{arch.upper()}', spec=path,
-                         shape=(frames, side, side), paper=paper / views))
+                         shape=(height, width), paper=paper, unit=0.1))
+    for dataset, arch, frames, side, paper, views in PAPER_VIDEO:
+        path = _find_config(
+            'configs/video', arch,
+            lambda c, d=dataset, t=(frames, side, side): _video_match(
+                c, d, t))
+        rows.append(dict(section='Video (one view)',
+                         model=f'UniFormer-{arch.upper()}, {dataset}',
+                         spec=path, shape=(frames, side, side),
+                         paper=paper / views,
+                         paper_text=(f'{paper:g}/{views} = {paper / views:.2f}'
+                                     if views > 1 else f'{paper:g}'),
+                         unit=(0.1 if paper < 100 and views == 1 else 1) /
+                         views))
     return rows
 
 
-def _fmt(flops: float) -> str:
-    g = flops / 1e9
-    return f'{g:.1f}' if g < 100 else f'{g:.0f}'
+def _fmt(flops: float, unit: float = 0.1) -> str:
+    """G with one decimal more than the paper prints."""
+    digits = 2 if unit < 0.1 else (1 if unit < 1 else 0)
+    digits = max(digits, 1 if unit >= 1 else 2)
+    return f'{flops / 1e9:.{digits}f}'
 
 
-def write_report(out: str, notes: Dict[str, str]) -> List[Dict[str, Any]]:
-    """Measure every row and write the Markdown table to ``out``."""
-    rows = report_rows()
+def row_key(row: Dict[str, Any]) -> str:
+    return f"{row['section']}|{row['model']}|{shape_str(row['shape'])}"
+
+
+def row_note(row: Dict[str, Any], notes: Dict[str, str]) -> str:
+    """Why our figure differs from the paper's."""
+    if row_key(row) in notes:
+        return notes[row_key(row)]
+    if 'flops' not in row:
+        return ''
+    gap = abs(row['flops'] / 1e9 - row['paper'])
+    if gap <= row['unit'] / 2 + 1e-9:
+        return 'equal within the paper\'s rounding'
+    rel = abs(relative_diff(row['flops'] / 1e9, row['paper']))
+    if rel <= 0.05:
+        return (f"{rel * 100:.1f}% off, beyond the paper's rounding; "
+                'within the 5% target (see "Differences" below)')
+    return 'UNEXPLAINED: more than 5% off the paper'
+
+
+def measure_rows(rows: List[Dict[str, Any]]) -> None:
+    """Fill ``flops`` / ``params`` (or ``error``) of every row with a
+    spec, in place."""
     for row in rows:
         if row['spec'] is None:
             continue
@@ -291,14 +360,19 @@ def write_report(out: str, notes: Dict[str, str]) -> List[Dict[str, Any]]:
         if not spec.startswith('imagenet:'):
             spec = osp.join(ROOT, spec)
         try:
-            row.update(measure(spec, row['shape']))
+            result = measure(spec, row['shape'])
+            row.update(flops=result['flops'], params=result['params'])
         except (ImportError, ValueError, KeyError) as error:
             row['error'] = f'{type(error).__name__}: {error}'
-        row['seconds'] = time.perf_counter() - start
+        row['seconds'] = round(time.perf_counter() - start, 1)
         print(f"{row['model']} {shape_str(row['shape'])}: "
               + (row.get('error') or
-                 f"{row['flops'] / 1e9:.2f} G, {row['params'] / 1e6:.2f} M"),
-              flush=True)
+                 f"{row['flops'] / 1e9:.2f} G, {row['params'] / 1e6:.2f} M "
+                 f"({row['seconds']} s)"), flush=True)
+
+
+def render_report(rows: List[Dict[str, Any]], notes: Dict[str, str]) -> str:
+    """The Markdown of docs/flops.md."""
     lines = [REPORT_HEAD]
     section = None
     for row in rows:
@@ -314,19 +388,50 @@ def write_report(out: str, notes: Dict[str, str]) -> List[Dict[str, Any]]:
         elif 'error' in row:
             ours, params, diff, where = 'error', '', '', row['error']
         else:
-            ours = _fmt(row['flops'])
+            ours = _fmt(row['flops'], row['unit'])
             params = f"{row['params'] / 1e6:.1f}M"
             rel = relative_diff(row['flops'] / 1e9, row['paper'])
             diff = f'{rel * 100:+.1f}%'
             where = (f"`{row['spec']}`" if row['spec'].startswith('imagenet:')
                      else f"[{osp.basename(row['spec'])}](../{row['spec']})")
-        note = notes.get(f"{row['section']}|{row['model']}|"
-                         f"{shape_str(row['shape'])}", '')
+        paper = row.get('paper_text') or f"{row['paper']:g}"
         lines.append(f"| {row['model']} | {shape_str(row['shape'])} | "
-                     f"{params} | {_fmt(row['paper'] * 1e9)} | {ours} | "
-                     f'{diff} | {where} | {note} |')
+                     f'{params} | {paper} | '
+                     f'{ours} | {diff} | {where} | {row_note(row, notes)} |')
+    missing = [f"{r['section']}: {r['model']} {shape_str(r['shape'])}"
+               for r in rows if r['spec'] is None]
+    tail = REPORT_TAIL
+    if missing:
+        tail += ('\n## Not measured yet\n\nNo config or backbone for these '
+                 'rows in this checkout when the table was generated:\n\n'
+                 + ''.join(f'- {m}\n' for m in missing))
+    return '\n'.join(lines) + '\n' + tail
+
+
+def write_report(out: str, notes: Dict[str, str],
+                 reuse: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Measure every row (or reuse the measurements saved next to ``out``
+    by an earlier run) and write the Markdown table to ``out``."""
+    import json
+    raw = osp.splitext(out)[0] + '.json'
+    rows = report_rows()
+    if reuse:
+        with open(reuse, encoding='utf-8') as f:
+            saved = {row_key(r): r for r in json.load(f)}
+        for row in rows:
+            old = saved.get(row_key(row))
+            if old and old.get('spec') == row['spec']:
+                row.update({k: old[k] for k in ('flops', 'params', 'error',
+                                                'seconds') if k in old})
+            elif row['spec'] is not None:
+                measure_rows([row])
+    else:
+        measure_rows(rows)
     with open(out, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n' + REPORT_TAIL)
+        f.write(render_report(rows, notes))
+    with open(raw, 'w', encoding='utf-8') as f:
+        json.dump([dict(r, shape=list(r['shape'])) for r in rows], f,
+                  indent=1)
     return rows
 
 
@@ -390,6 +495,12 @@ def parse_args(argv=None):
         default=osp.join(ROOT, 'docs', 'flops.md'),
         help='where --report writes (default docs/flops.md)')
     parser.add_argument(
+        '--reuse',
+        metavar='JSON',
+        help='with --report: take the measurements of rows whose config is '
+        'unchanged from this earlier raw output (docs/flops.json) and '
+        'measure only the others')
+    parser.add_argument(
         '--threads', type=int, default=1,
         help='torch threads (default 1: the count does not depend on it)')
     args = parser.parse_args(argv)
@@ -402,7 +513,7 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.report:
-        write_report(args.out, REPORT_NOTES)
+        write_report(args.out, REPORT_NOTES, args.reuse)
         print(f'wrote {args.out}')
         return
     spec = f'imagenet:{args.imagenet}' if args.imagenet else args.config

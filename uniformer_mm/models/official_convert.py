@@ -362,67 +362,77 @@ def backbone_part(layout: str,
                        if k.startswith('backbone.'))
 
 
+# backbone depths -> the arch names our configs use for them
+_ARCH_BY_DEPTHS = {
+    (3, 4, 8, 3): ('s', 'small'),
+    (5, 8, 20, 7): ('b', 'base'),
+    (2, 5, 8, 2): ('xxs', ),
+    (3, 5, 9, 3): ('xs', ),
+}
+
+
 def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
                    checkpoint: Any, root: str) -> Tuple[Optional[str], str]:
     """Our config for an official file (path relative to ``root``, or None)
-    and why it was chosen."""
+    and why it was chosen: the first config of the task's folder with the
+    file's backbone depths and head type (and, where the file's training
+    config records them, attention mode / input size / classes)."""
     backbone = backbone_part(layout, state_dict)
-    arch = describe_arch(backbone)
-    size = {(3, 4, 8, 3): 's', (5, 8, 20, 7): 'b'}.get(tuple(arch['depths']))
+    depths = tuple(describe_arch(backbone)['depths'])
+    names = _ARCH_BY_DEPTHS.get(depths)
+    label = f'UniFormer-{names[0].upper()}' if names else \
+        f'an unknown UniFormer (depths {list(depths)})'
+    if names is None:
+        return None, label
     attention = official_attention(checkpoint)
     if layout == 'mmdet2':
         cascade = any(k.startswith('roi_head.bbox_head.0.')
                       for k in state_dict)
-        name = ('cascade-mask-rcnn_uniformer-{}-h14_fpn_ms-3x_coco.py'
-                if cascade else 'mask-rcnn_uniformer-{}-h14_fpn_1x_coco.py')
-        path = f'configs/detection/{name.format(size)}' if size else None
-        why = ('Cascade' if cascade else 'Mask') + ' R-CNN, UniFormer-' + (
-            (size or '?').upper()) + ' (the 1x and 3x configs build the '\
-            'same model)'
+        path = _scan_configs(root, 'configs/detection', names, lambda c: (
+            (c.model.get('roi_head', {}).get('type') == 'CascadeRoIHead')
+            == cascade))
+        why = (('Cascade Mask' if cascade else 'Mask') + f' R-CNN, {label} '
+               '(the 1x and 3x configs build the same model)')
     elif layout == 'mmseg0':
-        head = 'fpn' if any(k.startswith('neck.') for k in state_dict) \
-            else 'upernet'
+        head = 'FPNHead' if any(k.startswith('neck.') for k in state_dict) \
+            else 'UPerHead'
         mode, window = attention or ('global', None)
-        variant = {'global': '', 'hybrid': f'-h{window}',
-                   'window': f'-w{window}'}[mode]
-        schedule = '8xb4-80k' if head == 'fpn' else '8xb2-160k'
-        path = (f'configs/segmentation/{head}_uniformer-{size}{variant}_'
-                f'{schedule}_ade20k-512x512.py') if size else None
-        why = (f'{head}, UniFormer-{(size or "?").upper()}, attention '
+        path = _scan_configs(root, 'configs/segmentation', names, lambda c: (
+            c.model.decode_head.get('type') == head and c.model.backbone.get(
+                'attn_mode', 'global') == mode and (
+                    mode == 'global' or c.model.backbone.get(
+                        'window_size', 14) == window)))
+        why = (f'{head}, {label}, attention '
                + (f'{mode} {window or ""} from the file\'s training config'
                   if attention else 'global (the file records none; the '
                   'same weights serve the h/w variants)'))
     elif layout == 'mmpose0':
         size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
                                config_text(checkpoint))
-        path, why = None, 'MMPose top-down heatmap, UniFormer-' + (
-            size or '?').upper()
+        path, why = None, f'MMPose top-down heatmap, {label}'
         if size_match:
-            width, height = int(size_match.group(1)), int(size_match.group(2))
-            path = _scan_configs(root, 'configs/pose', size, (
-                lambda c: list(c.get('codec', {}).get('input_size', ())) ==
-                [width, height]))
-            why += f', input {height}x{width} (from the file\'s config)'
+            size = [int(size_match.group(1)), int(size_match.group(2))]
+            path = _scan_configs(root, 'configs/pose', names, lambda c: (
+                list(c.get('codec', {}).get('input_size', ())) == size))
+            why += f', input {size[1]}x{size[0]} (from the file\'s config)'
+        else:
+            why += ' (the file records no input size: pass --config)'
     elif layout == 'slowfast':
         classes = state_dict['head.weight'].shape[0] if (
             'head.weight' in state_dict) else None
-        path = _scan_configs(root, 'configs/video', size, (
-            lambda c: c.model.get('cls_head', {}).get('num_classes') ==
-            classes))
-        why = f'video, UniFormer-{(size or "?").upper()}, {classes} classes'
+        path = _scan_configs(root, 'configs/video', names, lambda c: (
+            c.model.get('cls_head', {}).get('num_classes') == classes))
+        why = f'video, {label}, {classes} classes'
     else:
         return None, 'no config is implied by this layout'
-    if path and not osp.isfile(osp.join(root, path)):
-        path = None
     return path, why
 
 
-def _scan_configs(root: str, folder: str, size: Optional[str],
+def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
                   accept) -> Optional[str]:
     import glob
 
     from mmengine.config import Config
-    arch_names = {'s': ('s', 'small'), 'b': ('b', 'base')}.get(size, ())
     for path in sorted(glob.glob(osp.join(root, folder, '**', '*.py'),
                                  recursive=True)):
         rel = osp.relpath(path, root)
