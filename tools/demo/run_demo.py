@@ -17,6 +17,11 @@
    MMSegmentation's ``MMSegInferencer`` built from that file, and writes the
    raw predictions to ``preds/``.
 
+``--task video`` does the same with synthetic ``.mp4`` clips
+(``data/synthetic_video``): top-1 accuracy with MMAction2's ``AccMetric``,
+and the first val videos drawn with their predicted and true class by
+``tools/demo/video_demo.py`` (``vis/*.mp4`` and ``vis/*.jpg`` strips).
+
 Everything goes to the work dir (default ``work_dirs/demo/<task>``), and a
 summary to ``demo_summary.json`` there.
 """
@@ -39,11 +44,15 @@ CONFIGS = {
     'pose':
     osp.join(ROOT, 'configs', 'pose', 'demo',
              'td-hm_uniformer-tiny_synthetic.py'),
+    'video':
+    osp.join(ROOT, 'configs', 'video', 'demo',
+             'uniformer3d-tiny_synthetic-video.py'),
 }
 HEADLINE = {
     'detection': ('coco/bbox_mAP', 'coco/segm_mAP'),
     'segmentation': ('mIoU', 'mAcc', 'aAcc'),
     'pose': ('coco/AP', 'coco/AP .5', 'coco/AR'),
+    'video': ('acc/top1', 'acc/mean1'),
 }
 DEFAULT_DEMO_ITERS = 300
 
@@ -119,6 +128,49 @@ def _headline(task, metrics):
             for k in HEADLINE[task] if k in metrics}
 
 
+def _draw_images(task, cfg, weights, args) -> dict:
+    """Draw predictions on the first val images with the task's inferencer
+    (tools/demo/image_demo.py)."""
+    from image_demo import run_inference
+    vis_dir = cfg.work_dir
+    test_ds = cfg.test_dataloader.dataset
+    img_dir = osp.join(test_ds.data_root,
+                       test_ds.data_prefix.get('img') or
+                       test_ds.data_prefix.get('img_path'))
+    if task in ('detection', 'pose'):
+        # a COCO json; for pose its boxes are also where the pose is read
+        ground_truth = cfg.test_evaluator.ann_file
+    else:
+        ground_truth = osp.join(test_ds.data_root,
+                                test_ds.data_prefix.seg_map_path)
+    images = sorted(f for f in os.listdir(img_dir)
+                    if f.endswith('.jpg'))[:max(args.num_vis, 0)]
+    vis = dict(vis_files=[])
+    if images:
+        # ground truth on the left, prediction on the right
+        vis = run_inference([osp.join(img_dir, f) for f in images], cfg,
+                            weights, out_dir=vis_dir,
+                            score_thr=args.score_thr,
+                            ground_truth=ground_truth)
+    return vis
+
+
+def _draw_videos(cfg, weights, num_vis) -> dict:
+    """Recognise the first val videos and draw them with the prediction and
+    the ground truth (tools/demo/video_demo.py)."""
+    from video_demo import run_video_inference
+    test_ds = cfg.test_dataloader.dataset
+    ann_file = osp.join(test_ds.data_root, test_ds.ann_file)
+    with open(ann_file) as f:
+        lines = [line.split()[0] for line in f if line.strip()]
+    videos = [osp.join(test_ds.data_root, p)
+              for p in lines[:max(num_vis, 0)]]
+    if not videos:
+        return dict(vis_files=[])
+    return run_video_inference(videos, cfg, weights, out_dir=cfg.work_dir,
+                               ground_truth=ann_file)
+
+
 def run_demo(args) -> dict:
     args.threads = configure_threads(args.threads)
     from mmengine.config import Config
@@ -128,8 +180,8 @@ def run_demo(args) -> dict:
     from uniformer_mm.datasets import prepare_synthetic_data, set_iter_budget
     from uniformer_mm.utils import save_weights
 
+    # image_demo / video_demo, imported where they draw
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from image_demo import run_inference
 
     task = args.task
     config = args.config or CONFIGS[task]
@@ -167,26 +219,10 @@ def run_demo(args) -> dict:
         dataset_meta=runner.test_dataloader.dataset.metainfo,
         config=cfg.pretty_text, iters=int(max_iters), task=task)
 
-    vis_dir = cfg.work_dir
-    test_ds = cfg.test_dataloader.dataset
-    img_dir = osp.join(test_ds.data_root,
-                       test_ds.data_prefix.get('img') or
-                       test_ds.data_prefix.get('img_path'))
-    if task in ('detection', 'pose'):
-        # a COCO json; for pose its boxes are also where the pose is read
-        ground_truth = cfg.test_evaluator.ann_file
+    if task == 'video':
+        vis = _draw_videos(cfg, weights, args.num_vis)
     else:
-        ground_truth = osp.join(test_ds.data_root,
-                                test_ds.data_prefix.seg_map_path)
-    images = sorted(f for f in os.listdir(img_dir)
-                    if f.endswith('.jpg'))[:max(args.num_vis, 0)]
-    vis = dict(vis_files=[])
-    if images:
-        # ground truth on the left, prediction on the right
-        vis = run_inference([osp.join(img_dir, f) for f in images], cfg,
-                            weights, out_dir=vis_dir,
-                            score_thr=args.score_thr,
-                            ground_truth=ground_truth)
+        vis = _draw_images(task, cfg, weights, args)
 
     summary = dict(
         task=task, config=osp.relpath(config), work_dir=cfg.work_dir,

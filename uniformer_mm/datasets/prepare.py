@@ -1,10 +1,11 @@
 """Point a demo config at its synthetic data and generate that data.
 
 The demo configs (``configs/*/demo/*.py``) carry a ``synthetic_data`` dict --
-``kind`` (``'coco'``, ``'seg'`` or ``'coco_keypoints'``) plus the arguments
-of :func:`~.synthetic.make_coco_instances` /
+``kind`` (``'coco'``, ``'seg'``, ``'coco_keypoints'`` or ``'video'``) plus
+the arguments of :func:`~.synthetic.make_coco_instances` /
 :func:`~.synthetic.make_seg_dataset` /
-:func:`~.synthetic_pose.make_coco_keypoints` -- and a top-level
+:func:`~.synthetic_pose.make_coco_keypoints` /
+:func:`~.synthetic_video.make_video_dataset` -- and a top-level
 ``data_root``. :func:`prepare_synthetic_data` moves every path of the config
 that lives under ``data_root`` to the requested directory and generates the
 data there (a no-op when it is already there), so it must run before the
@@ -15,9 +16,11 @@ from typing import Any, Optional
 
 from .synthetic import make_coco_instances, make_seg_dataset
 from .synthetic_pose import make_coco_keypoints
+from .synthetic_video import make_video_dataset
 
 _GENERATORS = {'coco': make_coco_instances, 'seg': make_seg_dataset,
-               'coco_keypoints': make_coco_keypoints}
+               'coco_keypoints': make_coco_keypoints,
+               'video': make_video_dataset}
 
 
 def _rebase(node: Any, old: str, new: str) -> Any:
