@@ -2,7 +2,7 @@
 #   make test       create/refresh .venv (scripts/bootstrap.sh), run the fast tests
 #   make test-all   ... and the slow ones too
 #   make demo       run the demo (tools/demo/run_demo.py)
-#   make bench      backbone benchmark (tools/analysis/benchmark_backbone.py)
+#   make bench      speed/memory vs the official computation (tools/analysis/benchmark.py)
 #   make clean-venv remove .venv
 
 PY := .venv/bin/python
@@ -25,7 +25,7 @@ demo: venv
 	$(PY) tools/demo/run_demo.py
 
 bench: venv
-	$(PY) tools/analysis/benchmark_backbone.py
+	$(PY) tools/analysis/benchmark.py --sections backbone --cases s-224,s-h14
 
 clean-venv:
 	rm -rf .venv

@@ -32,10 +32,14 @@ Sections (``--sections``, default all):
   scaling   the hybrid detector backbone at short side 512 / 800 / 1333
             (forward time, training memory); global attention's training
             memory vs tokens, with the growth exponent (1 = linear).
-  amp       bf16 autocast (CPU; fp16 and bf16 on CUDA): finite, error vs
-            fp32; bf16 inference speed-up over our fp32 (S-h14 800x1216).
+  amp       bf16 (CPU; fp16 and bf16 on CUDA) by autocast and with the
+            weights cast: finite, error vs fp32, inference speed-up over our
+            fp32 (S-h14 800x1216).
   compile   ``torch.compile`` of the backbone: same outputs as eager mode,
             first-call (compile) and steady-state times.
+  throughput  images/s (batch 32, 224x224) and clips/s (batch 4,
+            8x160x160) of the hourglass XXS / XS beside UniFormer-S, and
+            each with every prune ratio set to 1 (same weights).
 
 Usage:
     python tools/analysis/benchmark.py                       # everything
@@ -422,10 +426,9 @@ def section_scaling(args, memory):
         tokens = (side // 16)**2
         exps = ['', '']
         if prev:
-            exps = [
-                f'{math.log(peaks[n] / prev[1][n]) / math.log(tokens / prev[0]):.2f}'
-                for n in ('eager', 'ours')
-            ]
+            growth = math.log(tokens / prev[0])
+            exps = [f'{math.log(peaks[n] / prev[1][n]) / growth:.2f}'
+                    for n in ('eager', 'ours')]
         print(f'{side:>4}x{side:<4} {tokens:>9} '
               f'{peaks["eager"] / 2**20:10.0f} {peaks["ours"] / 2**20:9.0f} '
               f'{exps[0]:>9} {exps[1]:>8}', flush=True)
@@ -433,33 +436,43 @@ def section_scaling(args, memory):
 
 
 def section_amp(args, memory):
+    import copy
+
     import torch
     model, shape = build_backbone('s-h14', {}, args.device)
     model.eval()
     x = torch.randn(*shape, device=args.device)
     dtypes = [torch.bfloat16] + ([torch.float16]
                                  if args.device == 'cuda' else [])
-    print('\n## AMP (autocast), S-h14 backbone, '
-          f'{"x".join(map(str, shape))}')
+    print('\n## reduced precision, S-h14 backbone, '
+          f'{"x".join(map(str, shape))}, eval; error = relative L2 vs fp32, '
+          'worst of the 4 outputs')
+    runs = {}
+    for dtype in dtypes:
+
+        def autocast(dtype=dtype):
+            with torch.autocast(args.device, dtype=dtype):
+                return model(x)
+
+        # weights and input cast once: no per-op casts at all
+        cast = copy.deepcopy(model).to(dtype)
+        x_cast = x.to(dtype)
+        runs[f'autocast {dtype}'] = autocast
+        runs[f'{dtype} weights'] = lambda m=cast, xc=x_cast: m(xc)
     with torch.no_grad():
         ref = model(x)
         t32 = statistics.median(
             _timed(lambda: model(x), args.device) for _ in range(args.repeats))
-        for dtype in dtypes:
-
-            def run(dtype=dtype):
-                with torch.autocast(args.device, dtype=dtype):
-                    return model(x)
-
+        print(f'{"fp32":28} forward {t32:.3f} s')
+        for name, run in runs.items():
             outs = run()
             finite = all(torch.isfinite(o).all().item() for o in outs)
             err = max(((o.float() - r).norm() / r.norm()).item()
                       for o, r in zip(outs, ref))
             t = statistics.median(
                 _timed(run, args.device) for _ in range(args.repeats))
-            print(f'{str(dtype):15} finite {finite}, relative L2 error vs '
-                  f'fp32 {err:.2e} (per output, max), forward {t:.3f} s vs '
-                  f'fp32 {t32:.3f} s: {t32 / t:.2f}x', flush=True)
+            print(f'{name:28} forward {t:.3f} s: {t32 / t:.2f}x fp32; '
+                  f'finite {finite}, error {err:.2e}', flush=True)
 
 
 def section_compile(args, memory):
@@ -484,9 +497,59 @@ def section_compile(args, memory):
           f'{t_eager:.3f} s: {t_eager / t_comp:.2f}x', flush=True)
 
 
+def _throughput(models: dict, x, repeats: int, device: str) -> dict:
+    """Items per second of each model (eval, no grad), runs interleaved."""
+    import torch
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for model in models.values():
+            model.eval()(x)  # warm-up
+        for _ in range(repeats):
+            for name, model in models.items():
+                times[name].append(_timed(lambda m=model: m(x), device))
+    return {name: x.shape[0] / statistics.median(t)
+            for name, t in times.items()}
+
+
+def section_throughput(args, memory):
+    """The hourglass XXS / XS beside UniFormer-S, and what pruning buys."""
+    import torch
+
+    import uniformer_mm
+    from uniformer_mm.models import ARCH_ZOO_LIGHT_3D, unpruned_arch
+    for video in (False, True):
+        dense = uniformer_mm.UniFormer3D if video else uniformer_mm.UniFormer
+        light = (uniformer_mm.UniFormerLight3D
+                 if video else uniformer_mm.UniFormerLight)
+        zoo = ARCH_ZOO_LIGHT_3D if video else None
+        torch.manual_seed(0)
+        models = {'small': dense('small', out_indices=(3, ))}
+        for preset in ('xxs', 'xs'):
+            models[preset] = light(preset, out_indices=(3, ))
+            models[f'{preset} unpruned'] = light(
+                unpruned_arch(preset, zoo), out_indices=(3, ))
+            models[f'{preset} unpruned'].load_state_dict(
+                models[preset].state_dict())
+        for model in models.values():
+            model.to(args.device)
+        shape = (4, 3, 8, 160, 160) if video else (32, 3, 224, 224)
+        unit = 'clips/s' if video else 'images/s'
+        rates = _throughput(models, torch.randn(*shape, device=args.device),
+                            args.repeats, args.device)
+        kinds = (f'{dense.__name__} / {light.__name__}')
+        print(f'\n## throughput, {"x".join(map(str, shape))}, eval, fp32, '
+              f'{kinds} backbones')
+        for name, rate in rates.items():
+            base = name.split()[0]
+            note = (f'  pruning: {rate and rates[base] / rate:.2f}x faster '
+                    'with the preset\'s ratios' if ' ' in name else
+                    f'  {rate / rates["small"]:.2f}x small')
+            print(f'{name:14} {rate:8.1f} {unit}{note}', flush=True)
+
+
 SECTIONS = dict(backbone=section_backbone, model=section_model,
                 scaling=section_scaling, amp=section_amp,
-                compile=section_compile)
+                compile=section_compile, throughput=section_throughput)
 
 
 def parse_args(argv=None):
