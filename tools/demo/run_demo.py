@@ -253,10 +253,11 @@ def main(argv=None):
           f'{sec["test"]:.0f} s, total {sec["total"]:.0f} s')
     for k, v in s['headline'].items():
         print(f'  {k:<14} {v:.4f}')
+    video = s['task'] == 'video'
     print(f'  weights:   {s["weights"]}  (weights-only; tools/demo/'
-          'image_demo.py --weights)')
+          f'{"video" if video else "image"}_demo.py --weights)')
     print(f'  drawings:  {osp.join(s["work_dir"], "vis")}/ '
-          f'({len(s["vis"])} val images)')
+          f'({len(s["vis"])} val {"videos" if video else "images"})')
     print(f'  logs:      {s["log_dir"]}')
     print(f'  summary:   {osp.join(s["work_dir"], "demo_summary.json")}')
     print(bar)
