@@ -57,6 +57,12 @@ def _in_child(fn, timeout=TIMEOUT_S):
     results = ctx.Queue()
 
     def target():
+        # no thread pools inherited half-way through a fork (OpenMP,
+        # OpenCV), as MMEngine sets up its dataloader workers
+        import cv2
+        import torch
+        cv2.setNumThreads(0)
+        torch.set_num_threads(1)
         try:
             results.put(('ok', fn()))
         except BaseException as err:  # report anything, in the parent
