@@ -16,8 +16,9 @@ classes are balanced.
 
 **One frame cannot tell the classes apart.** Every clip is drawn from
 parameters that do not depend on its label: a shape (circle, square or
-triangle, random size and colour), a static distractor or two, a background,
-per-frame noise, and a path between two points on the motion axis. The
+triangle, random size, a bright random colour), up to two static
+distractors, a darkened background, per-frame noise, and a path between two
+points on the motion axis. The
 label only picks the axis (horizontal for left/right, vertical for up/down)
 and the direction: a ``left`` clip is exactly the ``right`` clip of the same
 stream played backwards (before compression), and ``up`` is reversed
@@ -25,13 +26,18 @@ stream played backwards (before compression), and ``up`` is reversed
 is equally likely under both classes of a pair; a model that ignores frame
 order is at chance between them and must model time to separate them.
 
+The mover is always brighter than the background: with either contrast
+polarity allowed, the tiny demo model stayed at chance for 300 iterations;
+with one it learns in about 100.
+
 Clips come from their own RNG streams ``(seed, split, index)``, so the data
 is reproducible and independent of how many clips are asked for. Colour
 conversion and encoder run on one thread, with bit-exact muxing, so the same
-PyAV build writes byte-identical files. Generation is idempotent in the same way as
-:mod:`.synthetic`: ``manifest.json`` records the parameters, the same call
-again does nothing, different parameters regenerate the directory, and the
-output is written to a temporary sibling directory and moved into place.
+PyAV build writes byte-identical files. Generation is idempotent in the same
+way as :mod:`.synthetic`: ``manifest.json`` records the parameters, the same
+call again does nothing, different parameters regenerate the directory, and
+the output is written to a temporary sibling directory and moved into
+place.
 
 CLI::
 
@@ -40,7 +46,7 @@ CLI::
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -49,9 +55,6 @@ from .synthetic import SHAPE_CLASSES, _background, _generate
 
 #: the motion directions, in label order (image coordinates: y grows down)
 VIDEO_CLASSES: Tuple[str, ...] = ('left', 'right', 'up', 'down')
-# RGB, for drawing predictions
-VIDEO_PALETTE: List[Tuple[int, int, int]] = [(220, 20, 60), (0, 114, 255),
-                                             (60, 200, 60), (255, 160, 0)]
 DEFAULT_VIDEO_ROOT = osp.join('data', 'synthetic_video')
 # part of the manifest's parameters: bump when the drawing or encoding
 # changes, so existing data sets are regenerated
