@@ -96,7 +96,7 @@ def test_layout_list_and_decoded_frames(video_root):
     assert labels == [i % len(VIDEO_CLASSES) for i in range(8)]
     frames = _decode(osp.join(video_root, lines[1][0]))
     assert frames.shape == (8, 64, 64, 3)
-    # the file holds the drawn clip, up to H.264 compression
+    # the file holds the drawn clip, up to MPEG-4 compression
     drawn, label = draw_clip(2, 'train', 1, 8, 64)
     assert label == 1
     assert np.abs(frames.astype(float) - drawn).mean() < 12

@@ -9,7 +9,7 @@ config's ``test_pipeline`` (the PyAV decoder of the demo config). Output:
 
 * ``DIR/vis/<stem>.mp4``: every frame of the video, upscaled, with the
   predicted class and score below it (and the ground truth with ``--gt``,
-  green when the prediction is right, red when wrong), H.264 via PyAV;
+  green when the prediction is right, red when wrong), encoded with PyAV;
 * ``DIR/vis/<stem>.jpg``: the same as a strip of frames, for a quick look;
 * ``DIR/preds/<stem>.json``: label, class, score and all class scores.
 
