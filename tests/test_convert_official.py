@@ -387,6 +387,36 @@ def test_slowfast_video_with_label_remap(tmp_path):
                        ours['cls_head.fc_cls.weight'].flip(0))
 
 
+def test_slowfast_and_pose_config_found_from_the_file(reference):
+    """The zoo config for an official video / pose file: arch from the
+    backbone shapes, classes from the head, frames / dataset / input size
+    from the training config the file carries."""
+    video = {k: torch.zeros(shape) for k, shape in
+             reference['video_small'].items()}
+    video['head.weight'] = torch.zeros(174, 512)
+    video['head.bias'] = torch.zeros(174)
+    checkpoint = {'model_state': video,
+                  'cfg': 'TRAIN:\n  DATASET: sthv2\nDATA:\n  NUM_FRAMES: 32\n'}
+    layout, state = detect_layout(checkpoint)
+    assert layout == 'slowfast'
+    path, why = suggest_config(layout, state, checkpoint, str(ROOT))
+    if path is None:
+        pytest.skip('no Something-Something video configs in this checkout')
+    assert 'uniformer-s_' in path and 'u32' in path and 'sthv2' in path, why
+
+    pose = {f'backbone.{k}': torch.zeros(shape) for k, shape in
+            reference['dense_base'].items()}
+    pose['keypoint_head.final_layer.weight'] = torch.zeros(17, 256, 1, 1)
+    checkpoint = {'state_dict': pose,
+                  'meta': {'config': 'data_cfg = dict(image_size=[288, 384])'}}
+    layout, state = detect_layout(checkpoint)
+    assert layout == 'mmpose0'
+    path, why = suggest_config(layout, state, checkpoint, str(ROOT))
+    if path is None:
+        pytest.skip('no pose configs in this checkout')
+    assert 'uniformer-b_' in path and '384x288' in path, why
+
+
 # ------------------------------------------------------------- errors
 def test_unknown_layout(tmp_path):
     torch.save({'state_dict': {'encoder.layer.0.weight': torch.zeros(2)}},

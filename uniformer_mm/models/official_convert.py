@@ -420,12 +420,38 @@ def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
     elif layout == 'slowfast':
         classes = state_dict['head.weight'].shape[0] if (
             'head.weight' in state_dict) else None
-        path = _scan_configs(root, 'configs/video', names, lambda c: (
-            c.model.get('cls_head', {}).get('num_classes') == classes))
-        why = f'video, {label}, {classes} classes'
+        text = config_text(checkpoint)
+        frames = re.search(r'NUM_FRAMES\s*:\s*(\d+)', text)
+        frames = int(frames.group(1)) if frames else None
+        dataset = re.search(r'DATASET\s*:\s*([A-Za-z0-9_]+)', text)
+        dataset = dataset.group(1).lower() if dataset else None
+
+        def accept(c):
+            if c.model.get('cls_head', {}).get('num_classes') != classes:
+                return False
+            if frames and _clip_len(c) not in (None, frames):
+                return False
+            name = osp.basename(c.filename or '')
+            return not dataset or dataset.startswith('kinetics') or (
+                dataset in name)
+
+        path = _scan_configs(root, 'configs/video', names, accept)
+        why = (f'video, {label}, {classes} classes' +
+               (f', {frames} frames' if frames else '') +
+               (f', {dataset}' if dataset else '') +
+               (' (from the file\'s cfg)' if frames or dataset else ''))
     else:
         return None, 'no config is implied by this layout'
     return path, why
+
+
+def _clip_len(cfg) -> Optional[int]:
+    """Frames per clip of a video config's test pipeline, if it says."""
+    pipeline = cfg.get('test_pipeline') or cfg.get('val_pipeline') or []
+    for step in pipeline:
+        if isinstance(step, dict) and 'clip_len' in step:
+            return int(step['clip_len'])
+    return None
 
 
 def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
@@ -440,8 +466,9 @@ def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
             continue
         try:
             cfg = Config.fromfile(path)
-            arch = cfg.model.get('backbone', {}).get('arch')
-            if str(arch).lower() in arch_names and accept(cfg):
+            arch = str(cfg.model.get('backbone', {}).get('arch')).lower()
+            # 'xxs-ls': the layer-scale variant of the same architecture
+            if arch.replace('-ls', '') in arch_names and accept(cfg):
                 return rel
         except Exception:  # a config that does not load is no candidate
             continue
