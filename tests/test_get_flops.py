@@ -107,6 +107,32 @@ def test_backbone_fused_equals_eager_and_counts_attention():
     assert fused['by_operator']['scaled_dot_product_attention'] == attn
 
 
+def test_hourglass_counts_the_reduced_tokens():
+    """Pruned blocks attend over the kept tokens + class token + one
+    representative token, and that is what is counted."""
+    models = pytest.importorskip('uniformer_mm.models')
+    if not hasattr(models, 'UniFormerLight'):
+        pytest.skip('the hourglass backbone is not in this checkout')
+    arch = dict(depths=[1, 1, 2, 1], embed_dims=[16, 32, 64, 128],
+                head_dim=32, conv_stem=True,
+                prune_ratios=[[], [], [1., .5], [.5]],
+                trade_offs=[[], [], [1., .5], [.5]])
+    model = models.UniFormerLight(arch=arch).eval()
+    result = count_flops(model, (torch.randn(1, 3, 64, 64), ))
+    # 64x64 input: stage 3 has 4x4 = 16 tokens, stage 4 2x2 = 4 (head_dim
+    # 32: 2 and 4 heads). Stage-3 block 1 keeps all: 16 + cls = 17 tokens;
+    # block 2 keeps 8 + cls + representative = 10; stage 4 keeps
+    # 2 + cls + representative = 4.
+    expected = (2 * 17 * 17 * 32 * 2) + (2 * 10 * 10 * 32 * 2) + (
+        4 * 4 * 4 * 32 * 2)
+    assert result['by_operator']['scaled_dot_product_attention'] == expected
+    set_fused_attention(model, False)
+    eager = count_flops(model, (torch.randn(1, 3, 64, 64), ))
+    # the eager path reads the class-token scores off its attention map;
+    # the fused one computes them with one extra small matmul
+    assert eager['by_operator']['matmul'] == expected
+
+
 def test_sdpa_handle_broadcasts_and_value_dim():
 
     class FakeValue:
