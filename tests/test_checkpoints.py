@@ -3,6 +3,7 @@ official key layouts (tests/data holds the recorded official keys/shapes)."""
 import argparse
 import logging
 import math
+import random
 
 import numpy as np
 import pytest
@@ -334,6 +335,13 @@ def test_missing_and_non_checkpoint_files(tmp_path):
     (tmp_path / 'notes.txt').write_text('not a checkpoint')
     with pytest.raises(ValueError, match='not a .*PyTorch checkpoint'):
         load_checkpoint_file(tmp_path / 'notes.txt')
+    # random bytes: the unpicklers raise IndexError, struct.error, ...
+    rng = random.Random(0)
+    for i in range(60):
+        junk = tmp_path / f'junk{i}.bin'
+        junk.write_bytes(bytes(rng.randrange(256) for _ in range(1 + i)))
+        with pytest.raises(ValueError, match='not a .*PyTorch checkpoint'):
+            load_checkpoint_file(junk)
 
 
 def test_to_weights_only_makes_a_file_loadable(tmp_path):

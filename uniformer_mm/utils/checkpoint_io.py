@@ -16,6 +16,7 @@ the command that turns a file the user trusts into a weights-only one
 import argparse
 import os
 import pickle
+import struct
 import re
 import zipfile
 from collections import OrderedDict
@@ -79,8 +80,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
             'you trust where the file comes from, convert it once into a '
             'weights-only file and use that instead:\n    ' +
             STRIP_COMMAND.format(path=path)) from None
-    except (RuntimeError, KeyError, EOFError, zipfile.BadZipFile,
-            UnicodeDecodeError) as error:
+    except (RuntimeError, KeyError, IndexError, EOFError, struct.error,
+            zipfile.BadZipFile, UnicodeDecodeError) as error:
+        # what torch's unpicklers raise on bytes that are not a pickle
         raise ValueError(f'{path!r} is not a readable PyTorch checkpoint '
                          f'({type(error).__name__}: {error})') from None
 
