@@ -24,6 +24,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 K400_S16X4 = osp.join(
     ROOT, 'configs/video/'
     'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py')
+CONVERTER = osp.join(ROOT, 'tools/convert_official.py')
 TINY = dict(depths=[1, 1, 1, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 
 
@@ -183,8 +184,9 @@ def test_convert_errors_name_the_problem():
 
 
 def test_converter_tool_writes_a_loadable_remapped_file(tmp_path):
-    """The CLI: official file + two label files -> weights-only file whose
-    head rows are in the dataset order; --config loads it strictly."""
+    """tools/convert_official.py: official file + two label files ->
+    weights-only file whose head rows are in the dataset order; the config's
+    recognizer loads it strictly."""
     reference = randomize_(_recognizer(num_classes=400))
     names = [f'action {i:03d}' for i in range(400)]
     perm = torch.randperm(400)
@@ -194,11 +196,9 @@ def test_converter_tool_writes_a_loadable_remapped_file(tmp_path):
         f'{names[j]}\t{i}\n' for i, j in enumerate(perm.tolist())))
     (tmp_path / 'mmaction.txt').write_text(''.join(n + '\n' for n in names))
     result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools/checkpoint/'
-                                  'convert_slowfast_video.py'), src, dst,
-         '--config', K400_S16X4,
-         '--checkpoint-classes', str(tmp_path / 'official.txt'),
-         '--dataset-classes', str(tmp_path / 'mmaction.txt')],
+        [sys.executable, CONVERTER, src, dst, '--config', K400_S16X4,
+         '--label-map', str(tmp_path / 'official.txt'),
+         str(tmp_path / 'mmaction.txt')],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     saved = load_checkpoint_file(dst)
@@ -212,11 +212,41 @@ def test_converter_tool_refuses_a_class_count_mismatch(tmp_path):
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'ours.pth')
     torch.save(_official_file(_recognizer(num_classes=174)), src)
     result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools/checkpoint/'
-                                  'convert_slowfast_video.py'), src, dst,
-         '--config', K400_S16X4],
+        [sys.executable, CONVERTER, src, dst, '--config', K400_S16X4],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
     assert 'has 174 classes' in result.stderr and 'expects 400' in (
         result.stderr)
     assert 'Traceback' not in result.stderr and not osp.exists(dst)
+
+
+def test_converter_tool_refuses_bad_label_maps_and_overwriting(tmp_path):
+    """Checks that fail before any model is built: OUT == IN, label lists
+    whose names match only after normalisation under --exact-names, and
+    --label-map on a file that is not a video checkpoint."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('convert_official',
+                                                  CONVERTER)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    model = _recognizer(num_classes=3, arch=TINY)
+    src = str(tmp_path / 'official.pth')
+    torch.save(_official_file(model), src)
+    before = open(src, 'rb').read()
+    assert tool.main([src, src]) == 1
+    assert open(src, 'rb').read() == before
+    (tmp_path / 'official.txt').write_text('a_b 0\nc 1\nd 2\n')
+    (tmp_path / 'dataset.txt').write_text('a b\nc\nd\n')
+    labels = [str(tmp_path / 'official.txt'), str(tmp_path / 'dataset.txt')]
+    dst = str(tmp_path / 'ours.pth')
+    with pytest.raises(ValueError, match=r"not in the checkpoint.*'a b'"):
+        tool.convert(tool.parse_args([src, dst, '--label-map', *labels,
+                                      '--exact-names']))
+    with pytest.raises(ValueError, match='goes with --label-map'):
+        tool.convert(tool.parse_args([src, dst, '--exact-names']))
+    imagenet = str(tmp_path / 'imagenet.pth')
+    torch.save({'model': _official_file(model)['model_state']}, imagenet)
+    with pytest.raises(ValueError, match='not a SlowFast video'):
+        tool.convert(tool.parse_args([imagenet, dst, '--label-map',
+                                      *labels]))
+    assert not osp.exists(dst)

@@ -2,24 +2,40 @@
 
 Usage:
     python tools/convert_official.py IN OUT [--config CONFIG]
-        [--kinetics-label-map OFFICIAL_LIST [OFFICIAL_LIST2] DATASET_LIST]
-        [--cfg-options KEY=VALUE ...]
+        [--label-map OFFICIAL_LIST [OFFICIAL_LIST2] DATASET_LIST]
+        [--exact-names] [--cfg-options KEY=VALUE ...]
 
 IN is any official file: ImageNet (incl. token labeling, layer scale,
 hourglass), MMDetection 2.x Mask / Cascade Mask R-CNN, MMSegmentation 0.x
 FPN / UperNet, MMPose 0.x top-down, SlowFast video. The layout is detected,
 the keys renamed to our OpenMMLab 2.0 models' names, and the result checked
 against the model of CONFIG (by default the config this repository has for
-the file): zero missing and zero unexpected keys, or an error naming them.
-OUT is a weights-only file ``{'state_dict', 'meta'}``:
+the file): zero missing and zero unexpected keys, or an error naming them;
+a video head whose class count is not the config's is refused, naming both.
+OUT is a weights-only file ``{'state_dict', 'meta'}``, written to a new
+path (IN is never overwritten):
 
 * whole models: ``load_from=OUT`` (or ``tools/test.py CONFIG OUT``);
 * ImageNet files: the backbone's initialisation,
   ``--cfg-options model.backbone.init_cfg.checkpoint=OUT``.
 
-``--kinetics-label-map`` permutes a video classifier's rows from the
-official class order (its label list(s)) to the dataset's (MMAction2's
-``label_map_k400.txt`` ...), matching classes by name.
+Video example (official Kinetics-400 file, MMAction2 annotation lists):
+
+    python tools/convert_official.py \\
+        checkpoints/uniformer_small_k400_16x4.pth \\
+        checkpoints/uniformer-s_16x4_k400_mmaction.pth \\
+        --config configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py \\
+        --label-map kinetics_400_categroies.txt label_map_k400.txt
+
+``--label-map`` (alias ``--kinetics-label-map``) permutes a video
+classifier's rows from the official class order to the dataset's, matching
+classes by name (ignoring case, ``_``, brackets and quotes unless
+``--exact-names``): first the label list(s) of the checkpoint's order (the
+official Kinetics-600 order is two files: give both), last the dataset's
+(MMAction2's ``label_map_k400.txt``, ``sthv2/label_map.txt`` ...). It works
+for any video dataset whose official order differs (Kinetics-400/600,
+Something-Something V1/V2). Without it the official order is kept -- right
+only if your annotation lists were made from the official label files.
 """
 import argparse
 import os
@@ -45,7 +61,9 @@ from uniformer_mm.utils.checkpoint_io import (  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Convert an official UniFormer checkpoint for our configs')
+        description='Convert an official UniFormer checkpoint for our configs',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n\n', 2)[2])
     parser.add_argument('input', help='the official checkpoint')
     parser.add_argument('output', help='where to write the converted file')
     parser.add_argument(
@@ -53,12 +71,20 @@ def parse_args(argv=None):
         help='the config the output is for (default: the one this '
         'repository has for the file, when it can be told)')
     parser.add_argument(
+        '--label-map',
         '--kinetics-label-map',
+        dest='label_map',
         nargs='+',
         metavar='FILE',
-        help='video only: the official label list(s) the checkpoint was '
-        'trained with, then the dataset\'s label list; the classifier rows '
-        'are permuted to the dataset\'s order')
+        help='video only: the label list(s) in the checkpoint\'s (official) '
+        'class order, then the dataset\'s label list; the classifier rows '
+        'are permuted to the dataset\'s order (any video dataset: Kinetics, '
+        'Something-Something ...)')
+    parser.add_argument(
+        '--exact-names',
+        action='store_true',
+        help='with --label-map: match class names exactly, not after '
+        'normalize_class_name() (case, _, brackets, quotes)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value')
@@ -108,8 +134,49 @@ def _convert_imagenet(state_dict, checkpoint, args):
         ''.join(f'\n  {e.splitlines()[0]}' for e in errors))
 
 
+def _label_remap(args):
+    """The class-order permutation of ``--label-map``, or None."""
+    if not args.label_map:
+        return None
+    from uniformer_mm.models.video_checkpoint import remap_from_label_files
+    return remap_from_label_files(
+        args.label_map[:-1], args.label_map[-1],
+        normalize=not args.exact_names)
+
+
+def _check_video_classes(state_dict, model, config, remap) -> None:
+    """Refuse a video head of another class count than the config's (or
+    label lists of another length) by name, before any key is renamed."""
+    if 'head.weight' not in state_dict:
+        return  # rename_keys names the missing classifier
+    got = state_dict['head.weight'].shape[0]
+    target = model.state_dict().get('cls_head.fc_cls.weight')
+    if target is not None and target.shape[0] != got:
+        raise ConversionError(
+            f'the checkpoint has {got} classes, {config} expects '
+            f'{target.shape[0]} (cls_head.num_classes): a {got}-class file '
+            'is for another dataset (K400 400, K600 600, SSv1/SSv2 174). '
+            'Pass a config of that dataset, or load only the backbone '
+            "(init_cfg=dict(type='Pretrained', checkpoint=...))")
+    if remap is not None and len(remap) != got:
+        raise ConversionError(
+            f'the --label-map lists have {len(remap)} classes, the '
+            f'checkpoint {got}: label files of another dataset?')
+
+
 def convert(args) -> dict:
     """Convert ``args.input`` to ``args.output``; returns a summary."""
+    if args.label_map is not None and len(args.label_map) < 2:
+        raise ConversionError(
+            '--label-map needs the label list(s) in the checkpoint\'s order '
+            'and then the dataset\'s label list')
+    if args.exact_names and not args.label_map:
+        raise ConversionError('--exact-names goes with --label-map')
+    if osp.exists(args.input) and osp.exists(args.output) and osp.samefile(
+            args.input, args.output):
+        raise ConversionError(
+            'OUT is IN: write to a new file; the official file is left as '
+            'it is')
     try:
         checkpoint = load_checkpoint_file(args.input)
     except (CheckpointRefusedError, FileNotFoundError, ValueError):
@@ -119,6 +186,11 @@ def convert(args) -> dict:
             f'{args.input!r} is not a PyTorch checkpoint (the weights-only '
             f'unpickler failed: {type(error).__name__}: {error})') from None
     layout, state_dict = detect_layout(checkpoint)
+    if args.label_map and layout != 'slowfast':
+        raise ConversionError(
+            f'--label-map reorders video classifiers; this file is '
+            f'{LAYOUTS[layout]}, not a SlowFast video checkpoint')
+    remap = _label_remap(args)  # label file problems fail before any build
     summary = dict(layout=layout, layout_name=LAYOUTS[layout])
     meta = dict(converted_from=osp.basename(args.input), layout=layout)
 
@@ -146,25 +218,28 @@ def convert(args) -> dict:
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         model, _ = build_model_from_config(cfg)
-        remap = None
-        if args.kinetics_label_map:
-            if layout != 'slowfast':
-                raise ConversionError('--kinetics-label-map is for SlowFast '
-                                      'video checkpoints only')
-            if len(args.kinetics_label_map) < 2:
-                raise ConversionError(
-                    '--kinetics-label-map needs the official label list(s) '
-                    'and then the dataset label list')
-            from uniformer_mm.models.video_checkpoint import \
-                remap_from_label_files
-            remap = remap_from_label_files(args.kinetics_label_map[:-1],
-                                           args.kinetics_label_map[-1])
-            meta['label_remap'] = [osp.basename(p)
-                                   for p in args.kinetics_label_map]
+        if layout == 'slowfast':
+            _check_video_classes(state_dict, model,
+                                 osp.relpath(config, ROOT), remap)
         converted, stats = convert_whole_model(
             layout, state_dict, model, osp.relpath(config, ROOT), remap)
         # the strict load is the proof: every key, every shape
         model.load_state_dict(converted, strict=True)
+        if layout == 'slowfast':
+            classes = int(converted['cls_head.fc_cls.weight'].shape[0])
+            if remap is None:
+                order = 'official (not remapped)'
+                summary['classes'] = (
+                    f'{classes}, official order kept (pass --label-map if '
+                    'your annotation lists use another order)')
+            else:
+                files = [osp.basename(p) for p in args.label_map]
+                order = (f"remapped from {', '.join(files[:-1])} to "
+                         f'{files[-1]}')
+                moved = int((remap != torch.arange(len(remap))).sum())
+                summary['classes'] = f'{classes}, {order} ({moved} rows moved)'
+                meta['label_remap'] = files
+            meta.update(num_classes=classes, class_order=order)
         summary.update(
             target=type(model).__name__, config=osp.relpath(config, ROOT),
             why=why, tensors=stats['tensors'], missing=0, unexpected=0,
@@ -197,6 +272,8 @@ def main(argv=None):
               + (f" ({summary['why']})" if summary.get('why') else ''))
     print(f"tensors:    {summary['tensors']} converted; missing "
           f"{summary['missing']}, unexpected {summary['unexpected']}")
+    if summary.get('classes'):
+        print(f"classes:    {summary['classes']}")
     if summary.get('dropped'):
         print(f"dropped:    {len(summary['dropped'])} tensors the target "
               f"does not have: {', '.join(summary['dropped'][:8])}"
