@@ -196,10 +196,13 @@ def test_pipelines_build(name):
     from mmaction.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(str(ZOO / name))
-    for pipeline in (cfg.train_pipeline, cfg.val_pipeline, cfg.test_pipeline):
-        for t in pipeline:
-            if t['type'] != 'PytorchVideoWrapper':
-                TRANSFORMS.build(copy.deepcopy(t))
+    # under the configs' own scope, whatever scope an earlier test left
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        for pipeline in (cfg.train_pipeline, cfg.val_pipeline,
+                         cfg.test_pipeline):
+            for t in pipeline:
+                if t['type'] != 'PytorchVideoWrapper':
+                    TRANSFORMS.build(copy.deepcopy(t))
 
 
 def _write_video(path, frames=80, size=(72, 96)):
