@@ -2,7 +2,8 @@
 synthetic data, evaluate with the real evaluators along the way, report the
 learning curve and the wall time.
 
-    python tools/analysis/benchmark_demo.py [--tasks detection segmentation]
+    python tools/analysis/benchmark_demo.py
+        [--tasks detection segmentation pose video]
         [--work-dir work_dirs/benchmark_demo] [--data-dir data]
         [--max-iters N] [--val-interval N] [--threads N] [--json OUT]
 
@@ -55,7 +56,9 @@ def parse_args(argv=None):
         description='Train the demo configs from random init for a fixed '
         'budget; report metric, learning curve, wall time.')
     parser.add_argument('--tasks', nargs='+', choices=sorted(CONFIGS),
-                        default=['detection', 'segmentation'])
+                        default=['detection', 'segmentation', 'pose',
+                                 'video'],
+                        help='default: every demo task')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_demo')
     parser.add_argument('--data-dir', default=None,
                         help='parent of synthetic_coco/ and synthetic_seg/ '
