@@ -1,22 +1,9 @@
 # UniFormer-B 32 frames on Something-Something V1 from K600
 # (exp/uniformer_b32_sthv1_prek600): drop path 0.6, 8 GPUs x 4 clips,
 # lr 2e-4, 60 epochs (5 warm-up).
-_base_ = ['./_base_/sthv1_u16_rawframes-60e.py']
-
-# 32 segments: the sampling step (index 0) of each pipeline
-train_pipeline = _base_.train_pipeline
-train_pipeline[0].update(clip_len=32)
-val_pipeline = _base_.val_pipeline
-val_pipeline[0].update(clip_len=32)
-test_pipeline = _base_.test_pipeline
-test_pipeline[0].update(clip_len=32)
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+_base_ = ['./uniformer-b_k400-pre_8xb4-u32-60e_sthv1-rgb.py']
 
 model = dict(
     backbone=dict(
-        arch='base',
-        drop_path_rate=0.6,
         init_cfg=dict(
             checkpoint='checkpoints/uniformer_base_k600_16x4.pth')))

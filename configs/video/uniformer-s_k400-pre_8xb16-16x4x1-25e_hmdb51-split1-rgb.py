@@ -1,16 +1,12 @@
 # UniFormer-S 16x4 fine-tuned on HMDB51 split 1 from the Kinetics-400 16x4
-# model (exp/uniformer_s16x4_hmdb51_prek400): the K400 data recipe with a
-# weaker RandAugment (rand-m5-n2-mstd0.25), drop path 0.2, 8 GPUs x 16 clips,
-# lr 5e-5, 25 epochs (5 warm-up); test 3 crops x 5 clips, short side 224.
+# model (exp/uniformer_s16x4_hmdb51_prek400): the UCF101 recipe unchanged
+# (rand-m5-n2-mstd0.25, drop path 0.2, 8 GPUs x 16 clips, lr 5e-5, 25
+# epochs, 3 crops x 5 clips); only the data and the 51 classes differ.
 # The official run read JPEG frames; this reads the videos.
-_base_ = ['./_base_/kinetics400_16x4x1_pyav-110e.py']
+_base_ = ['./uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py']
 
 num_classes = 51
 model = dict(
-    backbone=dict(
-        drop_path_rate=0.2,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_small_k400_16x4.pth')),
     cls_head=dict(num_classes=num_classes),
     data_preprocessor=dict(
         blending=dict(augments=[
@@ -21,32 +17,9 @@ model = dict(
 data_root = 'data/hmdb51/videos'
 ann_file_train = 'data/hmdb51/hmdb51_train_split_1_videos.txt'
 ann_file_val = 'data/hmdb51/hmdb51_val_split_1_videos.txt'
-
-train_pipeline = _base_.train_pipeline
-train_pipeline[3].update(magnitude=5, num_layers=2)  # RandAugment
-test_pipeline = _base_.test_pipeline
-test_pipeline[1].update(num_clips=5)
-test_pipeline[4] = dict(type='ThreeCrop', crop_size=224)
 train_dataloader = dict(
-    batch_size=16,
-    dataset=dict(
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=train_pipeline))
+    dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
 val_dataloader = dict(
     dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
 test_dataloader = dict(
-    dataset=dict(
-        ann_file=ann_file_val,
-        data_prefix=dict(video=data_root),
-        pipeline=test_pipeline))
-
-optim_wrapper = dict(optimizer=dict(lr=5e-5))
-train_cfg = dict(max_epochs=25, val_interval=1)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 5e-5, by_epoch=True, begin=0,
-         end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=20, eta_min=1e-6, by_epoch=True,
-         begin=5, end=25, convert_to_iter_based=True)
-]
-auto_scale_lr = dict(base_batch_size=128)
+    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
