@@ -262,6 +262,29 @@ def _write_image(path: str, image: np.ndarray) -> None:
         f.write(buf.tobytes())
 
 
+def _coco_image(tmp: str, img_dir: str, index: int, image: np.ndarray,
+                image_size: int) -> dict:
+    """Write image ``index`` of a COCO split under ``tmp/img_dir`` and return
+    its ``images`` entry (id ``index + 1``)."""
+    name = f'{index:06d}.jpg'
+    _write_image(osp.join(tmp, img_dir, name), image)
+    return dict(id=index + 1, file_name=name, width=image_size,
+                height=image_size)
+
+
+def _dump_coco(path: str, description: str, images: List[dict],
+               annotations: List[dict], categories: List[dict]) -> None:
+    """Write a COCO annotation file (compact JSON: the files get large)."""
+    coco = dict(
+        info=dict(description=description, version=str(GENERATOR_VERSION)),
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=categories)
+    with open(path, 'w') as f:
+        json.dump(coco, f, separators=(',', ':'))
+
+
 def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
     manifest = dict(kind=kind, version=GENERATOR_VERSION, params=params)
     if _is_current(root, manifest):
@@ -337,29 +360,21 @@ def make_coco_instances(root: str = DEFAULT_COCO_ROOT,
                 image, shapes = draw_scene(
                     seed, split, i, image_size, min_shapes, max_shapes,
                     min_size, max_size, empty=empty)
-                name = f'{i:06d}.jpg'
-                _write_image(osp.join(tmp, img_dir, name), image)
-                images.append(dict(id=i + 1, file_name=name,
-                                   width=image_size, height=image_size))
+                images.append(
+                    _coco_image(tmp, img_dir, i, image, image_size))
                 for s in shapes:
                     annotations.append(
                         dict(id=len(annotations) + 1, image_id=i + 1,
                              category_id=s['label'] + 1, bbox=s['bbox'],
                              area=s['area'], segmentation=[s['polygon']],
                              iscrowd=0))
-            coco = dict(
-                info=dict(description='uniformer_mm synthetic shapes',
-                          version=str(GENERATOR_VERSION)),
-                licenses=[],
-                images=images,
-                annotations=annotations,
-                categories=[
+            ann = osp.join('annotations', f'instances_{split}.json')
+            _dump_coco(
+                osp.join(tmp, ann), 'uniformer_mm synthetic shapes', images,
+                annotations, [
                     dict(id=k + 1, name=name, supercategory='shape')
                     for k, name in enumerate(SHAPE_CLASSES)
                 ])
-            ann = osp.join('annotations', f'instances_{split}.json')
-            with open(osp.join(tmp, ann), 'w') as f:
-                json.dump(coco, f, separators=(',', ':'))
             files += [ann, img_dir]
             stats[split] = dict(
                 images=num, instances=len(annotations),
@@ -427,15 +442,39 @@ def make_seg_dataset(root: str = DEFAULT_SEG_ROOT,
     return _generate(root, 'seg', params, writer, verbose)
 
 
-def _check_params(p: dict) -> None:
-    if p['image_size'] < 32:
-        raise ValueError(f'image_size must be >= 32, got {p["image_size"]}')
+def _check_sizes(p: dict, min_image_size: int) -> None:
+    """Check the split sizes and image side every generator has."""
+    if p['image_size'] < min_image_size:
+        raise ValueError(f'image_size must be >= {min_image_size}, got '
+                         f'{p["image_size"]}')
     if p['num_train'] < 1 or p['num_val'] < 1:
         raise ValueError('num_train and num_val must be >= 1')
+
+
+def _check_params(p: dict) -> None:
+    _check_sizes(p, 32)
     if not 1 <= p['min_shapes'] <= p['max_shapes']:
         raise ValueError('need 1 <= min_shapes <= max_shapes')
     if not 0 < p['min_size'] <= p['max_size'] < 1:
         raise ValueError('need 0 < min_size <= max_size < 1')
+
+
+def _add_size_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the image generators' CLIs (unset: the defaults of
+    the ``make_*`` function)."""
+    parser.add_argument('--num-train', type=int)
+    parser.add_argument('--num-val', type=int)
+    parser.add_argument('--image-size', type=int)
+    parser.add_argument('--seed', type=int)
+
+
+def _size_overrides(args: argparse.Namespace) -> Dict[str, int]:
+    """The options of :func:`_add_size_args` that were given."""
+    return {
+        k: getattr(args, k)
+        for k in ('num_train', 'num_val', 'image_size', 'seed')
+        if getattr(args, k) is not None
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -451,17 +490,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help=f'output directory (default {DEFAULT_COCO_ROOT}'
                         f' / {DEFAULT_SEG_ROOT}; with --kind both, the '
                         'parent of synthetic_coco/ and synthetic_seg/)')
-    parser.add_argument('--num-train', type=int)
-    parser.add_argument('--num-val', type=int)
-    parser.add_argument('--image-size', type=int)
-    parser.add_argument('--seed', type=int)
+    _add_size_args(parser)
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in dict(num_train=args.num_train, num_val=args.num_val,
-                         image_size=args.image_size,
-                         seed=args.seed).items() if v is not None
-    }
+    overrides = _size_overrides(args)
     if args.kind == 'both':
         base = args.out or 'data'
         make_coco_instances(osp.join(base, 'synthetic_coco'), **overrides)

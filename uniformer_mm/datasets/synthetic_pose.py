@@ -42,7 +42,6 @@ CLI::
     python -m uniformer_mm.datasets.synthetic_pose --out data/synthetic_pose
 """
 import argparse
-import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -50,7 +49,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import _background, _generate, _write_image
+from .synthetic import (_add_size_args, _background, _check_sizes,
+                        _coco_image, _dump_coco, _generate, _size_overrides)
 
 #: the COCO keypoints, in COCO order (MMPose's coco.py metainfo)
 KEYPOINT_NAMES: Tuple[str, ...] = (
@@ -391,10 +391,8 @@ def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
                 image, persons = draw_pose_scene(
                     seed, split, i, image_size, max_people, min_height,
                     max_height, occlude_prob, out_of_frame_prob, unlabeled)
-                name = f'{i:06d}.jpg'
-                _write_image(osp.join(tmp, img_dir, name), image)
-                images.append(dict(id=i + 1, file_name=name,
-                                   width=image_size, height=image_size))
+                images.append(
+                    _coco_image(tmp, img_dir, i, image, image_size))
                 for p in persons:
                     kps = p['keypoints']
                     vis_count += np.bincount(kps[:, 2].astype(int),
@@ -407,18 +405,14 @@ def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
                             int(v) if j % 3 == 2 else float(v)
                             for j, v in enumerate(kps.reshape(-1))
                         ]))
-            coco = dict(
-                info=dict(description='uniformer_mm synthetic figures',
-                          version='1'),
-                licenses=[],
-                images=images,
-                annotations=annotations,
-                categories=[dict(id=1, name='person', supercategory='person',
-                                 keypoints=list(KEYPOINT_NAMES),
-                                 skeleton=[list(s) for s in SKELETON])])
             ann = osp.join('annotations', f'person_keypoints_{split}.json')
-            with open(osp.join(tmp, ann), 'w') as f:
-                json.dump(coco, f, separators=(',', ':'))
+            _dump_coco(
+                osp.join(tmp, ann), 'uniformer_mm synthetic figures', images,
+                annotations, [
+                    dict(id=1, name='person', supercategory='person',
+                         keypoints=list(KEYPOINT_NAMES),
+                         skeleton=[list(s) for s in SKELETON])
+                ])
             files += [ann, img_dir]
             stats[split] = dict(
                 images=num, persons=len(annotations),
@@ -433,10 +427,7 @@ def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
 
 
 def _check_params(p: Dict) -> None:
-    if p['image_size'] < 64:
-        raise ValueError(f'image_size must be >= 64, got {p["image_size"]}')
-    if p['num_train'] < 1 or p['num_val'] < 1:
-        raise ValueError('num_train and num_val must be >= 1')
+    _check_sizes(p, 64)
     if p['max_people'] < 1:
         raise ValueError(f'max_people must be >= 1, got {p["max_people"]}')
     if p['max_people'] > 250:
@@ -457,18 +448,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         'pose demo (idempotent: nothing is done when OUT already holds the '
         'same data set).')
     parser.add_argument('--out', default=DEFAULT_POSE_ROOT)
-    parser.add_argument('--num-train', type=int)
-    parser.add_argument('--num-val', type=int)
-    parser.add_argument('--image-size', type=int)
-    parser.add_argument('--seed', type=int)
+    _add_size_args(parser)
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in dict(num_train=args.num_train, num_val=args.num_val,
-                         image_size=args.image_size,
-                         seed=args.seed).items() if v is not None
-    }
-    make_coco_keypoints(args.out, **overrides)
+    make_coco_keypoints(args.out, **_size_overrides(args))
 
 
 if __name__ == '__main__':

@@ -51,7 +51,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import SHAPE_CLASSES, _background, _generate
+from .synthetic import SHAPE_CLASSES, _background, _generate, _polygon
 
 #: the motion directions, in label order (image coordinates: y grows down)
 VIDEO_CLASSES: Tuple[str, ...] = ('left', 'right', 'up', 'down')
@@ -69,22 +69,8 @@ VIDEO_DEFAULTS = dict(
     fps=8)
 
 _SPLIT_CODE = {'train': 0, 'val': 1}
-_CIRCLE_VERTICES = 32
 # sub-pixel precision of cv2.fillPoly: smooth motion at any speed
 _SHIFT = 4
-
-
-def _shape_vertices(rng: np.random.Generator, shape: int,
-                    radius: float) -> np.ndarray:
-    """Vertices (N, 2) of a shape around the origin."""
-    name = SHAPE_CLASSES[shape]
-    if name == 'circle':
-        angles = np.linspace(0, 2 * np.pi, _CIRCLE_VERTICES, endpoint=False)
-    elif name == 'square':
-        angles = rng.uniform(0, np.pi / 2) + np.arange(4) * np.pi / 2
-    else:  # triangle
-        angles = rng.uniform(0, 2 * np.pi) + np.arange(3) * 2 * np.pi / 3
-    return np.stack([np.cos(angles), np.sin(angles)], 1) * radius
 
 
 def _fill(img: np.ndarray, vertices: np.ndarray, centre: Sequence[float],
@@ -134,13 +120,13 @@ def draw_clip(seed: int,
     start = rng.uniform(margin, size - margin - travel)
     across = rng.uniform(margin, size - margin)
     shape = int(rng.integers(len(SHAPE_CLASSES)))
-    vertices = _shape_vertices(rng, shape, radius)
+    vertices = _polygon(rng, shape, 0.0, 0.0, radius)  # around the origin
     # static distractors: shapes of the same kinds that never move
     distractors = []
     for _ in range(int(rng.integers(0, 3))):
         r = rng.uniform(0.07, 0.12) * size
         k = int(rng.integers(len(SHAPE_CLASSES)))
-        distractors.append((_shape_vertices(rng, k, r),
+        distractors.append((_polygon(rng, k, 0.0, 0.0, r),
                             rng.uniform(r, size - r, 2),
                             rng.uniform(0, 255, 3)))
     colour = rng.uniform(150, 255, 3)
