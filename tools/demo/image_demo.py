@@ -19,14 +19,19 @@ uniformer_mm: ``tools/demo/run_demo.py`` writes ``model_weights.pth`` in
 that form (``{'state_dict': ..., 'meta': {'dataset_meta': ...}}``). Without
 ``--weights`` the model keeps its random initialisation (a smoke test).
 """
-import argparse
-import os
 import os.path as osp
 import sys
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+# the helpers shared with the other demos, next to this file (also when the
+# script is loaded by path, as the tests do)
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from demo_utils import (  # noqa: E402
+    IMAGE_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args,
+    vis_scale_of)
 
 
 def _task_of(cfg) -> str:
@@ -40,10 +45,7 @@ def _task_of(cfg) -> str:
 
 def _pose_demo():
     """tools/demo/pose_demo.py (top-down pose configs are drawn there)."""
-    here = osp.dirname(osp.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    import pose_demo
+    import pose_demo  # next to this file, on sys.path (above)
     return pose_demo
 
 
@@ -57,22 +59,6 @@ def _dataset_meta(cfg) -> Optional[Dict]:
                         palette=[tuple(c) for c in meta.get('palette', [])]
                         or None)
     return None
-
-
-def _list_images(inputs: Sequence[str]) -> List[str]:
-    images = []
-    for path in inputs:
-        if osp.isdir(path):
-            images += sorted(
-                osp.join(path, f) for f in os.listdir(path)
-                if f.lower().endswith(IMAGE_EXTS))
-        elif osp.isfile(path):
-            images.append(path)
-        else:
-            raise FileNotFoundError(f'no such image or directory: {path}')
-    if not images:
-        raise FileNotFoundError(f'no images found in {list(inputs)}')
-    return images
 
 
 def build_inferencer(config, weights: Optional[str] = None,
@@ -113,14 +99,6 @@ def build_inferencer(config, weights: Optional[str] = None,
             inferencer.visualizer.dataset_meta = dict(meta)
     inferencer.task = task
     return inferencer
-
-
-def _vis_scale(shape, vis_scale) -> int:
-    """Integer upscaling for drawing: 'auto' makes the short side >= 384 px
-    so that labels and outlines stay readable on small images."""
-    if vis_scale == 'auto':
-        return max(1, -(-384 // max(min(shape[:2]), 1)))
-    return max(1, int(vis_scale))
 
 
 def _upscale_masks(masks, scale):
@@ -166,7 +144,7 @@ def _draw_detection(visualizer, path, pred, out_file, score_thr, vis_scale,
     from mmengine.structures import InstanceData
     from pycocotools import mask as mask_utils
     img = mmcv.imread(path, channel_order='rgb')
-    s = _vis_scale(img.shape, vis_scale)
+    s = vis_scale_of(img.shape, vis_scale)
     big = mmcv.imrescale(img, s) if s > 1 else img
     scores = np.asarray(pred['scores'], np.float32)
     keep = scores >= score_thr
@@ -204,7 +182,7 @@ def _draw_segmentation(visualizer, path, sem, out_file, vis_scale,
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
     img = mmcv.imread(path, channel_order='rgb')
-    s = _vis_scale(img.shape, vis_scale)
+    s = vis_scale_of(img.shape, vis_scale)
     big = mmcv.imrescale(img, s) if s > 1 else img
 
     def pixels(label):
@@ -255,7 +233,7 @@ def run_inference(images: Union[str, Sequence[str]],
     """
     if isinstance(images, str):
         images = [images]
-    images = _list_images(images)
+    images = list_inputs(images, IMAGE_EXTS)
     if inferencer is None:
         inferencer = build_inferencer(config, weights, device)
     task = inferencer.task
@@ -265,10 +243,7 @@ def run_inference(images: Union[str, Sequence[str]],
             images, out_dir=out_dir, kpt_thr=score_thr,
             inferencer=inferencer, ground_truth=ground_truth,
             vis_scale=vis_scale)
-    vis_dir = osp.join(out_dir, 'vis')
-    pred_dir = osp.join(out_dir, 'preds')
-    os.makedirs(vis_dir, exist_ok=True)
-    os.makedirs(pred_dir, exist_ok=True)
+    vis_dir, pred_dir = output_dirs(out_dir)
     vis_files = [osp.join(vis_dir, osp.basename(p)) for p in images]
     visualizer = inferencer.visualizer
     if task == 'detection':
@@ -314,16 +289,10 @@ def run_inference(images: Union[str, Sequence[str]],
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Draw a detection / segmentation config\'s predictions '
-        'on images (DetInferencer / MMSegInferencer).')
-    parser.add_argument('inputs', nargs='+', metavar='IMAGE',
-                        help='image files or directories, then CONFIG')
-    parser.add_argument('--weights', default=None,
-                        help='checkpoint read weights-only, e.g. '
-                        'work_dirs/demo/detection/model_weights.pth; '
-                        'omitted: random init')
-    parser.add_argument('--out-dir', default='work_dirs/image_demo')
+    parser = demo_parser(
+        'Draw a detection / segmentation config\'s predictions on images '
+        '(DetInferencer / MMSegInferencer).', 'IMAGE',
+        'work_dirs/demo/detection/model_weights.pth', 'work_dirs/image_demo')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detection: draw boxes scoring at least this; '
                         'pose: keypoints')
@@ -336,18 +305,11 @@ def parse_args(argv=None):
     parser.add_argument('--vis-scale', default='auto',
                         help='upscale the drawings by this integer factor '
                         '(auto: short side >= 384 px)')
-    args = parser.parse_args(argv)
-    if len(args.inputs) < 2:
-        parser.error('give at least one IMAGE and a CONFIG')
-    args.config = args.inputs.pop()
-    return args
+    return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.weights is None:
-        print('warning: no --weights; the model is randomly initialised',
-              file=sys.stderr)
     out = run_inference(args.inputs, args.config, args.weights,
                         args.out_dir, args.score_thr, args.device,
                         ground_truth=args.gt, vis_scale=args.vis_scale)

@@ -20,31 +20,20 @@ keypoints scoring at least ``--kpt-thr``, upscaled for small images;
 ``--gt`` adds the ground truth on the left). ``tools/demo/image_demo.py``
 hands pose configs to this script.
 """
-import argparse
 import json
-import os
 import os.path as osp
 import sys
 import warnings
 from typing import Dict, Optional, Sequence, Union
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
-
-
-def _list_images(inputs: Sequence[str]):
-    images = []
-    for path in inputs:
-        if osp.isdir(path):
-            images += sorted(
-                osp.join(path, f) for f in os.listdir(path)
-                if f.lower().endswith(IMAGE_EXTS))
-        elif osp.isfile(path):
-            images.append(path)
-        else:
-            raise FileNotFoundError(f'no such image or directory: {path}')
-    if not images:
-        raise FileNotFoundError(f'no images found in {list(inputs)}')
-    return images
+# the helpers shared with the other demos, next to this file (also when the
+# script is loaded by path, as the tests do)
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from demo_utils import (  # noqa: E402
+    IMAGE_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args,
+    vis_scale_of)
 
 
 def _as_numpy_meta(meta: Dict) -> Dict:
@@ -118,19 +107,13 @@ def coco_people(ann_file: str) -> Dict[str, Dict]:
     return people
 
 
-def _vis_scale(shape, vis_scale) -> int:
-    if vis_scale == 'auto':
-        return max(1, -(-384 // max(min(shape[:2]), 1)))
-    return max(1, int(vis_scale))
-
-
 def _draw(visualizer, path, pred, out_file, kpt_thr, vis_scale, gt=None):
     import mmcv
     import numpy as np
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
     img = mmcv.imread(path, channel_order='rgb')
-    s = _vis_scale(img.shape, vis_scale)
+    s = vis_scale_of(img.shape, vis_scale)
     big = mmcv.imrescale(img, s) if s > 1 else img
     inst = InstanceData()
     inst.keypoints = np.asarray(pred['keypoints'], np.float32).reshape(
@@ -190,14 +173,11 @@ def run_pose_inference(images: Union[str, Sequence[str]],
     from mmpose.apis import inference_topdown
     if isinstance(images, str):
         images = [images]
-    images = _list_images(images)
+    images = list_inputs(images, IMAGE_EXTS)
     if inferencer is None:
         inferencer = build_pose_inferencer(config, weights, device)
     people = coco_people(ground_truth) if ground_truth else {}
-    vis_dir = osp.join(out_dir, 'vis')
-    pred_dir = osp.join(out_dir, 'preds')
-    os.makedirs(vis_dir, exist_ok=True)
-    os.makedirs(pred_dir, exist_ok=True)
+    vis_dir, pred_dir = output_dirs(out_dir)
     vis_files, predictions = [], []
     for path in images:
         gt = people.get(osp.basename(path))
@@ -225,17 +205,11 @@ def run_pose_inference(images: Union[str, Sequence[str]],
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Draw a top-down pose config\'s keypoints on images '
-        '(MMPose Pose2DInferencer; person boxes from --gt or the whole '
-        'image).')
-    parser.add_argument('inputs', nargs='+', metavar='IMAGE',
-                        help='image files or directories, then CONFIG')
-    parser.add_argument('--weights', default=None,
-                        help='checkpoint read weights-only, e.g. '
-                        'work_dirs/demo/pose/model_weights.pth; omitted: '
-                        'random init')
-    parser.add_argument('--out-dir', default='work_dirs/pose_demo')
+    parser = demo_parser(
+        'Draw a top-down pose config\'s keypoints on images (MMPose '
+        'Pose2DInferencer; person boxes from --gt or the whole image).',
+        'IMAGE', 'work_dirs/demo/pose/model_weights.pth',
+        'work_dirs/pose_demo')
     parser.add_argument('--kpt-thr', type=float, default=0.3,
                         help='draw keypoints scoring at least this')
     parser.add_argument('--device', default='cpu')
@@ -245,18 +219,11 @@ def parse_args(argv=None):
     parser.add_argument('--vis-scale', default='auto',
                         help='upscale the drawings by this integer factor '
                         '(auto: short side >= 384 px)')
-    args = parser.parse_args(argv)
-    if len(args.inputs) < 2:
-        parser.error('give at least one IMAGE and a CONFIG')
-    args.config = args.inputs.pop()
-    return args
+    return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.weights is None:
-        print('warning: no --weights; the model is randomly initialised',
-              file=sys.stderr)
     out = run_pose_inference(args.inputs, args.config, args.weights,
                              args.out_dir, args.kpt_thr, args.device,
                              ground_truth=args.gt, vis_scale=args.vis_scale)

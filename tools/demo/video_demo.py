@@ -25,16 +25,21 @@ Without ``--weights`` the model keeps its random initialisation (a smoke
 test). ``--gt`` takes an MMAction2 annotation list (``path label`` per line,
 paths relative to the list's directory, as the synthetic set writes them).
 """
-import argparse
 import json
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
+# the helpers shared with the other demos, next to this file (also when the
+# script is loaded by path, as the tests do)
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from demo_utils import (  # noqa: E402
+    VIDEO_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args)
+
 # BGR
 _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
 
@@ -42,19 +47,7 @@ _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
 def list_videos(inputs: Sequence[str]) -> List[str]:
     """Video files of ``inputs`` (files, or directories searched one level
     deep), in order."""
-    videos = []
-    for path in inputs:
-        if osp.isdir(path):
-            videos += sorted(
-                osp.join(path, f) for f in os.listdir(path)
-                if f.lower().endswith(VIDEO_EXTS))
-        elif osp.isfile(path):
-            videos.append(path)
-        else:
-            raise FileNotFoundError(f'no such video or directory: {path}')
-    if not videos:
-        raise FileNotFoundError(f'no videos found in {list(inputs)}')
-    return videos
+    return list_inputs(inputs, VIDEO_EXTS, 'video')
 
 
 def read_annotation_list(path: str) -> Dict[str, int]:
@@ -211,10 +204,7 @@ def run_video_inference(videos: Union[str, Sequence[str]],
     if isinstance(ground_truth, str):
         ground_truth = read_annotation_list(ground_truth)
     ground_truth = ground_truth or {}
-    vis_dir = osp.join(out_dir, 'vis')
-    pred_dir = osp.join(out_dir, 'preds')
-    os.makedirs(vis_dir, exist_ok=True)
-    os.makedirs(pred_dir, exist_ok=True)
+    vis_dir, pred_dir = output_dirs(out_dir)
 
     out = dict(videos=videos, vis_files=[], strip_files=[], predictions=[])
     for path in videos:
@@ -248,16 +238,10 @@ def run_video_inference(videos: Union[str, Sequence[str]],
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Recognise videos with a video config (MMAction2 '
-        'inference_recognizer) and draw the predictions.')
-    parser.add_argument('inputs', nargs='+', metavar='VIDEO',
-                        help='video files or directories, then CONFIG')
-    parser.add_argument('--weights', default=None,
-                        help='checkpoint read weights-only, e.g. '
-                        'work_dirs/demo/video/model_weights.pth; omitted: '
-                        'random init')
-    parser.add_argument('--out-dir', default='work_dirs/video_demo')
+    parser = demo_parser(
+        'Recognise videos with a video config (MMAction2 '
+        'inference_recognizer) and draw the predictions.', 'VIDEO',
+        'work_dirs/demo/video/model_weights.pth', 'work_dirs/video_demo')
     parser.add_argument('--gt', default=None,
                         help='annotation list ("path label" per line, '
                         'paths relative to the list) to draw the ground '
@@ -265,18 +249,11 @@ def parse_args(argv=None):
     parser.add_argument('--vis-scale', type=int, default=4,
                         help='integer upscaling of the drawn frames')
     parser.add_argument('--device', default='cpu')
-    args = parser.parse_args(argv)
-    if len(args.inputs) < 2:
-        parser.error('give at least one VIDEO and a CONFIG')
-    args.config = args.inputs.pop()
-    return args
+    return parse_demo_args(parser, 'VIDEO', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.weights is None:
-        print('warning: no --weights; the model is randomly initialised',
-              file=sys.stderr)
     out = run_video_inference(args.inputs, args.config, args.weights,
                               args.out_dir, args.device,
                               ground_truth=args.gt,
