@@ -54,8 +54,11 @@ def build_pose_inferencer(config, weights: Optional[str] = None,
     ``Config``) with ``weights`` (read weights-only), without a detector.
     """
     from mmengine.config import Config
+
+    # first: registers the backbones and supplies the torchvision-only
+    # module that mmpose.apis imports (uniformer_mm.compat)
+    import uniformer_mm  # noqa: F401
     from mmpose.apis.inferencers import Pose2DInferencer
-    import uniformer_mm  # noqa: F401  (registers the backbones)
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     if cfg.get('default_scope') != 'mmpose':
@@ -170,6 +173,8 @@ def run_pose_inference(images: Union[str, Sequence[str]],
         ``keypoints`` (N, K, 2), ``keypoint_scores`` (N, K), as lists).
     """
     import numpy as np
+
+    import uniformer_mm  # noqa: F401  (before mmpose.apis, as above)
     from mmpose.apis import inference_topdown
     if isinstance(images, str):
         images = [images]
