@@ -50,6 +50,7 @@ import argparse
 import contextlib
 import ctypes
 import gc
+import logging
 import math
 import os
 import os.path as osp
@@ -314,6 +315,7 @@ def build_model(case: str, build: dict, device: str):
     """A full detector / segmentor / recognizer and its fake batch."""
     import torch
     from mmengine.config import Config
+    from mmengine.logging import MMLogger
     from mmengine.registry import DefaultScope, init_default_scope
 
     import uniformer_mm  # noqa: F401
@@ -334,7 +336,14 @@ def build_model(case: str, build: dict, device: str):
         from mmengine.registry import MODELS
         torch.manual_seed(0)
         model = MODELS.build(model_cfg).to(device)
-        model.init_weights()
+        # init_weights logs every parameter at INFO: keep the table readable
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
     batch = _fake_batch(scope, shape, num_classes)
     return model, batch
 
