@@ -109,11 +109,15 @@ class Mlp(nn.Module):
                  drop_rate: float = 0.,
                  recompute_gelu: bool = True):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.fc1 = self._layer(dim, hidden_dim)
         self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.fc2 = self._layer(hidden_dim, dim)
         self.drop = nn.Dropout(drop_rate)
         self.recompute_gelu = recompute_gelu
+
+    def _layer(self, in_dim: int, out_dim: int) -> nn.Module:
+        """``fc1`` / ``fc2``; subclasses change the layer type here."""
+        return nn.Linear(in_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)
@@ -144,9 +148,11 @@ class ConvMlp(Mlp):
                  drop_rate: float = 0.,
                  ndim: int = 2,
                  recompute_gelu: bool = True):
+        self.ndim = ndim
         super().__init__(dim, hidden_dim, drop_rate, recompute_gelu)
-        self.fc1 = conv_nd(ndim, dim, hidden_dim, 1)
-        self.fc2 = conv_nd(ndim, hidden_dim, dim, 1)
+
+    def _layer(self, in_dim: int, out_dim: int) -> nn.Module:
+        return conv_nd(self.ndim, in_dim, out_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)
