@@ -27,8 +27,8 @@ Sections (``--sections``, default all):
             gradient checkpointing off and on (``-cp``: the detection
             configs' with_cp); S global 512x512; UniFormer3D-S 16x224x224.
   model     the full Mask R-CNN S-h14 (800x1216, batch 2), UperNet S-h14
-            (512x512, batch 2) from configs/, and a Recognizer3D with
-            UniFormer3D-S (16x224x224, batch 1): loss + backward.
+            (512x512, batch 2) and the Kinetics-400 S 16x4 recognizer
+            (16x224x224, batch 1) from configs/: loss + backward.
   scaling   the hybrid detector backbone at short side 512 / 800 / 1333
             (forward time, training memory); global attention's training
             memory vs tokens, with the growth exponent (1 = linear).
@@ -93,7 +93,9 @@ MODEL_CASES = {
     'upernet-s-h14': ('configs/segmentation/'
                       'upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py',
                       (2, 512, 512)),
-    'recognizer-s-16x224': (None, (1, 16, 224, 224)),
+    'recognizer-s-16x224': ('configs/video/uniformer-s_imagenet1k-pre_'
+                            '8xb4-16x4x1-110e_kinetics400-rgb.py',
+                            (1, 16, 224, 224)),
 }
 
 
@@ -107,6 +109,7 @@ class PeakMemory:
         if device == 'cpu':
             with contextlib.suppress(OSError):
                 self.libc = ctypes.CDLL('libc.so.6')
+        self.available = self._can_reset_peak()
 
     @staticmethod
     def _status(field: str) -> int:
@@ -116,7 +119,7 @@ class PeakMemory:
                     return int(line.split()[1]) * 1024
         raise OSError(f'{field} not in /proc/self/status')
 
-    def available(self) -> bool:
+    def _can_reset_peak(self) -> bool:
         if self.device != 'cpu':
             return True
         try:
@@ -155,6 +158,10 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
+def _median_time(fn, repeats: int, device: str) -> float:
+    return statistics.median(_timed(fn, device) for _ in range(repeats))
+
+
 def _timed(fn, device) -> float:
     _sync(device)
     start = time.perf_counter()
@@ -185,7 +192,7 @@ def compare(runners: dict, repeats: int, device: str, memory: PeakMemory,
     out = {}
     for name, (forward, train) in runners.items():
         row = {k: statistics.median(v) for k, v in results[name].items() if v}
-        if with_train and memory.available():
+        if with_train and memory.available:
             with memory.measure(row):
                 train()
         out[name] = row
@@ -252,19 +259,6 @@ def backbone_runners(model, x):
     return forward, train
 
 
-def _recognizer_cfg():
-    return dict(
-        type='Recognizer3D',
-        backbone=dict(type='UniFormer3D', arch='small', drop_path_rate=0.1),
-        cls_head=dict(
-            type='I3DHead', in_channels=512, num_classes=400,
-            dropout_ratio=0.5, average_clips='prob'),
-        data_preprocessor=dict(
-            type='ActionDataPreprocessor',
-            mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375],
-            format_shape='NCTHW'))
-
-
 def _fake_batch(scope: str, shape, num_classes: int):
     """Random uint8 inputs and training targets in each codebase's format."""
     import torch
@@ -316,36 +310,26 @@ def build_model(case: str, build: dict, device: str):
     import torch
     from mmengine.config import Config
     from mmengine.logging import MMLogger
-    from mmengine.registry import DefaultScope, init_default_scope
 
     import uniformer_mm  # noqa: F401
+    from uniformer_mm.analysis.build import build_model_from_config
     config, shape = MODEL_CASES[case]
-    if config is None:
-        scope, model_cfg = 'mmaction', Config(dict(model=_recognizer_cfg()))
-        model_cfg = model_cfg.model
-        num_classes = 400
-    else:
-        cfg = Config.fromfile(osp.join(ROOT, config))
-        scope, model_cfg = cfg.default_scope, cfg.model
-        num_classes = 80 if scope == 'mmdet' else 150
-    model_cfg.backbone.update(build)
-    model_cfg.backbone.init_cfg = None
-    _plain_bn(model_cfg)
-    with DefaultScope.overwrite_default_scope(scope):
-        init_default_scope(scope)
-        from mmengine.registry import MODELS
-        torch.manual_seed(0)
-        model = MODELS.build(model_cfg).to(device)
-        # init_weights logs every parameter at INFO: keep the table readable
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-    batch = _fake_batch(scope, shape, num_classes)
-    return model, batch
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.model.backbone.update(build)
+    _plain_bn(cfg.model)
+    torch.manual_seed(0)
+    model, scope = build_model_from_config(cfg)
+    model.to(device)
+    # init_weights logs every parameter at INFO: keep the table readable
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+    num_classes = {'mmdet': 80, 'mmseg': 150, 'mmaction': 400}[scope]
+    return model, _fake_batch(scope, shape, num_classes)
 
 
 def model_runners(model, batch):
@@ -470,16 +454,14 @@ def section_amp(args, memory):
         runs[f'{dtype} weights'] = lambda m=cast, xc=x_cast: m(xc)
     with torch.no_grad():
         ref = model(x)
-        t32 = statistics.median(
-            _timed(lambda: model(x), args.device) for _ in range(args.repeats))
+        t32 = _median_time(lambda: model(x), args.repeats, args.device)
         print(f'{"fp32":28} forward {t32:.3f} s')
         for name, run in runs.items():
             outs = run()
             finite = all(torch.isfinite(o).all().item() for o in outs)
             err = max(((o.float() - r).norm() / r.norm()).item()
                       for o, r in zip(outs, ref))
-            t = statistics.median(
-                _timed(run, args.device) for _ in range(args.repeats))
+            t = _median_time(run, args.repeats, args.device)
             print(f'{name:28} forward {t:.3f} s: {t32 / t:.2f}x fp32; '
                   f'finite {finite}, error {err:.2e}', flush=True)
 
@@ -496,11 +478,8 @@ def section_compile(args, memory):
         first = _timed(lambda: compiled(x), args.device)
         outs = compiled(x)
         err = max((o - r).abs().max().item() for o, r in zip(outs, ref))
-        t_eager = statistics.median(
-            _timed(lambda: model(x), args.device) for _ in range(args.repeats))
-        t_comp = statistics.median(
-            _timed(lambda: compiled(x), args.device)
-            for _ in range(args.repeats))
+        t_eager = _median_time(lambda: model(x), args.repeats, args.device)
+        t_comp = _median_time(lambda: compiled(x), args.repeats, args.device)
     print(f'max abs difference vs eager mode {err:.2e}; first call '
           f'(compiles) {first:.1f} s; steady state {t_comp:.3f} s vs '
           f'{t_eager:.3f} s: {t_eager / t_comp:.2f}x', flush=True)
@@ -605,7 +584,7 @@ def main(argv=None):
              if args.device == 'cuda' else
              f', {torch.get_num_threads()} threads, {os.cpu_count()} cores')
           + f', {args.repeats} repeats, fp32 unless stated'
-          + ('' if memory.available() else
+          + ('' if memory.available else
              '; peak memory not measurable here (/proc/self/clear_refs)'))
     for section in args.sections:
         SECTIONS[section](args, memory)
