@@ -13,10 +13,13 @@ import torch
 from conftest import randomize_
 
 from uniformer_mm import UniFormer, UniFormer3D
+from uniformer_mm.models import blocks
 from uniformer_mm.models.blocks import AttentionBlock, Mlp
 
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
-REFERENCE = dict(fused_attn=False, channels_last=False, recompute_gelu=False)
+REFERENCE = dict(
+    fused_attn=False, channels_last=False, recompute_gelu=False,
+    in_place=False)
 FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu')
 
 
@@ -152,6 +155,66 @@ def test_bf16_autocast_is_finite_and_close():
         assert ((out.float() - r).norm() / r.norm()) < 0.05
 
 
+@pytest.mark.parametrize('batch,tokens,score_block', [
+    (6, 49, 49 * 49 * 4),  # windows: 4 (batch * head) slices per block
+    (2, 300, 300 * 64),  # global: one slice, 64 query rows per block
+    (3, 50, 7),  # under one row of scores: one query row per block
+])
+def test_blocked_bf16_attention_matches_float32(batch, tokens, score_block):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (2 * torch.randn(batch, 2, tokens, 16, generator=g)
+               for _ in range(3))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    q16, k16, v16 = (t.bfloat16() for t in (q, k, v))
+    out = blocks._blocked_attention(q16, k16, v16, 16**-0.5, score_block)
+    whole = blocks._blocked_attention(q16, k16, v16, 16**-0.5, 2**30)
+    sdpa = torch.nn.functional.scaled_dot_product_attention(q16, k16, v16)
+    assert out.dtype == torch.bfloat16 and out.shape == ref.shape
+
+    def err(x):
+        return ((x.float() - ref).norm() / ref.norm()).item()
+
+    # rounding the scores to bf16 costs ~2x SDPA's bf16 error, no more
+    assert err(out) < max(2.5 * err(sdpa), 1e-3) < 2e-2
+    torch.testing.assert_close(out, whole, rtol=2e-2, atol=2e-2)
+
+
+def test_blocked_attention_runs_only_for_cpu_bf16_inference(monkeypatch):
+    calls = []
+    blocked = blocks._blocked_attention
+    monkeypatch.setattr(blocks, '_blocked_attention',
+                        lambda *a, **kw: calls.append(1) or blocked(*a, **kw))
+    torch.manual_seed(0)
+    model = UniFormer(TINY, attn_mode='hybrid', window_size=5)
+    x = torch.randn(1, 3, 96, 64)
+    with torch.no_grad():
+        model.eval()(x)  # float32: SDPA
+        assert not calls
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            model(x)
+        # 4 windowed + 1 global attention blocks
+        assert len(calls) == 5
+    calls.clear()
+    model.train().bfloat16()
+    sum(o.float().sum() for o in model(x.bfloat16())).backward()  # SDPA
+    assert not calls
+    assert all(p.grad is not None for p in model.parameters()
+               if p.requires_grad)
+
+
+def test_bf16_weights_are_finite_and_close():
+    torch.manual_seed(0)
+    model = randomize_(UniFormer(TINY, attn_mode='hybrid',
+                                 window_size=5)).eval()
+    x = torch.randn(1, 3, 160, 96)
+    with torch.no_grad():
+        ref = model(x)
+        outs = model.bfloat16()(x.bfloat16())
+    for out, r in zip(outs, ref):
+        assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+        assert ((out.float() - r).norm() / r.norm()) < 0.05
+
+
 @pytest.mark.slow
 def test_torch_compile_matches_eager_mode():
     torch.manual_seed(0)
@@ -163,3 +226,35 @@ def test_torch_compile_matches_eager_mode():
         outs = torch.compile(model)(x)
     for out, r in zip(outs, ref):
         torch.testing.assert_close(out, r, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('kind', ['hybrid', '3d'])
+def test_in_place_inference_matches_allocating_build(kind):
+    """Without autograd the blocks add residuals and apply the GELU in
+    place; outputs equal those of ``in_place=False`` and of the tracked
+    computation, and the caller's input is kept."""
+    torch.manual_seed(0)
+    if kind == '3d':
+        build = dict(cls=UniFormer3D, arch=TINY)
+        x = torch.randn(1, 3, 4, 64, 64)
+    else:
+        build = dict(cls=UniFormer, arch=dict(TINY, layer_scale=True),
+                     attn_mode='hybrid', window_size=5)
+        x = torch.randn(1, 3, 96, 64)
+    cls = build.pop('cls')
+    model = randomize_(cls(**build, drop_path_rate=0.1)).eval()
+    allocating = cls(**build, drop_path_rate=0.1, in_place=False).eval()
+    allocating.load_state_dict(model.state_dict())
+    x_before = x.clone()
+    tracked = model(x)
+    assert tracked[-1].requires_grad
+    with torch.no_grad():
+        outs, refs = model(x), allocating(x)
+    torch.testing.assert_close(x, x_before, rtol=0, atol=0)
+    for out, ref, tr in zip(outs, refs, tracked):
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+        torch.testing.assert_close(out, tr, rtol=1e-5, atol=1e-6)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        mixed = model(x)
+    for out, ref in zip(mixed, refs):  # fp32 input + bf16 branches
+        assert ((out.float() - ref).norm() / ref.norm()) < 0.05

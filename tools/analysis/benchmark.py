@@ -6,10 +6,12 @@ Every comparison runs in this one process, side by side: the same module
 * ``eager``: the official computation -- ``softmax(q @ k^T * scale) @ v``
   with a materialised attention map over explicitly copied window
   partitions, contiguous NCHW maps with a copy at every map <-> token move,
-  autograd keeping every MLP activation (``fused_attn=False,
-  channels_last=False, recompute_gelu=False``);
+  autograd keeping every MLP activation, a new tensor for every residual
+  sum (``fused_attn=False, channels_last=False, recompute_gelu=False,
+  in_place=False``);
 * ``ours``: the defaults (fused attention, windows gathered straight from
-  the qkv projection, channels-last maps, GELU recomputed in backward);
+  the qkv projection, channels-last maps, GELU recomputed in backward,
+  residuals and GELU in place in inference);
 
 and, with ``--ablation``, ``+fused``: eager with fused attention only.
 Repeats alternate between the builds, so a busy machine slows both alike,
@@ -62,9 +64,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 BUILDS = {
     'eager': dict(fused_attn=False, channels_last=False,
-                  recompute_gelu=False),
+                  recompute_gelu=False, in_place=False),
     '+fused': dict(fused_attn=True, channels_last=False,
-                   recompute_gelu=False),
+                   recompute_gelu=False, in_place=False),
     'ours': dict(),
 }
 
@@ -438,9 +440,9 @@ def section_amp(args, memory):
     dtypes = [torch.bfloat16] + ([torch.float16]
                                  if args.device == 'cuda' else [])
     print('\n## reduced precision, S-h14 backbone, '
-          f'{"x".join(map(str, shape))}, eval; error = relative L2 vs fp32, '
-          'worst of the 4 outputs')
-    runs = {}
+          f'{"x".join(map(str, shape))}, eval, repeats interleaved; '
+          'error = relative L2 vs fp32, worst of the 4 outputs')
+    runs = {'fp32': lambda: model(x)}
     for dtype in dtypes:
 
         def autocast(dtype=dtype):
@@ -454,16 +456,20 @@ def section_amp(args, memory):
         runs[f'{dtype} weights'] = lambda m=cast, xc=x_cast: m(xc)
     with torch.no_grad():
         ref = model(x)
-        t32 = _median_time(lambda: model(x), args.repeats, args.device)
-        print(f'{"fp32":28} forward {t32:.3f} s')
+        checks = {}
         for name, run in runs.items():
             outs = run()
-            finite = all(torch.isfinite(o).all().item() for o in outs)
-            err = max(((o.float() - r).norm() / r.norm()).item()
-                      for o, r in zip(outs, ref))
-            t = _median_time(run, args.repeats, args.device)
-            print(f'{name:28} forward {t:.3f} s: {t32 / t:.2f}x fp32; '
-                  f'finite {finite}, error {err:.2e}', flush=True)
+            checks[name] = (all(torch.isfinite(o).all().item() for o in outs),
+                            max(((o.float() - r).norm() / r.norm()).item()
+                                for o, r in zip(outs, ref)))
+    times = compare({name: (run, None) for name, run in runs.items()},
+                    args.repeats, args.device, memory, with_train=False)
+    t32 = times['fp32']['forward']
+    for name, row in times.items():
+        finite, err = checks[name]
+        print(f'{name:28} forward {row["forward"]:.3f} s: '
+              f'{t32 / row["forward"]:.2f}x fp32; finite {finite}, '
+              f'error {err:.2e}', flush=True)
 
 
 def section_compile(args, memory):
@@ -558,6 +564,12 @@ def parse_args(argv=None):
                         'only (+fused)')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads (default: torch\'s own)')
+    parser.add_argument('--keep-freed-memory', action='store_true',
+                        help='glibc: serve every allocation from the heap '
+                        'and never return freed memory to the system, so '
+                        'large CPU tensors stop paying page faults on each '
+                        'allocation (what a caching allocator does); shows '
+                        'how much of a CPU time is page faults')
     args = parser.parse_args(argv)
     for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
                        ('model_cases', MODEL_CASES)):
@@ -571,8 +583,22 @@ def parse_args(argv=None):
     return args
 
 
+def _keep_freed_memory() -> None:
+    """glibc ``mallopt``: no mmap below 1 GiB, no trimming below 2 GiB."""
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        sys.exit('--keep-freed-memory needs glibc (libc.so.6)')
+    if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+            and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)):
+        sys.exit('--keep-freed-memory: glibc refused mallopt')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.keep_freed_memory:
+        _keep_freed_memory()
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -584,6 +610,8 @@ def main(argv=None):
              if args.device == 'cuda' else
              f', {torch.get_num_threads()} threads, {os.cpu_count()} cores')
           + f', {args.repeats} repeats, fp32 unless stated'
+          + (', freed memory kept (glibc mallopt)'
+             if args.keep_freed_memory else '')
           + ('' if memory.available else
              '; peak memory not measurable here (/proc/self/clear_refs)'))
     for section in args.sections:

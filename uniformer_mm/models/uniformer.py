@@ -19,7 +19,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
-                     Mlp, PatchEmbed, channels_last)
+                     InPlaceInference, Mlp, PatchEmbed, channels_last)
 from .official_weights import load_pretrained
 
 ATTN_MODES = ('global', 'window', 'hybrid')
@@ -73,6 +73,7 @@ class _UniFormerBase(BaseModule):
                  fused_attn: bool = True,
                  channels_last: bool = True,
                  recompute_gelu: bool = True,
+                 in_place: bool = True,
                  debug: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -134,6 +135,8 @@ class _UniFormerBase(BaseModule):
         for module in self.modules():
             if isinstance(module, Mlp):  # ConvMlp too
                 module.recompute_gelu = recompute_gelu
+            if isinstance(module, InPlaceInference):
+                module.in_place = in_place
 
     @staticmethod
     def _check_out_indices(out_indices, owner) -> Tuple[int, ...]:
@@ -313,6 +316,12 @@ class UniFormer(_UniFormerBase):
             backward pass instead of keeping its output (4x the channels:
             the largest activation of every block). Same numbers; about a
             fifth less training memory for one more GELU per block.
+            Defaults to True.
+        in_place (bool): Without autograd (inference), add the residuals
+            and apply the MLPs' GELU in place in the blocks' own tensors:
+            fewer and smaller allocations (on the CPU each new large tensor
+            pays a page fault per 4 KiB). Same numbers; False allocates a
+            new tensor for each, as the official code (for comparisons).
             Defaults to True.
         debug (bool): Check inputs for NaN/inf (also on under
             ``torch.autograd.detect_anomaly``). Defaults to False.
