@@ -36,7 +36,8 @@ Sections (``--sections``, default all):
             memory vs tokens, with the growth exponent (1 = linear).
   amp       bf16 (CPU; fp16 and bf16 on CUDA) by autocast and with the
             weights cast: finite, error vs fp32, inference speed-up over our
-            fp32 (S-h14 800x1216).
+            fp32 (S-h14 800x1216), and the device's matmul speed per dtype
+            (the ceiling of that speed-up).
   compile   ``torch.compile`` of the backbone: same outputs as eager mode,
             first-call (compile) and steady-state times.
   throughput  images/s (batch 32, 224x224) and clips/s (batch 4,
@@ -470,6 +471,19 @@ def section_amp(args, memory):
         print(f'{name:28} forward {row["forward"]:.3f} s: '
               f'{t32 / row["forward"]:.2f}x fp32; finite {finite}, '
               f'error {err:.2e}', flush=True)
+    # the ceiling: how much faster this device multiplies in each dtype
+    n = 2048
+    rates = {}
+    for dtype in [torch.float32] + dtypes:
+        a, b = (torch.randn(n, n, device=args.device, dtype=dtype)
+                for _ in range(2))
+        torch.mm(a, b)
+        rates[dtype] = 2 * n**3 / _median_time(
+            lambda a=a, b=b: torch.mm(a, b), args.repeats, args.device)
+    print(f'{n}x{n} matmul: ' + ', '.join(
+        f'{str(d).split(".")[-1]} {r / 1e9:.0f} GFLOP/s '
+        f'({r / rates[torch.float32]:.2f}x fp32)' for d, r in rates.items()),
+        flush=True)
 
 
 def section_compile(args, memory):
