@@ -1,4 +1,4 @@
-"""tools/train.py, tools/test.py and tools/dist_train.sh on the detection demo
+"""tools/train.py, tools/test.py, tools/dist_train.sh on the detection demo
 config: distributed training over gloo on CPU, weights-only checkpoints."""
 import os
 import subprocess
@@ -100,3 +100,38 @@ def test_resume_on_demo_config_matches_uninterrupted_run(tmp_path,
                             resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
     assert resumed.optim_wrapper.get_lr() == full.optim_wrapper.get_lr()
+
+
+@pytest.mark.parametrize('tool,positional,expected', [
+    ('slurm_train.sh', ['cfg.py', 'work'],
+     ['train.py', 'cfg.py', '--work-dir=work', '--amp', '--launcher=slurm']),
+    ('slurm_test.sh', ['cfg.py', 'ckpt.pth'],
+     ['test.py', 'cfg.py', 'ckpt.pth', '--amp', '--launcher=slurm']),
+])
+def test_slurm_scripts_launch_their_tool(tmp_path, tool, positional,
+                                         expected):
+    """Both SLURM scripts go through tools/slurm_run.sh; a stand-in srun
+    records the command line it would run."""
+    srun = tmp_path / 'srun'
+    srun.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    srun.chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+               GPUS='16', SRUN_ARGS='--quotatype=spot', PYTHON='py')
+    result = subprocess.run(
+        ['bash', str(ROOT / 'tools' / tool), 'part', 'job', *positional,
+         '--amp'], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    args = result.stdout.splitlines()
+    assert args[:7] == ['-p', 'part', '--job-name=job', '--gres=gpu:8',
+                        '--ntasks=16', '--ntasks-per-node=8',
+                        '--cpus-per-task=5']
+    assert '--quotatype=spot' in args
+    py = args.index('py')
+    assert args[py + 1] == '-u'
+    assert Path(args[py + 2]).resolve() == ROOT / 'tools' / expected[0]
+    assert args[py + 3:] == expected[1:]
+    # too few arguments: usage, no srun
+    result = subprocess.run(['bash', str(ROOT / 'tools' / tool), 'part'],
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and 'usage' in result.stderr
+    assert not result.stdout
