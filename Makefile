@@ -1,6 +1,7 @@
 # uniformer_mm -- one-command set-up and test.
 #   make test       create/refresh .venv (scripts/bootstrap.sh), run the fast tests
 #   make test-all   ... and the slow ones too
+#   make test-slow  the slow (end-to-end) ones only
 #   make demo       run the demo (tools/demo/run_demo.py)
 #   make bench      speed/memory vs the official computation (tools/analysis/benchmark.py)
 #   make clean-venv remove .venv
@@ -8,7 +9,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-all demo bench clean-venv
+.PHONY: venv test test-all test-slow demo bench clean-venv
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -18,6 +19,9 @@ test: venv
 
 test-all: venv
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+test-slow: venv
+	$(PY) -m pytest -q tests -m slow $(PYTEST_ARGS)
 
 demo: venv
 	@if [ ! -f tools/demo/run_demo.py ]; then \
