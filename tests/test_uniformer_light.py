@@ -262,23 +262,18 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
 
 
 # ----------------------------------------------------- conventions of the family
-def test_channels_last_off_gives_the_same_numbers():
+@pytest.mark.parametrize('switch,shape', [
+    ('channels_last', (2, 3, 64, 96)),
+    ('fused_attn', (2, 3, 80, 72)),  # SDPA against the explicit softmax
+    ('in_place', (2, 3, 80, 72)),  # hourglass blocks sum in place too
+])
+def test_switch_off_gives_the_same_numbers(switch, shape):
     fast = randomize_(UniFormerLight(TINY)).eval()
-    nchw = UniFormerLight(TINY, channels_last=False).eval()
-    nchw.load_state_dict(fast.state_dict())
-    x = torch.randn(2, 3, 64, 96)
+    off = UniFormerLight(TINY, **{switch: False}).eval()
+    off.load_state_dict(fast.state_dict())
+    x = torch.randn(*shape)
     with torch.no_grad():
-        for a, b in zip(fast(x), nchw(x)):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-
-
-def test_sdpa_equals_eager():
-    fused = randomize_(UniFormerLight(TINY)).eval()
-    eager = UniFormerLight(TINY, fused_attn=False).eval()
-    eager.load_state_dict(fused.state_dict())
-    x = torch.randn(2, 3, 80, 72)
-    with torch.no_grad():
-        for a, b in zip(fused(x), eager(x)):
+        for a, b in zip(fast(x), off(x)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 

@@ -58,6 +58,13 @@ def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return x if gamma is None else gamma * x
 
 
+def _untracked(t: torch.Tensor) -> bool:
+    """Whether autograd ignores ``t``, so a block may update its own fresh
+    output ``t`` in place (inference: fewer and smaller allocations; on the
+    CPU each new large tensor pays a page fault per 4 KiB)."""
+    return not (torch.is_grad_enabled() and t.requires_grad)
+
+
 def _residual(block: nn.Module, own: torch.Tensor,
               other: torch.Tensor) -> torch.Tensor:
     """``own + other``, summed in place into ``own`` -- a tensor the block
@@ -108,13 +115,6 @@ class InPlaceInference(nn.Module):
     ``in_place = False`` (the backbones' ``in_place`` argument) turns it
     off."""
     in_place = True
-
-
-def _untracked(t: torch.Tensor) -> bool:
-    """Whether autograd ignores ``t``, so a block may update its own fresh
-    output ``t`` in place (inference: fewer and smaller allocations; on the
-    CPU each new large tensor pays a page fault per 4 KiB)."""
-    return not (torch.is_grad_enabled() and t.requires_grad)
 
 
 def _gelu_in_place(mlp: nn.Module, h: torch.Tensor) -> bool:
@@ -263,9 +263,8 @@ _SCORE_BLOCK = 2**21
 
 def _cpu_bf16_inference(q: torch.Tensor, dropout_p: float) -> bool:
     """Whether :func:`attention` takes the blocked bf16 path."""
-    needs_grad = torch.is_grad_enabled() and q.requires_grad
     return (q.device.type == 'cpu' and q.dtype == torch.bfloat16
-            and dropout_p == 0. and not needs_grad)
+            and dropout_p == 0. and _untracked(q))
 
 
 def _blocked_attention(q: torch.Tensor,

@@ -32,7 +32,8 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 
 from .arch import ARCH_ZOO_LIGHT_2D, ARCH_ZOO_LIGHT_3D, resolve_light_arch
-from .blocks import BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed
+from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed,
+                     _residual, _scaled)
 from .uniformer import INFLATE_MODES, LAYER_SCALE_INIT, _UniFormerBase
 
 
@@ -67,13 +68,11 @@ def _transformer(block: AttentionBlock, seq: torch.Tensor,
         y, scores = block.attn(y, first_token_scores=True)
     else:
         y, scores = block.attn(y), None
-    if block.gamma_1 is not None:
-        y = block.gamma_1 * y
-    seq = seq + block.drop_path(y)
-    z = block.mlp(block.norm2(seq))
-    if block.gamma_2 is not None:
-        z = block.gamma_2 * z
-    seq = seq + block.drop_path(z)
+    y = _scaled(block.gamma_1, y)
+    # seq is always made here (a concatenation): safe to sum into
+    seq = _residual(block, seq, block.drop_path(y))
+    z = _scaled(block.gamma_2, block.mlp(block.norm2(seq)))
+    seq = _residual(block, seq, block.drop_path(z))
     return seq, scores, y[:, -1:] + z[:, -1:]
 
 
@@ -104,7 +103,7 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
     """
     cls_token, x, scores = state
     nchw = x.is_contiguous()  # the caller's layout, kept as AttentionBlock
-    x = x + block.pos_embed(x)
+    x = _residual(block, block.pos_embed(x), x)
     B, C, *spatial = x.shape
     tokens = x.movedim(1, -1).reshape(B, -1, C)
     N = tokens.shape[1]
@@ -254,7 +253,8 @@ class UniFormerLight(_UniFormerLightBase):
         **kwargs: ``qkv_bias``, ``drop_rate``, ``attn_drop_rate``,
             ``drop_path_rate``, ``with_cp``, ``frozen_stages`` (stage 3
             includes ``cls_token``, stage 4 ``cls_upsample``),
-            ``norm_eval``, ``fused_attn``, ``debug``, ``init_cfg`` as for
+            ``norm_eval``, ``fused_attn``, ``channels_last``,
+            ``recompute_gelu``, ``in_place``, ``debug``, ``init_cfg`` as for
             :class:`~.uniformer.UniFormer`, and ``layer_scale_init_value``
             (initial residual scales of an arch with ``layer_scale``,
             default 1e-6). ``init_cfg=dict(type='Pretrained',
