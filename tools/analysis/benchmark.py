@@ -103,15 +103,21 @@ MODEL_CASES = {
 
 
 # ----------------------------------------------------------------- memory
+def _glibc():
+    """The C library's handle for ``malloc_trim`` / ``mallopt``, or None
+    where it is not glibc."""
+    try:
+        return ctypes.CDLL('libc.so.6')
+    except OSError:
+        return None
+
+
 class PeakMemory:
     """Peak memory growth of a block of code, in bytes."""
 
     def __init__(self, device: str):
         self.device = device
-        self.libc = None
-        if device == 'cpu':
-            with contextlib.suppress(OSError):
-                self.libc = ctypes.CDLL('libc.so.6')
+        self.libc = _glibc() if device == 'cpu' else None
         self.available = self._can_reset_peak()
 
     @staticmethod
@@ -600,9 +606,8 @@ def parse_args(argv=None):
 def _keep_freed_memory() -> None:
     """glibc ``mallopt``: no mmap below 1 GiB, no trimming below 2 GiB."""
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-    except OSError:
+    libc = _glibc()
+    if libc is None:
         sys.exit('--keep-freed-memory needs glibc (libc.so.6)')
     if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
             and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)):
