@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py, tools/dist_train.sh on the detection demo
 config: distributed training over gloo on CPU, weights-only checkpoints."""
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,12 +37,19 @@ def _env():
     return env
 
 
+def _free_port() -> int:
+    """A TCP port nothing listens on now (a fixed one may be taken)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def test_dist_train_two_cpu_processes(tmp_path):
     work_dir = tmp_path / 'work'
     result = subprocess.run(
         ['bash', str(ROOT / 'tools/dist_train.sh'), str(DET_DEMO), '2',
          '--work-dir', str(work_dir), '--cfg-options', *SMALL],
-        cwd=tmp_path, env=dict(_env(), PORT='29531'), capture_output=True,
+        cwd=tmp_path, env=dict(_env(), PORT=str(_free_port())), capture_output=True,
         text=True, timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]  # torchrun: every rank exited 0
