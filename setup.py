@@ -42,6 +42,7 @@ setup(
     long_description=get_long_description(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['uniformer_mm', 'uniformer_mm.*']),
+    package_data={'uniformer_mm': ['checkpoints/*.json.gz']},
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=[

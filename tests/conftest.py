@@ -1,14 +1,8 @@
-import gzip
-import json
-import os.path as osp
-
 import pytest
 import torch
 from mmengine.hooks import Hook
 
 import uniformer_mm  # noqa: F401  (registers everything)
-
-DATA = osp.join(osp.dirname(__file__), 'data')
 
 
 def pytest_configure(config):
@@ -19,11 +13,10 @@ def pytest_configure(config):
 @pytest.fixture(scope='session')
 def official_keys():
     """State-dict keys and shapes of every official model (recorded from the
-    official code; a copy of shared/reference/official_state_dict_keys.json).
+    official code, shipped in uniformer_mm/checkpoints).
     """
-    with gzip.open(osp.join(DATA, 'official_state_dict_keys.json.gz'),
-                   'rt') as f:
-        return json.load(f)
+    from uniformer_mm.checkpoints import official_state_dict_shapes
+    return official_state_dict_shapes()
 
 
 @pytest.fixture(autouse=True)
