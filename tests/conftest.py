@@ -8,6 +8,9 @@ import uniformer_mm  # noqa: F401  (registers everything)
 def pytest_configure(config):
     config.addinivalue_line('markers',
                             'slow: end-to-end runs, excluded by `make test`')
+    config.addinivalue_line(
+        'markers', 'zoo: dry run of every zoo config (`make test-zoo`), '
+        'excluded by `make test` and `make test-slow`')
 
 
 @pytest.fixture(scope='session')

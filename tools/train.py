@@ -18,10 +18,9 @@ from mmengine.logging import print_log
 
 from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
                                  prepare_embedded_data)
-from uniformer_mm.engine.cli import (add_common_args, build_runner,
-                                     load_config, parse)
-
-CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
+from uniformer_mm.engine.cli import (add_common_args,
+                                     add_weights_only_checkpoint_hook,
+                                     build_runner, load_config, parse)
 
 
 def parse_args(argv=None):
@@ -69,10 +68,7 @@ def build_config(args) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') == CHECKPOINT_HOOK for h in hooks):
-        hooks.append(dict(type=CHECKPOINT_HOOK))
-    cfg.custom_hooks = hooks
+    add_weights_only_checkpoint_hook(cfg)
     return cfg
 
 

@@ -10,6 +10,8 @@ from mmengine.runner import Runner
 
 from .distributed import init_cpu_process_group
 
+CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -46,6 +48,15 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def add_weights_only_checkpoint_hook(cfg: Config) -> None:
+    """Add :class:`WeightsOnlyCheckpointHook` to ``cfg.custom_hooks`` (once),
+    so the checkpoints a run writes resume under weights-only loading."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == CHECKPOINT_HOOK for h in hooks):
+        hooks.append(dict(type=CHECKPOINT_HOOK))
+    cfg.custom_hooks = hooks
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -1,0 +1,602 @@
+"""Dry run of a config: the whole training / resuming / testing path on
+stand-in data, before a job is queued on a cluster.
+
+:func:`dry_run` takes any config of the four codebases and
+
+1. writes stand-in data in the config's own dataset layout (under a stand-in
+   root, never over real data) and stand-in weights in the official
+   published layout for every checkpoint the config loads that is not there
+   (random, under names that say so), and points the config at them;
+2. changes only what a CPU-only machine forces (batch size, data loader
+   workers, schedule length, AMP -> fp32 without CUDA, SyncBN -> BN without
+   a process group) and reports each change;
+3. trains ``iters`` iterations with the config's own pipelines, model,
+   optimizer, hooks and validation, saves a checkpoint, resumes from it for
+   one more iteration, and tests the resumed checkpoint with the config's
+   own test pipeline and evaluator on one or two samples.
+
+``small_inputs=True`` (the zoo tests in CI) also shrinks image, crop and
+clip sizes and the number of test clips, each reported as a change; a user's
+dry run keeps the config's own scales.
+"""
+import copy
+import os
+import os.path as osp
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.runner import find_latest_checkpoint
+
+from .cli import add_weights_only_checkpoint_hook, build_runner
+
+STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
+# stand-in checkpoints are named so that nobody mistakes them for real ones
+STANDIN_WEIGHTS_PREFIX = 'RANDOM-STANDIN_'
+_LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_EVALUATOR_KEYS = ('val_evaluator', 'test_evaluator')
+_CLASS_HEADS = ('cls_head', 'decode_head', 'head', 'bbox_head')
+
+
+class DryRunError(RuntimeError):
+    """A stage of the dry run failed; ``stage`` names it."""
+
+    def __init__(self, stage: str, reason: str):
+        super().__init__(reason)
+        self.stage = stage
+
+
+@dataclass
+class DryRunResult:
+    """What a dry run did: ``ok``, the ``metrics`` of the test stage, every
+    change made to the config, and on failure the stage and reason."""
+    ok: bool
+    metrics: Dict[str, float] = field(default_factory=dict)
+    changes: List[str] = field(default_factory=list)
+    stage: Optional[str] = None
+    reason: Optional[str] = None
+    checkpoint: Optional[str] = None
+
+    def summary(self) -> str:
+        """The one-line verdict the tool prints last."""
+        if self.ok:
+            shown = ' '.join(f'{k}={_fmt(v)}' for k, v in self.metrics.items())
+            return f'dry-run ok: {shown}'.rstrip()
+        return f'dry-run FAILED at {self.stage}: {self.reason}'
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f'{value:.4f}'
+    return str(value)
+
+
+# ----------------------------------------------------------- config walks --
+def _leaf_datasets(dataset) -> Iterator[dict]:
+    """The leaf dataset configs under wrappers (Repeat, ClassBalanced, Concat)."""
+    if not isinstance(dataset, dict):
+        return
+    if 'datasets' in dataset:
+        for sub in dataset['datasets']:
+            yield from _leaf_datasets(sub)
+    elif 'dataset' in dataset:
+        yield from _leaf_datasets(dataset['dataset'])
+    else:
+        yield dataset
+
+
+def _pipelines(cfg: Config) -> Iterator[Tuple[str, list]]:
+    for key in _LOADER_KEYS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for dataset in _leaf_datasets(loader.get('dataset')):
+            if dataset.get('pipeline'):
+                yield key.split('_')[0], dataset['pipeline']
+
+
+def _transforms(pipeline) -> Iterator[dict]:
+    """Every transform dict of a pipeline, also inside RandomChoice /
+    TestTimeAug style containers."""
+    for item in pipeline:
+        if isinstance(item, (list, tuple)):
+            yield from _transforms(item)
+        elif isinstance(item, dict):
+            yield item
+            for key in ('transforms', 'transform'):
+                if isinstance(item.get(key), (list, tuple)):
+                    yield from _transforms(item[key])
+                elif isinstance(item.get(key), dict):
+                    yield from _transforms([item[key]])
+
+
+def _walk(node, where: str = '') -> Iterator[Tuple[str, dict]]:
+    """Every dict in a config tree, with its dotted location."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _walk(value, f'{where}.{key}' if where else key)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _walk(value, f'{where}[{i}]')
+
+
+def _set_dataset_indices(cfg: Config, key: str, count: int) -> None:
+    for dataset in _leaf_datasets(cfg[key]['dataset']):
+        dataset['indices'] = count
+
+
+# ------------------------------------------------------- CPU adaptations --
+class _Changes:
+    """Collects the changes made to the config and reports each once."""
+
+    def __init__(self, report: Callable[[str], None]):
+        self.items: List[str] = []
+        self._report = report
+
+    def __call__(self, message: str) -> None:
+        self.items.append(message)
+        self._report(f'change: {message}')
+
+
+def _adapt_loaders(cfg: Config, train_batch: int, change: _Changes) -> None:
+    for key in _LOADER_KEYS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        batch = train_batch if key == 'train_dataloader' else 1
+        if loader.get('batch_size', 1) > batch:
+            change(f'{key}.batch_size {loader.batch_size} -> {batch}')
+            loader.batch_size = batch
+        if loader.get('num_workers', 0) or loader.get('persistent_workers'):
+            change(f'{key}.num_workers {loader.get("num_workers", 0)} -> 0, '
+                   'persistent_workers off (2-core CPU, few samples)')
+            loader.num_workers = 0
+            loader.persistent_workers = False
+
+
+def _adapt_precision_and_norms(cfg: Config, change: _Changes) -> None:
+    wrapper = cfg.get('optim_wrapper') or {}
+    if wrapper.get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        wrapper.type = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            wrapper.pop(key, None)
+        change('optim_wrapper AmpOptimWrapper -> OptimWrapper (fp32: AMP '
+               'needs CUDA, this machine has none)')
+    if not (torch.distributed.is_available()
+            and torch.distributed.is_initialized()):
+        synced = [where for where, node in _walk(cfg.get('model'), 'model')
+                  if node.get('type') in ('SyncBN', 'MMSyncBN')]
+        for where, node in _walk(cfg.get('model'), 'model'):
+            if node.get('type') in ('SyncBN', 'MMSyncBN'):
+                node['type'] = 'BN'
+        if synced:
+            change(f'SyncBN -> BN (no process group) in {", ".join(synced)}')
+
+
+def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
+                    eval_samples: int, change: _Changes) -> None:
+    """Train ``iters`` iterations and validate once at the end."""
+    train_cfg = cfg.train_cfg
+    loop = train_cfg.get('type', 'EpochBasedTrainLoop')
+    hooks = cfg.default_hooks
+    if 'Iter' in loop or 'max_iters' in train_cfg:
+        from ..datasets.prepare import set_iter_budget
+        old = train_cfg.max_iters
+        set_iter_budget(cfg, iters, val_interval=iters)
+        hooks.checkpoint.interval = iters
+        change(f'train_cfg.max_iters {old} -> {iters} (schedulers scaled), '
+               f'validation and checkpoint after iteration {iters}')
+    else:
+        old = train_cfg.max_epochs
+        train_cfg.max_epochs = 1
+        train_cfg.val_begin = 1
+        train_cfg.val_interval = 1
+        hooks.checkpoint.interval = 1
+        _set_dataset_indices(cfg, 'train_dataloader', train_batch * iters)
+        change(f'train_cfg.max_epochs {old} -> 1 of {iters} iterations '
+               f'({train_batch * iters} samples), validation and checkpoint '
+               'after it')
+    if cfg.get('val_dataloader'):
+        _set_dataset_indices(cfg, 'val_dataloader', eval_samples)
+    _set_dataset_indices(cfg, 'test_dataloader', eval_samples)
+    logger = hooks.get('logger')
+    if logger is not None and logger.get('interval', 1) > 1:
+        logger.interval = 1
+        change('default_hooks.logger.interval -> 1 (log every iteration)')
+    change(f'validation and test on {eval_samples} sample(s)')
+
+
+# ---------------------------------------------------------- small inputs --
+def _smaller(value, factor: float):
+    """A size scaled by ``factor``, rounded to a multiple of 32 (>= 32);
+    -1 and other non-positive placeholders stay."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_smaller(v, factor) for v in value)
+    if isinstance(value, (int, float)) and value > 0:
+        return max(32, int(round(value * factor / 32)) * 32)
+    return value
+
+
+_SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
+_SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
+             'DenseSampleFrames')
+
+
+def _shrink_inputs(cfg: Config, change: _Changes, factor: float = 0.25,
+                   max_clip_len: int = 8, max_test_clips: int = 2) -> None:
+    """CI mode: smaller images, crops and clips, fewer test clips. Pose
+    configs keep their sizes (the codec ties them to the head)."""
+    if cfg.get('default_scope') == 'mmpose':
+        return
+    sizes = clips = views = 0
+    for split, pipeline in _pipelines(cfg):
+        for t in _transforms(pipeline):
+            for key in _SIZE_KEYS:
+                if key in t and not isinstance(t[key], (str, bool)):
+                    t[key] = _smaller(t[key], factor)
+                    sizes += 1
+            if t.get('type') in _SAMPLERS:
+                if t.get('clip_len', 0) > max_clip_len:
+                    t['clip_len'] = max_clip_len
+                    clips += 1
+                if split != 'train' and t.get('num_clips', 1) > max_test_clips:
+                    t['num_clips'] = max_test_clips
+                    views += 1
+    model = cfg.model
+    preprocessor = model.get('data_preprocessor') or {}
+    if preprocessor.get('size'):
+        preprocessor['size'] = _smaller(preprocessor['size'], factor)
+        sizes += 1
+    test_cfg = model.get('test_cfg') or {}
+    if test_cfg.get('mode') == 'slide':
+        test_cfg['crop_size'] = _smaller(test_cfg['crop_size'], factor)
+        test_cfg['stride'] = _smaller(test_cfg['stride'], factor)
+        sizes += 1
+    if sizes:
+        change(f'small inputs (CI mode): {sizes} image/crop sizes x{factor} '
+               '(multiples of 32, e.g. 224 -> 64)')
+    if clips:
+        change(f'small inputs (CI mode): clip_len <= {max_clip_len} in '
+               f'{clips} samplers')
+    if views:
+        change(f'small inputs (CI mode): test clips <= {max_test_clips} in '
+               f'{views} samplers')
+
+
+# ------------------------------------------------------------ stand-ins --
+def _standin_path(root: str, path: str) -> str:
+    if '://' in path:
+        raise DryRunError('data', f'{path!r} is remote storage: a dry run '
+                          'only makes local stand-in data')
+    return osp.join(root, path.lstrip('/\\'))
+
+
+def _rebase_dataset(dataset: dict, root: str) -> None:
+    """Point one leaf dataset config at the stand-in root (keys resolved the
+    way BaseDataset resolves them: relative to data_root when it is set)."""
+    has_root = bool(dataset.get('data_root'))
+    if has_root:
+        dataset['data_root'] = _standin_path(root, dataset['data_root'])
+    for key in ('ann_file', ):
+        value = dataset.get(key)
+        if value and (not has_root or osp.isabs(value)):
+            dataset[key] = _standin_path(root, value)
+    prefix = dataset.get('data_prefix') or {}
+    for key, value in list(prefix.items()):
+        if value and (not has_root or osp.isabs(value)):
+            prefix[key] = _standin_path(root, value)
+    # mmpose reads bbox_file as given, never under data_root
+    if dataset.get('bbox_file'):
+        dataset['bbox_file'] = _standin_path(root, dataset['bbox_file'])
+
+
+def _num_classes(cfg: Config) -> Optional[int]:
+    model = cfg.get('model') or {}
+    for key in _CLASS_HEADS:
+        head = model.get(key)
+        if isinstance(head, dict) and isinstance(head.get('num_classes'),
+                                                 int):
+            return head['num_classes']
+    return None
+
+
+def _make_standin_data(cfg: Config, root: str, train_samples: int,
+                       eval_samples: int, change: _Changes) -> List[str]:
+    from ..datasets.standin import make_standin_data
+    scope = cfg.get('default_scope')
+    num_classes = _num_classes(cfg) if scope == 'mmaction' else None
+    written: List[str] = []
+    seen = set()
+    for key in _LOADER_KEYS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for dataset in _leaf_datasets(loader.get('dataset')):
+            _rebase_dataset(dataset, root)
+            plain = dataset.to_dict() if isinstance(
+                dataset, ConfigDict) else dict(dataset)
+            plain.pop('pipeline', None)
+            plain.pop('indices', None)
+            ident = repr(sorted(plain.items(), key=lambda kv: kv[0]))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            samples = train_samples if key == 'train_dataloader' else \
+                eval_samples
+            written += make_standin_data(plain, scope=scope,
+                                         num_samples=samples,
+                                         num_classes=num_classes)
+    for key in _EVALUATOR_KEYS:
+        for _, node in _walk(cfg.get(key)):
+            if isinstance(node.get('ann_file'), str):
+                node['ann_file'] = _standin_path(root, node['ann_file'])
+    change(f'datasets -> stand-in data under {root} (the config\'s own '
+           'layout, generated)')
+    return written
+
+
+def _official_name(backbone: dict, checkpoint: str) -> Optional[str]:
+    """The official model whose published file ``checkpoint`` stands for,
+    as a key of :func:`official_state_dict_shapes`."""
+    from ..checkpoints import official_state_dict_shapes
+    from ..models.arch import (ARCH_ZOO_2D, ARCH_ZOO_3D, ARCH_ZOO_LIGHT_2D,
+                               ARCH_ZOO_LIGHT_3D, preset_aliases)
+    kind = backbone.get('type', '')
+    arch = backbone.get('arch', 'small')
+    if not isinstance(arch, str):
+        return None
+    light = kind.startswith('UniFormerLight')
+    zoo = (ARCH_ZOO_LIGHT_3D if kind.endswith('3D') else ARCH_ZOO_LIGHT_2D) \
+        if light else (ARCH_ZOO_3D if kind.endswith('3D') else ARCH_ZOO_2D)
+    canonical = next((name for name, aliases in preset_aliases(zoo).items()
+                      if arch == name or arch in aliases), None)
+    if canonical is None:
+        return None
+    canonical = canonical.replace('-ls', '') if light else canonical
+    stem = osp.basename(checkpoint).lower()
+    video = kind.endswith('3D') and any(k in stem for k in ('k400', 'k600',
+                                                             'k700', 'sth'))
+    base = canonical.replace('-', '_')
+    name = (f'video_{base}' if video else
+            f'cls_light_{base}' if light else f'cls_{base}')
+    return name if name in official_state_dict_shapes() else None
+
+
+def _random_state_dict(shapes: Dict[str, List[int]],
+                       seed: int) -> Dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in shapes.items():
+        leaf = key.rsplit('.', 1)[-1]
+        if leaf == 'num_batches_tracked':
+            state[key] = torch.zeros(shape, dtype=torch.long)
+        elif leaf in ('running_mean', 'bias') or (leaf == 'weight'
+                                                    and len(shape) == 1):
+            fill = 0. if leaf != 'weight' else 1.
+            state[key] = torch.full(shape, fill)
+        elif leaf == 'running_var':
+            state[key] = torch.ones(shape)
+        else:
+            state[key] = torch.randn(shape, generator=gen) * 0.02
+    return state
+
+
+def _write_standin_weights(backbone: dict, checkpoint: str,
+                           path: str) -> str:
+    """A random file in the official published layout of ``checkpoint``:
+    ImageNet files hold the classifier under ``model``, the SlowFast video
+    files the recognizer under ``model_state``."""
+    from ..checkpoints import official_state_dict_shapes
+    name = _official_name(backbone, checkpoint)
+    if name is None:
+        raise DryRunError(
+            'weights', f'no official layout known for {checkpoint!r} '
+            f'(backbone {backbone.get("type")} arch {backbone.get("arch")!r})'
+            ': put the real file there, or pass --cfg-options '
+            'model.backbone.init_cfg=None')
+    shapes = official_state_dict_shapes(name)
+    stem = osp.basename(checkpoint).lower()
+    if name.startswith('video_') and 'k600' in stem:
+        for key in ('head.weight', 'head.bias'):
+            shapes[key] = [600] + shapes[key][1:]
+    state = _random_state_dict(shapes, seed=len(shapes))
+    payload = {'model_state': state} if name.startswith('video_') else {
+        'model': state
+    }
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.{uuid.uuid4().hex}.tmp'
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # whole or absent, when configs share the file
+    return name
+
+
+def _standin_weights(cfg: Config, root: str, change: _Changes) -> None:
+    """Stand-in files for every Pretrained init_cfg and load_from that is
+    not on disk; real files are used as they are."""
+    backbone = (cfg.get('model') or {}).get('backbone') or {}
+    for where, node in _walk(cfg.get('model'), 'model'):
+        init_cfgs = node.get('init_cfg')
+        for init in (init_cfgs if isinstance(init_cfgs, list) else
+                     [init_cfgs]):
+            if not (isinstance(init, dict) and init.get('type') == 'Pretrained'
+                    and isinstance(init.get('checkpoint'), str)):
+                continue
+            real = init['checkpoint']
+            if osp.isfile(osp.expanduser(real)):
+                change(f'{where}.init_cfg: the real {real} is used')
+                continue
+            path = osp.join(root, STANDIN_WEIGHTS_PREFIX + osp.basename(real))
+            owner = node if node.get('type', '').startswith('UniFormer') \
+                else backbone
+            if not osp.isfile(path):
+                _write_standin_weights(owner, real, path)
+            init['checkpoint'] = path
+            change(f'{where}.init_cfg.checkpoint {real} -> {path} (random '
+                   'weights in the official layout)')
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in load_from:
+        if osp.isfile(osp.expanduser(load_from)):
+            change(f'load_from: the real {load_from} is used')
+            return
+        path = osp.join(root, STANDIN_WEIGHTS_PREFIX + osp.basename(load_from))
+        _write_standin_model(cfg, path)
+        cfg.load_from = path
+        change(f'load_from {load_from} -> {path} (random weights of this '
+               'model, in the layout tools/train.py writes)')
+
+
+def _write_standin_model(cfg: Config, path: str) -> None:
+    """A whole-model checkpoint (``state_dict`` + ``meta``, as MMEngine and
+    tools/convert_official.py write) of the config's model, randomly
+    initialised."""
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.{uuid.uuid4().hex}.tmp'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------- stages --
+def _prepare(config, work_dir: str, iters: int,
+             small_inputs: bool, cfg_options: Optional[dict],
+             change: _Changes) -> Tuple[Config, int, int]:
+    """The config as the dry run runs it, its training batch size and its
+    number of evaluation samples."""
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    cfg = copy.deepcopy(cfg)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('default_scope') not in ('mmdet', 'mmseg', 'mmpose',
+                                        'mmaction'):
+        raise DryRunError('config', 'default_scope must be one of mmdet, '
+                          f'mmseg, mmpose, mmaction; got '
+                          f'{cfg.get("default_scope")!r}')
+    for key in ('train_dataloader', 'test_dataloader', 'train_cfg',
+                'test_evaluator', 'optim_wrapper'):
+        if not cfg.get(key):
+            raise DryRunError('config', f'the config has no {key}')
+    cfg.work_dir = work_dir
+    cfg.launcher = 'none'
+    cfg.load_from = cfg.get('load_from')
+    cfg.resume = False
+    add_weights_only_checkpoint_hook(cfg)
+    train_batch = min(cfg.train_dataloader.get('batch_size', 1), 2)
+    _adapt_loaders(cfg, train_batch, change)
+    _adapt_precision_and_norms(cfg, change)
+    eval_samples = 1 if small_inputs else 2
+    _adapt_schedule(cfg, iters, train_batch, eval_samples, change)
+    if small_inputs:
+        _shrink_inputs(cfg, change)
+    return cfg, train_batch, eval_samples
+
+
+def _runner_cfg(cfg: Config, phase: str) -> Config:
+    run = copy.deepcopy(cfg)
+    # one MMEngine experiment (logger, message hub, visualizer) per phase
+    stem = osp.basename(osp.normpath(cfg.work_dir))
+    run.experiment_name = f'{stem}_dry-run-{phase}_{uuid.uuid4().hex[:8]}'
+    return run
+
+
+def dry_run(config,
+            work_dir: str,
+            standin_dir: Optional[str] = None,
+            iters: int = 2,
+            small_inputs: bool = False,
+            cfg_options: Optional[dict] = None,
+            report: Callable[[str], None] = print) -> DryRunResult:
+    """Train, checkpoint, resume and test ``config`` on stand-in data.
+
+    Args:
+        config (str | Config): The config (file or loaded).
+        work_dir (str): Logs and checkpoints of the run.
+        standin_dir (str, optional): Where stand-in data and weights go;
+            dry runs of several configs share what they can there. Defaults
+            to ``<work_dir>/standin``.
+        iters (int): Training iterations before the checkpoint. Defaults
+            to 2.
+        small_inputs (bool): CI mode: smaller sizes and fewer test clips
+            (each reported). Defaults to False.
+        cfg_options (dict, optional): Overrides merged into the config
+            first, as ``--cfg-options``.
+        report (callable): Receives every change made and every stage
+            reached, one line each. Defaults to ``print``.
+
+    Returns:
+        DryRunResult: ``ok`` only when every stage ran.
+    """
+    if iters < 1:
+        raise ValueError(f'iters must be >= 1, got {iters}')
+    standin_dir = standin_dir or osp.join(work_dir, 'standin')
+    change = _Changes(report)
+    result = DryRunResult(ok=False, changes=change.items)
+    stage = 'config'
+    try:
+        cfg, batch, samples = _prepare(config, work_dir, iters,
+                                       small_inputs, cfg_options, change)
+        stage = 'data'
+        _make_standin_data(cfg, osp.join(standin_dir, 'data'),
+                           train_samples=batch * iters,
+                           eval_samples=samples, change=change)
+        stage = 'weights'
+        _standin_weights(cfg, osp.join(standin_dir, 'weights'), change)
+
+        stage = 'train'
+        report(f'stage train: {iters} iteration(s)')
+        runner = build_runner(_runner_cfg(cfg, 'train'))
+        runner.train()
+        first = find_latest_checkpoint(work_dir)
+        if first is None or runner.iter != iters:
+            raise DryRunError('train', f'expected a checkpoint after '
+                              f'{iters} iterations, got iter {runner.iter} '
+                              f'and checkpoint {first}')
+        del runner
+
+        stage = 'resume'
+        report(f'stage resume: from {first}, one more iteration')
+        resumed = _runner_cfg(cfg, 'resume')
+        resumed.resume = True
+        resumed.load_from = first
+        # validation ran in the first stage; the test stage evaluates
+        resumed.val_dataloader = resumed.val_cfg = resumed.val_evaluator = None
+        if 'max_iters' in resumed.train_cfg:
+            resumed.train_cfg.max_iters = iters + 1
+        else:
+            resumed.train_cfg.max_epochs = 2
+            _set_dataset_indices(resumed, 'train_dataloader', batch)
+        runner = build_runner(resumed)
+        runner.train()
+        last = find_latest_checkpoint(work_dir)
+        if runner.iter != iters + 1 or last == first:
+            raise DryRunError('resume', f'expected iteration {iters + 1} and '
+                              f'a new checkpoint, got iter {runner.iter} and '
+                              f'{last}')
+        del runner
+
+        stage = 'test'
+        report(f'stage test: {last}')
+        tested = _runner_cfg(cfg, 'test')
+        tested.load_from = last
+        runner = build_runner(tested)
+        metrics = runner.test()
+        del runner
+        result.metrics = {k: (float(v) if isinstance(v, (int, float)) else v)
+                          for k, v in (metrics or {}).items()}
+        result.checkpoint = last
+        result.ok = True
+    except DryRunError as err:
+        result.stage, result.reason = err.stage, str(err)
+    except Exception as err:  # noqa: BLE001 -- report any failure by stage
+        result.stage = stage
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() \
+            else ''
+        result.reason = f'{type(err).__name__}: {first_line}'.rstrip(': ')
+        report(traceback.format_exc().rstrip())
+    return result
