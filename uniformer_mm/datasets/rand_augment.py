@@ -253,7 +253,7 @@ class RandAugmentPolicy(NamedTuple):
         return RAND_INCREASING_OPS if self.increasing else RAND_OPS
 
 
-_TOKEN = re.compile(r'^(mstd|inc|m|n|w)(.+)$')
+_TOKEN = re.compile(r'^(mstd|inc|m|n|w)([\d.].*)$')
 
 
 def parse_policy(policy: str) -> RandAugmentPolicy:
