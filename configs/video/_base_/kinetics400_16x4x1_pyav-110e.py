@@ -1,8 +1,9 @@
 # Kinetics-400, dense 16x4x1 clips decoded with PyAV, 110 epochs: the data
 # and schedule of the official K400 runs (exp/uniformer_*_k400 upstream).
-# Train: RandAugment rand-m7-n4-mstd0.5-inc1, random-resized crop (area 0.08-1, aspect 3/4-4/3)
-# to 224, horizontal flip, random erasing 0.25 (per-pixel noise). Test: short
-# side 224, one centre crop x 4 clips (NUM_ENSEMBLE_VIEWS 4).
+# Train: RandAugment rand-m7-n4-mstd0.5-inc1, random-resized crop (area
+# 0.08-1, aspect 3/4-4/3) to 224, horizontal flip, random erasing 0.25
+# (per-pixel noise). Test: short side 224, one centre crop x 4 clips
+# (NUM_ENSEMBLE_VIEWS 4).
 _base_ = ['./uniformer-s_recognizer_adamw-amp.py']
 
 dataset_type = 'VideoDataset'
