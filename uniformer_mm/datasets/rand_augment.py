@@ -7,8 +7,8 @@ decodes a clip, turns every frame into a PIL image and runs one RandAugment
 over the list: the operations, their magnitudes and signs are drawn once
 per clip and applied to each frame. MMAction2's own option,
 ``PytorchVideoWrapper(op='RandAugment')``, needs pytorchvideo and therefore
-torchvision, and has neither timm's "increasing" operations nor its
-magnitude noise. :class:`ClipRandAugment` reproduces the official policy:
+torchvision, and is pytorchvideo's RandAugment, not the timm policy of the
+official runs. :class:`ClipRandAugment` reproduces the official policy:
 
 * the 15 operations of timm's ``rand`` set (``_RAND_TRANSFORMS``) or, with
   ``inc1``, its "increasing" set, in which Posterize, Solarize, Color,
