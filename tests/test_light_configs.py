@@ -90,16 +90,16 @@ VIDEO_NAME = re.compile(
     r'^uniformer-(?P<arch>xx?s)-res(?P<size>\d+)_imagenet1k-pre_8xb'
     r'(?P<batch>\d+)-u(?P<frames>\d+)-110e_kinetics400-rgb\.py$')
 # official exp_light/uniformer_<arch><frames>_<size>_k400 run.sh + yaml:
-# (layer scale, lr, weight decay, drop path, RandAugment magnitude/layers)
+# (layer scale, lr, weight decay, drop path, RandAugment AA_TYPE)
 VIDEO_RECIPES = {
-    ('xxs', 4, 128): (True, 4e-4, 0.1, 0.05, (10, 2)),
-    ('xxs', 4, 160): (True, 4e-4, 0.1, 0.05, (10, 2)),
-    ('xxs', 8, 128): (True, 4e-4, 0.1, 0.05, (10, 2)),
-    ('xxs', 8, 160): (False, 4e-4, 0.1, 0.05, (5, 2)),
-    ('xxs', 16, 128): (False, 8e-4, 0.1, 0.05, (5, 2)),
-    ('xxs', 16, 160): (False, 8e-4, 0.1, 0.05, (5, 2)),
-    ('xxs', 32, 160): (False, 8e-4, 0.1, 0.05, (5, 2)),
-    ('xs', 32, 192): (False, 4e-4, 0.05, 0.1, (7, 4)),
+    ('xxs', 4, 128): (True, 4e-4, 0.1, 0.05, 'rand'),
+    ('xxs', 4, 160): (True, 4e-4, 0.1, 0.05, 'rand'),
+    ('xxs', 8, 128): (True, 4e-4, 0.1, 0.05, 'rand'),
+    ('xxs', 8, 160): (False, 4e-4, 0.1, 0.05, 'rand-m5-n2-mstd0.25'),
+    ('xxs', 16, 128): (False, 8e-4, 0.1, 0.05, 'rand-m5-n2-mstd0.25'),
+    ('xxs', 16, 160): (False, 8e-4, 0.1, 0.05, 'rand-m5-n2-mstd0.25'),
+    ('xxs', 32, 160): (False, 8e-4, 0.1, 0.05, 'rand-m5-n2-mstd0.25'),
+    ('xs', 32, 192): (False, 4e-4, 0.05, 0.1, 'rand-m7-n4-mstd0.5-inc1'),
 }
 VIDEO_CONFIGS = sorted(p.name for p in VIDEO.glob('*.py'))
 
@@ -136,7 +136,7 @@ def test_video_zoo_is_complete():
 def test_video_config_recipe_and_params(name, official_keys):
     m = VIDEO_NAME.match(name)
     arch, frames, size = m['arch'], int(m['frames']), int(m['size'])
-    layer_scale, lr, wd, drop_path, (mag, layers) = VIDEO_RECIPES[
+    layer_scale, lr, wd, drop_path, policy = VIDEO_RECIPES[
         arch, frames, size]
     cfg = Config.fromfile(str(VIDEO / name))
     backbone = cfg.model.backbone
@@ -161,7 +161,7 @@ def test_video_config_recipe_and_params(name, official_keys):
     test = cfg.test_dataloader.dataset.pipeline
     assert train[1] == dict(type='UniformSample', clip_len=frames,
                             num_clips=1)
-    assert train[3].magnitude == mag and train[3].num_layers == layers
+    assert train[3] == dict(type='ClipRandAugment', policy=policy)
     assert train[5].scale == (size, size)
     for pipeline in (test, cfg.val_dataloader.dataset.pipeline):
         assert pipeline[1] == dict(type='UniformSample', clip_len=frames,

@@ -102,7 +102,8 @@ def test_zoo_is_complete():
 def test_config_carries_the_official_recipe(name):
     m = _parse(name)
     cfg = Config.fromfile(str(ZOO / name))
-    assert cfg.custom_imports['imports'] == ['uniformer_mm']
+    assert cfg.custom_imports['imports'] == [
+        'uniformer_mm', 'uniformer_mm.datasets.rand_augment']
     assert cfg.default_scope == 'mmaction'
     backbone, head = cfg.model.backbone, cfg.model.cls_head
     assert backbone.type == 'UniFormer3D'
@@ -167,9 +168,15 @@ def test_config_carries_the_official_recipe(name):
         assert _sampler(test).num_clips == 1 and crop[0].type == 'ThreeCrop'
     else:
         assert _sampler(test).num_clips == 5 and crop[0].type == 'ThreeCrop'
+    # official AUG.AA_TYPE, right after decoding
+    decoder = 'RawFrameDecode' if m['data'] == 'sthv1' else 'PyAVDecode'
+    augment = [t for t in train if 'RandAugment' in t['type']]
+    assert augment == [dict(type='ClipRandAugment', policy=(
+        'rand-m5-n2-mstd0.25' if m['data'].endswith('-split1') else
+        'rand-m7-n4-mstd0.5-inc1'))]
+    assert types.index('ClipRandAugment') == types.index(decoder) + 1
     # SSv labels name directions: the official runs never flip
     assert ('Flip' in types) == (not m['segments'])
-    decoder = 'RawFrameDecode' if m['data'] == 'sthv1' else 'PyAVDecode'
     assert decoder in types and decoder in [t['type'] for t in test]
 
 
@@ -190,8 +197,8 @@ def test_config_builds_with_paper_params(name):
 
 @pytest.mark.parametrize('name', CONFIGS)
 def test_pipelines_build(name):
-    """Every transform builds, but pytorchvideo's RandAugment, which needs
-    torchvision (not installable on this CPU stack, see the README)."""
+    """Every transform builds, ClipRandAugment (registered by the configs'
+    custom_imports) included."""
     from mmaction.registry import TRANSFORMS
     from mmaction.utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -201,8 +208,7 @@ def test_pipelines_build(name):
         for pipeline in (cfg.train_pipeline, cfg.val_pipeline,
                          cfg.test_pipeline):
             for t in pipeline:
-                if t['type'] != 'PytorchVideoWrapper':
-                    TRANSFORMS.build(copy.deepcopy(t))
+                TRANSFORMS.build(copy.deepcopy(t))
 
 
 def _write_video(path, frames=80, size=(72, 96)):
@@ -268,9 +274,7 @@ def test_test_views_decoded_from_real_files(name, views, tmp_path):
 def test_train_pipeline_decodes_and_augments(tmp_path):
     cfg = Config.fromfile(str(
         ZOO / 'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'))
-    pipeline = [t for t in cfg.train_pipeline
-                if t['type'] != 'PytorchVideoWrapper']
-    item = _dataset(cfg, 'train', tmp_path, pipeline)[0]
+    item = _dataset(cfg, 'train', tmp_path)[0]
     assert item['inputs'].shape == (1, 3, 16, 224, 224)
 
 

@@ -22,7 +22,7 @@ ann_file_train = 'data/ucf101/ucf101_train_split_1_videos.txt'
 ann_file_val = 'data/ucf101/ucf101_val_split_1_videos.txt'
 
 train_pipeline = _base_.train_pipeline
-train_pipeline[3].update(magnitude=5, num_layers=2)  # RandAugment
+train_pipeline[3].update(policy='rand-m5-n2-mstd0.25')  # ClipRandAugment
 test_pipeline = _base_.test_pipeline
 test_pipeline[1].update(num_clips=5)
 test_pipeline[4] = dict(type='ThreeCrop', crop_size=224)

@@ -1,8 +1,9 @@
 # Kinetics-400, dense 16x4x1 clips decoded with PyAV, 110 epochs: the data
 # and schedule of the official K400 runs (exp/uniformer_*_k400 upstream).
-# Train: RandAugment m7-n4, random-resized crop (area 0.08-1, aspect 3/4-4/3)
-# to 224, horizontal flip, random erasing 0.25 (per-pixel noise). Test: short
-# side 224, one centre crop x 4 clips (NUM_ENSEMBLE_VIEWS 4).
+# Train: RandAugment rand-m7-n4-mstd0.5-inc1, random-resized crop (area
+# 0.08-1, aspect 3/4-4/3) to 224, horizontal flip, random erasing 0.25
+# (per-pixel noise). Test: short side 224, one centre crop x 4 clips
+# (NUM_ENSEMBLE_VIEWS 4).
 _base_ = ['./uniformer-s_recognizer_adamw-amp.py']
 
 dataset_type = 'VideoDataset'
@@ -16,9 +17,8 @@ train_pipeline = [
     dict(type='PyAVInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
     dict(type='PyAVDecode'),
-    # official AA_TYPE rand-m7-n4-mstd0.5 (timm); needs pytorchvideo
-    dict(type='PytorchVideoWrapper', op='RandAugment', magnitude=7,
-         num_layers=4),
+    # official AA_TYPE (timm policy string), one draw per clip
+    dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
          aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),

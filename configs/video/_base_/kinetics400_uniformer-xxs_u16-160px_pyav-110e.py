@@ -9,8 +9,7 @@
 #   random frame from each (training) or its middle frame (test,
 #   USE_OFFSET_SAMPLING), one clip and one centre crop at test time;
 # * 160 px crops (random-resized, area 0.08-1) and a 160 px test short side;
-# * RandAugment m5-n2 (AA_TYPE rand-m5-n2-mstd0.25; the magnitude std has
-#   no counterpart in the wrapper);
+# * RandAugment AA_TYPE rand-m5-n2-mstd0.25 (plain, not increasing, ops);
 # * 8 GPUs x 32 clips, lr 8e-4, weight decay 0.1, drop path 0.05, gradient
 #   checkpointing of the first 4 stage-3 blocks (CHECKPOINT_NUM).
 _base_ = ['./kinetics400_16x4x1_pyav-110e.py']
@@ -31,8 +30,7 @@ train_pipeline = [
     dict(type='PyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1),
     dict(type='PyAVDecode'),
-    dict(type='PytorchVideoWrapper', op='RandAugment', magnitude=5,
-         num_layers=2),
+    dict(type='ClipRandAugment', policy='rand-m5-n2-mstd0.25'),
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
          aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(160, 160), keep_ratio=False),

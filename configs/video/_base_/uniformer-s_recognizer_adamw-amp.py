@@ -5,7 +5,11 @@
 # clipping at 20 (CLIP_GRADIENT), soft cross-entropy on mixup/cutmix targets
 # with label smoothing 0.1, no dropout before the classifier.
 _base_ = ['mmaction::_base_/default_runtime.py']
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# rand_augment: ClipRandAugment, the official RandAugment policy (no
+# torchvision / pytorchvideo)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.datasets.rand_augment'],
+    allow_failed_imports=False)
 
 num_classes = 400
 model = dict(

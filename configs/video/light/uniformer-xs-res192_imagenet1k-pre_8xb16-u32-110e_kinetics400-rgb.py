@@ -13,7 +13,7 @@ model = dict(
 # the sampler (index 1), RandAugment (3) and sizes of each pipeline
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].update(clip_len=32)
-train_pipeline[3].update(magnitude=7, num_layers=4)
+train_pipeline[3].update(policy='rand-m7-n4-mstd0.5-inc1')
 train_pipeline[5].update(scale=(192, 192))
 val_pipeline = _base_.val_pipeline
 val_pipeline[1].update(clip_len=32)

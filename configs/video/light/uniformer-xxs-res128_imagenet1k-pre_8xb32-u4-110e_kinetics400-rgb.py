@@ -12,7 +12,7 @@ model = dict(
 # the sampler (index 1), RandAugment (3) and sizes of each pipeline
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].update(clip_len=4)
-train_pipeline[3].update(magnitude=10, num_layers=2)
+train_pipeline[3].update(policy='rand')  # m10, n2
 train_pipeline[5].update(scale=(128, 128))
 val_pipeline = _base_.val_pipeline
 val_pipeline[1].update(clip_len=4)
