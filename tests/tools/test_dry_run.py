@@ -1,0 +1,162 @@
+"""tools/dry_run.py: what it changes in a config, where it puts stand-ins,
+how it reports failure. (Every zoo config runs end to end in
+tests/configs/test_zoo_dry_run.py.)"""
+import os.path as osp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from uniformer_mm.engine import dry_run as dr
+
+ROOT = Path(__file__).resolve().parents[2]
+UPERNET = ROOT / 'configs/segmentation/' \
+    'upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py'
+VIDEO = ROOT / 'configs/video/' \
+    'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'
+STH = ROOT / 'configs/video/uniformer-s_k400-pre_8xb4-u16-50e_sthv2-rgb.py'
+POSE = ROOT / 'configs/pose/td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
+
+
+def _prepare(path, **kwargs):
+    changes = dr._Changes(lambda line: None)
+    cfg, batch, samples = dr._prepare(str(path), '/tmp/work', 2,
+                                      kwargs.pop('small', False), None,
+                                      changes)
+    return cfg, batch, samples, changes.items
+
+
+def test_dataset_paths_move_under_the_standin_root():
+    with_root = dict(data_root='data/coco/', ann_file='annotations/a.json',
+                     data_prefix=dict(img='train2017/'),
+                     bbox_file='data/coco/person_detection_results/d.json')
+    dr._rebase_dataset(with_root, '/s')
+    assert with_root == dict(
+        data_root='/s/data/coco/', ann_file='annotations/a.json',
+        data_prefix=dict(img='train2017/'),
+        bbox_file='/s/data/coco/person_detection_results/d.json')
+    no_root = dict(ann_file='data/k400/list.txt',
+                   data_prefix=dict(video='/abs/videos'))
+    dr._rebase_dataset(no_root, '/s')
+    assert no_root == dict(ann_file='/s/data/k400/list.txt',
+                           data_prefix=dict(video='/s/abs/videos'))
+    with pytest.raises(dr.DryRunError, match='remote'):
+        dr._rebase_dataset(dict(ann_file='s3://bucket/list.txt'), '/s')
+
+
+def test_cpu_changes_of_a_segmentation_config():
+    cfg, batch, samples, changes = _prepare(UPERNET)
+    assert batch == 2 and samples == 2
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.val_dataloader.batch_size == cfg.test_dataloader.batch_size == 1
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[key].num_workers == 0
+        assert not cfg[key].get('persistent_workers')
+    # SyncBN -> BN everywhere in the model, and said so
+    norms = [node['type'] for _, node in dr._walk(cfg.model)
+             if node.get('type') in ('SyncBN', 'BN')]
+    assert norms and set(norms) == {'BN'}
+    assert any(c.startswith('SyncBN -> BN') for c in changes)
+    assert cfg.train_cfg.max_iters == 2 and cfg.train_cfg.val_interval == 2
+    assert cfg.default_hooks.checkpoint.interval == 2
+    assert any('WeightsOnlyCheckpointHook' == h['type']
+               for h in cfg.custom_hooks)
+    # a user's dry run keeps the config's own scales
+    assert cfg.model.data_preprocessor.size == (512, 512)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP stays on CUDA')
+def test_amp_becomes_fp32_without_cuda():
+    cfg, _, _, changes = _prepare(VIDEO)
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=20, norm_type=2)
+    assert any('AmpOptimWrapper -> OptimWrapper' in c for c in changes)
+    # epoch-based: one epoch of exactly 2 iterations, then validation
+    assert cfg.train_cfg.max_epochs == 1
+    assert cfg.train_dataloader.dataset.indices == 4
+
+
+def test_small_inputs_shrink_video_sizes_clips_and_views():
+    cfg, _, samples, changes = _prepare(STH, small=True)
+    assert samples == 1
+    steps = {t['type']: t for t in cfg.test_dataloader.dataset.pipeline}
+    assert steps['UniformSample']['clip_len'] == 8
+    assert steps['Resize']['scale'] == (-1, 64)
+    assert steps['ThreeCrop']['crop_size'] == 64
+    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    assert train['Resize']['scale'] == (64, 64)
+    assert any('CI mode' in c for c in changes)
+    k400, _, _, _ = _prepare(VIDEO, small=True)
+    sampler = k400.test_dataloader.dataset.pipeline[1]
+    assert sampler['num_clips'] == 2 and sampler['clip_len'] == 8
+
+
+def test_pose_keeps_its_codec_sizes_in_small_mode():
+    cfg, _, _, _ = _prepare(POSE, small=True)
+    assert cfg.codec['input_size'] == (192, 256)
+    affine = [t for t in cfg.test_dataloader.dataset.pipeline
+              if t['type'] == 'TopdownAffine'][0]
+    assert tuple(affine['input_size']) == (192, 256)
+
+
+def test_standin_weights_never_replace_a_real_file(tmp_path):
+    real = tmp_path / 'uniformer_small_in1k.pth'
+    real.write_bytes(b'not loaded here')
+    cfg = Config(dict(model=dict(backbone=dict(
+        type='UniFormer', arch='small',
+        init_cfg=dict(type='Pretrained', checkpoint=str(real))))))
+    lines = []
+    dr._standin_weights(cfg, str(tmp_path / 'w'), dr._Changes(lines.append))
+    assert cfg.model.backbone.init_cfg.checkpoint == str(real)
+    assert lines == [f'change: model.backbone.init_cfg: the real {real} '
+                     'is used']
+
+
+def test_standin_weights_have_the_official_layout(tmp_path):
+    cfg = Config(dict(model=dict(backbone=dict(
+        type='UniFormer3D', arch='s',
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='checkpoints/uniformer_small_k600_16x4.pth')
+    ))))
+    dr._standin_weights(cfg, str(tmp_path), dr._Changes(lambda line: None))
+    path = cfg.model.backbone.init_cfg.checkpoint
+    assert osp.basename(path) == \
+        'RANDOM-STANDIN_uniformer_small_k600_16x4.pth'
+    state = torch.load(path, weights_only=True)['model_state']
+    from uniformer_mm.checkpoints import official_state_dict_shapes
+    shapes = official_state_dict_shapes('video_small')
+    assert set(state) == set(shapes)
+    assert list(state['head.weight'].shape) == [600, 512]  # K600 file
+    assert list(state['blocks3.0.attn.qkv.weight'].shape) == \
+        shapes['blocks3.0.attn.qkv.weight']
+
+
+def test_unknown_layout_is_refused_with_the_fix():
+    backbone = dict(type='UniFormer', arch=dict(depths=[1, 1, 1, 1]))
+    with pytest.raises(dr.DryRunError, match='init_cfg=None'):
+        dr._write_standin_weights(backbone, 'mine.pth', '/nonexistent/x')
+
+
+def test_failure_is_one_line_naming_the_stage(tmp_path):
+    cfg = Config.fromfile(str(UPERNET))
+    cfg.default_scope = 'mmfoo'
+    result = dr.dry_run(cfg, work_dir=str(tmp_path), report=lambda _: None)
+    assert not result.ok
+    assert result.summary().startswith('dry-run FAILED at config: ')
+    assert 'mmfoo' in result.summary()
+
+
+def test_cli_exit_status_and_last_line(tmp_path):
+    bad = tmp_path / 'no_train.py'
+    bad.write_text("default_scope = 'mmseg'\n")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/dry_run.py'), str(bad),
+         '--work-dir', str(tmp_path / 'w')],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == \
+        'dry-run FAILED at config: the config has no train_dataloader'
