@@ -420,9 +420,9 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
             rng = _rng(seed, tag + '/labels', i)
             height, width = image.shape[:2]
             label = np.zeros((height, width), np.uint8)
-            # a region of one class behind the shapes, "other" (or class
-            # ``low``) elsewhere, so several values occur in every map
-            label[:] = low
+            # 0 ("other" with reduce_zero_label) at the top, a region of one
+            # class below, the shapes' classes on them: several values in
+            # every map
             y0 = int(rng.integers(height // 4, height // 2))
             label[y0:] = int(rng.integers(low, high))
             for s in shapes:
