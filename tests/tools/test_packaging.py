@@ -271,11 +271,24 @@ def test_wheel_install_mim_search_train_test(wheel, tmp_path):
     ], tmp_path, env)
     work = tmp_path / 'work'
     work.mkdir()
-    where = _run([
-        python, '-c', 'import uniformer_mm, mmaction.models, sys; '
-        'print(uniformer_mm.__file__)'
-    ], work, env)
-    assert str(tmp_path / 'venv') in where.strip().splitlines()[-1]
+    (work / 'my_config.py').write_text(
+        f"_base_ = ['uniformer_mm::{ZOO_CONFIG}']\n")
+    code = textwrap.dedent(f'''
+        import sys
+        import mmaction.models
+        assert 'uniformer_mm' not in sys.modules
+        from mmengine.config import Config
+        from mmengine.hub import get_config
+        mine = Config.fromfile('my_config.py')
+        zoo = get_config('uniformer_mm::{ZOO_CONFIG}')
+        assert mine.model.backbone.type == 'UniFormer', mine.model.backbone
+        assert mine.model.to_dict() == zoo.model.to_dict()
+        print(zoo.filename)
+    ''')
+    zoo_file = _run([python, '-c', code], work, env).strip().splitlines()[-1]
+    # the wheel's copy in the venv, not the checkout
+    assert zoo_file.startswith(str(tmp_path / 'venv'))
+    assert zoo_file.endswith('uniformer_mm/.mim/configs/' + ZOO_CONFIG)
 
     search = _run([python, '-m', 'mim', 'search', 'uniformer_mm'], work,
                   env)
