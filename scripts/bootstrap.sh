@@ -301,11 +301,18 @@ done_step
 # ------------------------------------------------------------ this project --
 step "[7/8] uniformer_mm (editable)"
 [ -f "$REPO/uniformer_mm/version.py" ] || die "uniformer_mm/version.py is missing"
-if "$PY" -I -c 'import sys, os, importlib.util, importlib.metadata as m
+# Also re-installed when the install predates the start-up hook: its
+# uniformer_mm-startup.pth (import mmaction.models without uniformer_mm,
+# uniformer_mm:: configs) comes with the editable wheel, and pip uninstall
+# removes it again.
+if "$PY" -I -c 'import sys, os, sysconfig, importlib.util, importlib.metadata as m
 m.distribution("uniformer_mm")
-spec = importlib.util.find_spec("uniformer_mm")
 root = os.path.realpath(sys.argv[1]) + os.sep
-sys.exit(0 if spec and spec.origin and os.path.realpath(spec.origin).startswith(root) else 1)' \
+def here(name):
+    spec = importlib.util.find_spec(name)
+    return spec and spec.origin and os.path.realpath(spec.origin).startswith(root)
+pth = os.path.join(sysconfig.get_paths()["purelib"], "uniformer_mm-startup.pth")
+sys.exit(0 if here("uniformer_mm") and here("_uniformer_mm_startup") and os.path.isfile(pth) else 1)' \
     "$REPO" >/dev/null 2>&1; then
     note "uniformer_mm already installed in editable mode from this checkout"
 else
@@ -327,6 +334,7 @@ if torch.__version__.split("+")[0] != want:
 import mmcv, mmengine
 from mmcv.ops import nms, RoIAlign
 import mmdet.models, mmseg.models, mmpose.models
+import mmaction.models  # works alone thanks to uniformer_mm-startup.pth
 import mmdet, mmseg, mmpose
 print("    torch %s | mmengine %s | mmcv %s (ops) | mmdet %s | mmseg %s | mmpose %s"
       % (torch.__version__, mmengine.__version__, mmcv.__version__,
