@@ -159,14 +159,19 @@ class _Job:
         anchor (str): The path whose manifest is ``anchor + .standin.json``.
         params (dict): Everything the content depends on.
         folders (list[str]): The folders samples are written into.
+        at_least (tuple[str]): Parameters that a stand-in with a larger
+            value also satisfies (frames per video: configs with shorter
+            samplers share the longer videos instead of rewriting them).
     """
 
-    def __init__(self, anchor: str, params: dict, folders: Sequence[str]):
+    def __init__(self, anchor: str, params: dict, folders: Sequence[str],
+                 at_least: Sequence[str] = ()):
         self.anchor = anchor
         self.manifest = anchor + MANIFEST_SUFFIX
         self.params = dict(generator=GENERATOR, version=GENERATOR_VERSION,
                            **params)
         self.folders = list(dict.fromkeys(folders))
+        self.at_least = tuple(at_least)
         self.files: List[str] = []  # relative to the manifest's folder
 
     def _read(self) -> Optional[dict]:
@@ -183,8 +188,15 @@ class _Job:
     def current(self) -> Optional[List[str]]:
         """The files of a current stand-in, or None."""
         old = self._read()
-        if old is None or old.get('params') != self.params or old.get(
-                'state') != 'done':
+        if old is None or old.get('state') != 'done':
+            return None
+        have = dict(old.get('params') or {})
+        want = dict(self.params)
+        for key in self.at_least:
+            if not have.get(key, -1) >= want.pop(key):
+                return None
+            have.pop(key)
+        if have != want:
             return None
         files = [self._abs(p) for p in old.get('files', [])]
         if not all(osp.exists(p) for p in files):
@@ -445,9 +457,13 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
 def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
                seed: int) -> List[str]:
     from .synthetic_pose import KEYPOINT_NAMES, SKELETON, draw_pose_scene
-    if num_classes not in (None, 1):
-        raise ValueError('mmpose CocoDataset has one category (person); '
-                         f'got num_classes={num_classes}')
+    # no class labels here: accept the category count or the keypoint count
+    # (a heatmap head's out_channels)
+    if num_classes not in (None, 1, len(KEYPOINT_NAMES)):
+        raise ValueError(
+            'mmpose CocoDataset has one category (person) and '
+            f'{len(KEYPOINT_NAMES)} keypoints; got num_classes={num_classes}'
+            ' (pass None)')
     ann_file = _join(cfg.get('data_root'), cfg.get('ann_file'))
     if not ann_file:
         raise ValueError('mmpose CocoDataset needs ann_file')
@@ -609,7 +625,8 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
     job = _Job(ann_file, dict(kind='videos', video_dir=video_dir, ext=ext,
                               frames=frames, num_samples=num_samples,
                               num_classes=num_classes, delimiter=delimiter,
-                              seed=seed), [video_dir])
+                              seed=seed), [video_dir],
+               at_least=('frames', ))
 
     def writer(job):
         lines = []
@@ -643,7 +660,7 @@ def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
                               with_offset=with_offset, frames=frames,
                               num_samples=num_samples,
                               num_classes=num_classes, seed=seed),
-               [frame_root])
+               [frame_root], at_least=('frames', ))
 
     def writer(job):
         lines = []
@@ -714,3 +731,82 @@ def make_standin_data(dataset_cfg: dict, *, scope: str, num_samples: int = 2,
         raise ValueError(f'seed must be >= 0, got {seed}')
     cfg['type'] = typ
     return writer(cfg, int(num_samples), num_classes, int(seed))
+
+
+# ------------------------------------------------------------------ CLI
+_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video',
+              'img_path', 'seg_map_path')
+
+
+def _rebase_paths(node, old: str, new: str):
+    """Replace the prefix ``old`` of the dataset paths under ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key in _PATH_KEYS and isinstance(value, str)
+                    and value.startswith(old)):
+                node[key] = osp.join(new, value[len(old):])
+            else:
+                _rebase_paths(value, old, new)
+    elif isinstance(node, list):
+        for item in node:
+            _rebase_paths(item, old, new)
+    return node
+
+
+def _leaf_datasets(cfg: dict):
+    """The datasets a wrapper (Repeat/ClassBalanced/Concat) builds."""
+    if 'datasets' in cfg:
+        for sub in cfg['datasets']:
+            yield from _leaf_datasets(sub)
+    elif 'dataset' in cfg:
+        yield from _leaf_datasets(cfg['dataset'])
+    else:
+        yield cfg
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[str]:
+    """``python -m uniformer_mm.datasets.standin CONFIG --data-root DIR``:
+    write the stand-ins of a config's train/val/test datasets."""
+    import argparse
+
+    from mmengine.config import Config
+    from mmengine.logging import print_log
+    parser = argparse.ArgumentParser(
+        description='Write stand-in data in the layout of a config\'s '
+        'datasets (a few small, real files; never over a real data set).')
+    parser.add_argument('config')
+    parser.add_argument(
+        '--data-root', help='where the config\'s data folder (the prefix '
+        '--prefix of its dataset paths) is taken to be; default: the '
+        'config\'s own paths')
+    parser.add_argument('--prefix', default='data/',
+                        help='the path prefix --data-root replaces '
+                        '(default: data/)')
+    parser.add_argument('--num-samples', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    scope = cfg.get('default_scope')
+    written: List[str] = []
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        dataset = loader['dataset']
+        dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(
+            dataset)
+        if args.data_root:
+            _rebase_paths(dataset, args.prefix, args.data_root)
+        for leaf in _leaf_datasets(dataset):
+            files = make_standin_data(leaf, scope=scope,
+                                      num_samples=args.num_samples,
+                                      seed=args.seed)
+            print_log(f'[standin] {split}: {leaf.get("type")}, '
+                      f'{len(files) - 1} files, manifest {files[-1]}',
+                      logger='current')
+            written += [f for f in files if f not in written]
+    return written
+
+
+if __name__ == '__main__':
+    main()
