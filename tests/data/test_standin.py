@@ -462,3 +462,28 @@ def test_cli_writes_every_split_of_a_config(tmp_path):
                  'sthv1_val_list_rawframes.txt'):
         assert str(tmp_path / 'sthv1' / name) in files
     assert len(os.listdir(tmp_path / 'sthv1/rawframes')) == 2
+
+
+def test_same_named_lists_sharing_a_folder_are_refused(tmp_path):
+    a = dict(type='VideoDataset', ann_file=str(tmp_path / 'a/train.txt'),
+             data_prefix=dict(video=str(tmp_path / 'videos')), pipeline=[])
+    b = dict(a, ann_file=str(tmp_path / 'b/train.txt'))
+    c = dict(a, ann_file=str(tmp_path / 'b/train_2.txt'))
+    make_standin_data(a, scope='mmaction', num_classes=3)
+    with pytest.raises(FileExistsError, match='also named'):
+        make_standin_data(b, scope='mmaction', num_classes=3)
+    make_standin_data(c, scope='mmaction', num_classes=3)  # another name
+    assert len(os.listdir(tmp_path / 'videos')) == 4
+    assert len(build(a, 'mmaction')) == len(build(c, 'mmaction')) == 2
+
+
+def test_an_interrupted_run_is_replaced(tmp_path):
+    seg = dataset_cfg(SEG_CFG, 'val', tmp_path)
+    files = make_standin_data(seg, scope='mmseg', num_samples=3)
+    manifest = files[-1]
+    info = json.load(open(manifest))
+    # as if killed while writing: the manifest lists nothing yet
+    info.update(state='writing', files=[])
+    json.dump(info, open(manifest, 'w'))
+    make_standin_data(seg, scope='mmseg', num_samples=2)
+    assert len(build(seg, 'mmseg')) == 2  # no leftovers in the scan

@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import zlib
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -90,6 +91,11 @@ def _stream(seed: int, tag: str, index: int) -> int:
     (annotation file name, sample), so different files get different
     pictures while a file's pictures depend only on ``seed``."""
     return (zlib.crc32(tag.encode()) << 20) + index
+
+
+def _tag(anchor: str) -> str:
+    """The name the samples of a stand-in carry: its anchor's stem."""
+    return osp.splitext(osp.basename(osp.normpath(anchor)))[0]
 
 
 def _rng(seed: int, tag: str, index: int) -> np.random.Generator:
@@ -227,13 +233,29 @@ class _Job:
                 f'{osp.basename(self.manifest)} to regenerate)')
         for folder in self.folders + [osp.dirname(self.anchor) or '.']:
             _check_folder(folder)
-        if old is not None:
-            for rel in old.get('files', []):
-                path = self._abs(rel)
-                if osp.basename(path).startswith(PREFIX) and osp.isdir(path):
-                    shutil.rmtree(path)
-                elif osp.isfile(path) and path != osp.normpath(self.anchor):
-                    os.remove(path)
+        # samples are named after the anchor: ones it does not list belong
+        # to an interrupted run of it, or to another anchor of the same name
+        # sharing the folder
+        listed = {self._abs(p) for p in (old or {}).get('files', [])}
+        mine = re.compile(
+            re.escape(f'{PREFIX}{_tag(self.anchor)}_') + r'\d{6}(\..*)?')
+        stale = [
+            osp.normpath(osp.join(folder, name)) for folder in self.folders
+            if osp.isdir(folder) for name in sorted(os.listdir(folder))
+            if mine.fullmatch(name)
+        ]
+        clash = [p for p in stale if p not in listed]
+        if clash and (old or {}).get('state') != 'writing':
+            raise FileExistsError(
+                f'{clash[0]} belongs to another stand-in whose annotation '
+                f'file is also named {osp.basename(self.anchor)!r} and '
+                'shares this folder; give the two annotation files '
+                'different names')
+        for path in sorted(listed | set(stale)):
+            if osp.basename(path).startswith(PREFIX) and osp.isdir(path):
+                shutil.rmtree(path)
+            elif osp.isfile(path) and path != osp.normpath(self.anchor):
+                os.remove(path)
         os.makedirs(osp.dirname(self.manifest) or '.', exist_ok=True)
         for folder in self.folders:
             os.makedirs(folder, exist_ok=True)
@@ -345,7 +367,7 @@ def _det_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
     img_dir = _prefix(cfg, 'img')
     cats = _coco_categories(cfg)
     num_classes = _check_classes(num_classes, len(cats), 'mmdet CocoDataset')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='coco_instances', img_dir=img_dir,
                               categories=cats, num_samples=num_samples,
                               num_classes=num_classes, seed=seed),
@@ -414,7 +436,7 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
     # as BaseSegDataset: a list of names, or (no file) a folder scan
     listed = bool(ann_file) and not osp.isdir(ann_file)
     anchor = ann_file if listed else osp.normpath(img_dir)
-    tag = osp.splitext(osp.basename(anchor))[0]
+    tag = _tag(anchor)
     job = _Job(anchor, dict(kind='seg', img_dir=img_dir, seg_dir=seg_dir,
                             listed=listed, img_suffix=img_suffix,
                             seg_suffix=seg_suffix, reduce_zero=reduce_zero,
@@ -468,7 +490,7 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
     if not ann_file:
         raise ValueError('mmpose CocoDataset needs ann_file')
     img_dir = _prefix(cfg, 'img')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='coco_keypoints', img_dir=img_dir,
                               num_samples=num_samples, seed=seed), [img_dir])
     width, height = IMAGE_SIZE
@@ -621,7 +643,7 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
     frames = _frames_needed(cfg)
     ext = _video_ext(ann_file)
     delimiter = cfg.get('delimiter', ' ')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='videos', video_dir=video_dir, ext=ext,
                               frames=frames, num_samples=num_samples,
                               num_classes=num_classes, delimiter=delimiter,
@@ -654,7 +676,7 @@ def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
     tmpl = cfg.get('filename_tmpl', 'img_{:05}.jpg')
     start = int(cfg.get('start_index', 1))
     with_offset = bool(cfg.get('with_offset', False))
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='rawframes', frame_root=frame_root,
                               tmpl=tmpl, start_index=start,
                               with_offset=with_offset, frames=frames,
