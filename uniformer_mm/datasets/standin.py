@@ -19,6 +19,12 @@ dataset class reads them:
 * mmaction ``RawframeDataset``: a list file of ``frame_dir total_frames
   label`` lines and folders of JPEG frames named by ``filename_tmpl``.
 
+Images are 320x240, videos 128x96 with enough frames for every frame
+sampler in the dataset's pipeline (40 to 128; a stand-in with more frames
+also serves a config with a shorter sampler, so configs sharing a list do
+not rewrite it). Video labels are spread over ``range(num_classes)``,
+both ends included; box and pixel labels are drawn from it.
+
 Safety: every sample file or folder written here is named ``standin_*``;
 every annotation file gets a manifest ``<ann_file>.standin.json`` (for a
 segmentation set read by scanning a folder: ``<img_dir>.standin.json``)
@@ -29,12 +35,18 @@ manifest, nor into a folder holding files that are neither ``standin_*``
 nor covered by a manifest (a real data set): that raises
 :class:`FileExistsError` naming the path. Sample names carry the stem of
 their annotation file, so splits (or layouts) that share one image or video
-folder never collide.
+folder never collide (two annotation files of the same name sharing a
+sample folder are refused). Files left by an interrupted run are replaced.
 
 Content is deterministic in ``seed`` and the annotation file's name; the
 pictures reuse the synthetic generators of :mod:`.synthetic`,
 :mod:`.synthetic_pose` and :mod:`.synthetic_video` and are not meant to be
 learnable.
+
+CLI (the stand-ins of a config's train/val/test datasets, its ``data/``
+paths moved under ``DIR``)::
+
+    python -m uniformer_mm.datasets.standin CONFIG --data-root DIR
 """
 import hashlib
 import json
