@@ -263,7 +263,7 @@ def test_coco_keypoints_and_detected_boxes(tmp_path):
 
 # ------------------------------------------------------------- mmaction
 @pytest.mark.parametrize('path,classes,frames,ext', [
-    (STHV2_CFG, 174, 40, '.mp4'),
+    (STHV2_CFG, 174, 40, '.webm'),
     (K400_CFG, 400, 64, '.mp4'),
     (UCF_CFG, 101, 64, '.avi'),
 ])

@@ -13,9 +13,8 @@ dataset class reads them:
 * mmpose ``CocoDataset``: a COCO person-keypoints json (17 keypoints) and,
   with ``bbox_file``, the detected-person-box json of the test setting;
 * mmaction ``VideoDataset``: a list file of ``path label`` lines and real
-  MPEG-4 videos (``.mp4``; ``.avi`` for UCF101 / HMDB51, as published;
-  Something-Something V2's ``.webm`` is not readable by the zoo's PyAV
-  pipelines, see :func:`_video_ext`);
+  videos in the published container (``.mp4``; ``.avi`` for UCF101 /
+  HMDB51; VP8 ``.webm`` for Something-Something V2, see :func:`_video_ext`);
 * mmaction ``RawframeDataset``: a list file of ``frame_dir total_frames
   label`` lines and folders of JPEG frames named by ``filename_tmpl``.
 
@@ -597,19 +596,24 @@ def _frames_needed(cfg: dict) -> int:
     return min(need, MAX_FRAMES)
 
 
+# encoders of PyAV's FFmpeg per container (MPEG-4 part 2 elsewhere)
+_VIDEO_CODECS = {'.webm': 'libvpx'}
+
+
 def _video_ext(ann_file: str) -> str:
     """The container of the published videos the list names, where the
     configs' decoder (PyAV) can read it.
 
-    UCF101 and HMDB51 are published as ``.avi``. Something-Something V2 is
-    published as ``.webm``, but WebM (Matroska) stores no frame count, so
-    MMAction2's ``PyAVInit`` reads ``total_frames == 0`` and the samplers
-    fail; its stand-in is ``.mp4``, as the videos must be re-encoded (or
-    read with decord) for the zoo's PyAV pipelines.
+    UCF101 and HMDB51 are published as ``.avi``, Something-Something V2 as
+    ``.webm`` (VP8/VP9 in Matroska, which records no frame count: the zoo's
+    SSv2 configs read it with ``CheckedPyAVInit``, which counts the frames;
+    MMAction2's ``PyAVInit`` reads 0 frames and its samplers fail).
     """
     name = osp.basename(ann_file).lower()
     if 'ucf101' in name or 'hmdb51' in name:
         return '.avi'
+    if 'sthv2' in name:
+        return '.webm'
     return '.mp4'
 
 
@@ -668,7 +672,8 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
             label = _spread(i, num_samples, num_classes)
             name = f'{PREFIX}{tag}_{i:06d}{ext}'
             write_video(job.add(osp.join(video_dir, name)),
-                        _clip(seed, tag, i, label, frames))
+                        _clip(seed, tag, i, label, frames),
+                        codec=_VIDEO_CODECS.get(ext, 'mpeg4'))
             lines.append(f'{name}{delimiter}{label}')
         _dump_lines(job.add(ann_file), lines)
 
