@@ -13,13 +13,11 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
-from mmengine.runner import CheckpointLoader
 
 from .compat import mmaction_drn, mmpose_simcc_vis
 from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
 from .models import (UniFormer, UniFormer3D, UniFormerLight,
                      UniFormerLight3D)
-from .utils.checkpoint_io import load_local_checkpoint
 
 MODELS = Registry(
     'model',
@@ -49,10 +47,10 @@ def _register(registry, module) -> None:
 def register_all_modules() -> None:
     """Register our types everywhere (idempotent).
 
-    Also routes MMEngine's loading of local checkpoint files (``load_from``,
-    ``resume``, ``Pretrained`` init) through our weights-only loader: the
-    same ``torch.load(weights_only=True)`` as torch's default, plus the one
-    allowlisted type the official files need and clear errors.
+    Besides installing the compatibility shims of ``uniformer_mm.compat``
+    it only registers: MMEngine's checkpoint loading is left as it is (our
+    tools install a weights-only loader explicitly, see
+    :func:`uniformer_mm.engine.install_weights_only_loader`).
     """
     mmaction_drn.install()
     mmpose_simcc_vis.install()
@@ -61,8 +59,6 @@ def register_all_modules() -> None:
         _register(MODELS, module)
     _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_local_checkpoint, force=True)
     for registry_module, types in CODEBASE_TYPES.items():
         try:
             registry = importlib.import_module(registry_module).MODELS

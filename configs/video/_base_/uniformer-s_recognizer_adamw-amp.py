@@ -5,7 +5,11 @@
 # clipping at 20 (CLIP_GRADIENT), soft cross-entropy on mixup/cutmix targets
 # with label smoothing 0.1, no dropout before the classifier.
 _base_ = ['mmaction::_base_/default_runtime.py']
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 num_classes = 400
 model = dict(
