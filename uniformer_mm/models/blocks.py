@@ -10,7 +10,6 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn.bricks import DropPath
 
 from .ops import cpu_bf16_native
 
@@ -58,6 +57,39 @@ def _layer_scales(init_value: Optional[float], shape: tuple):
 
 def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return x if gamma is None else gamma * x
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero a residual branch for whole
+    samples with probability ``drop_prob`` and scale the kept ones by
+    ``1 / (1 - drop_prob)``; the identity in eval mode.
+
+    One ``torch.rand`` draw of one number per sample, in the input's dtype
+    and device, as MMCV's and timm's ``DropPath``: with the same seed the
+    same samples are dropped and the outputs are bit-identical.
+
+    Args:
+        drop_prob (float): Probability of dropping a sample's branch.
+            Defaults to 0.1.
+    """
+
+    def __init__(self, drop_prob: float = 0.1):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_prob == 0.:
+            return x
+        keep_prob = 1. - self.drop_prob
+        # floor(keep_prob + U[0, 1)) is 1 with probability keep_prob
+        keep = (keep_prob + torch.rand(
+            (x.shape[0], ) + (1, ) * (x.dim() - 1),
+            dtype=x.dtype,
+            device=x.device)).floor()
+        return x.div(keep_prob) * keep
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
 
 
 def _untracked(t: torch.Tensor) -> bool:
