@@ -103,7 +103,7 @@ def test_config_carries_the_official_recipe(name):
     m = _parse(name)
     cfg = Config.fromfile(str(ZOO / name))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.datasets.rand_augment']
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
     assert cfg.default_scope == 'mmaction'
     backbone, head = cfg.model.backbone, cfg.model.cls_head
     assert backbone.type == 'UniFormer3D'

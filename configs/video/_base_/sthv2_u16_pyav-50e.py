@@ -11,13 +11,6 @@
 # frames of such files, and both checked transforms name unreadable files.
 _base_ = ['./uniformer-s_recognizer_adamw-amp.py']
 
-custom_imports = dict(
-    imports=[
-        'uniformer_mm', 'uniformer_mm.datasets.rand_augment',
-        'uniformer_mm.datasets.transforms'
-    ],
-    allow_failed_imports=False)
-
 num_classes = 174
 model = dict(
     backbone=dict(
