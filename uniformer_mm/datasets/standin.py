@@ -59,6 +59,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .wrappers import leaf_datasets
+
 GENERATOR = 'uniformer_mm.datasets.standin'
 GENERATOR_VERSION = 1
 MANIFEST_SUFFIX = '.standin.json'
@@ -792,17 +794,6 @@ def _rebase_paths(node, old: str, new: str):
     return node
 
 
-def _leaf_datasets(cfg: dict):
-    """The datasets a wrapper (Repeat/ClassBalanced/Concat) builds."""
-    if 'datasets' in cfg:
-        for sub in cfg['datasets']:
-            yield from _leaf_datasets(sub)
-    elif 'dataset' in cfg:
-        yield from _leaf_datasets(cfg['dataset'])
-    else:
-        yield cfg
-
-
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     """``python -m uniformer_mm.datasets.standin CONFIG --data-root DIR``:
     write the stand-ins of a config's train/val/test datasets."""
@@ -836,7 +827,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
             dataset)
         if args.data_root:
             _rebase_paths(dataset, args.prefix, args.data_root)
-        for leaf in _leaf_datasets(dataset):
+        for leaf in leaf_datasets(dataset):
             files = make_standin_data(leaf, scope=scope,
                                       num_samples=args.num_samples,
                                       seed=args.seed)

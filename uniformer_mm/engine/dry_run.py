@@ -31,6 +31,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
@@ -75,25 +76,12 @@ def _fmt(value) -> str:
 
 
 # ----------------------------------------------------------- config walks --
-def _leaf_datasets(dataset) -> Iterator[dict]:
-    """The leaf dataset configs under wrappers (Repeat, ClassBalanced, Concat)."""
-    if not isinstance(dataset, dict):
-        return
-    if 'datasets' in dataset:
-        for sub in dataset['datasets']:
-            yield from _leaf_datasets(sub)
-    elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset['dataset'])
-    else:
-        yield dataset
-
-
 def _pipelines(cfg: Config) -> Iterator[Tuple[str, list]]:
     for key in _LOADER_KEYS:
         loader = cfg.get(key)
         if not loader:
             continue
-        for dataset in _leaf_datasets(loader.get('dataset')):
+        for dataset in leaf_datasets(loader.get('dataset')):
             if dataset.get('pipeline'):
                 yield key.split('_')[0], dataset['pipeline']
 
@@ -125,7 +113,7 @@ def _walk(node, where: str = '') -> Iterator[Tuple[str, dict]]:
 
 
 def _set_dataset_indices(cfg: Config, key: str, count: int) -> None:
-    for dataset in _leaf_datasets(cfg[key]['dataset']):
+    for dataset in leaf_datasets(cfg[key]['dataset']):
         dataset['indices'] = count
 
 
@@ -316,7 +304,7 @@ def _make_standin_data(cfg: Config, root: str, train_samples: int,
         loader = cfg.get(key)
         if not loader:
             continue
-        for dataset in _leaf_datasets(loader.get('dataset')):
+        for dataset in leaf_datasets(loader.get('dataset')):
             _rebase_dataset(dataset, root)
             plain = dataset.to_dict() if isinstance(
                 dataset, ConfigDict) else dict(dataset)
