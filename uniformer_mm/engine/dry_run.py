@@ -192,6 +192,14 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
     if cfg.get('val_dataloader'):
         _set_dataset_indices(cfg, 'val_dataloader', eval_samples)
     _set_dataset_indices(cfg, 'test_dataloader', eval_samples)
+    # random weights score every box below a detector's test threshold, and
+    # COCO evaluation of no detections reports nothing at all
+    for where, node in _walk(cfg.model.get('test_cfg'), 'model.test_cfg'):
+        if node.get('score_thr'):
+            change(f'{where}.score_thr {node["score_thr"]} -> 0 (random '
+                   'weights score below it; the evaluator would get no '
+                   'detections)')
+            node['score_thr'] = 0.
     logger = hooks.get('logger')
     if logger is not None and logger.get('interval', 1) > 1:
         logger.interval = 1
@@ -487,9 +495,14 @@ def _prepare(config, work_dir: str, iters: int,
 
 def _runner_cfg(cfg: Config, phase: str) -> Config:
     run = copy.deepcopy(cfg)
-    # one MMEngine experiment (logger, message hub, visualizer) per phase
+    # one MMEngine experiment (logger, message hub, visualizer) per phase:
+    # these are process-wide instances looked up by name, and the codebases'
+    # runtimes name every visualizer 'visualizer', so a second runner in the
+    # process would reuse the first one's (and its log folder)
     stem = osp.basename(osp.normpath(cfg.work_dir))
     run.experiment_name = f'{stem}_dry-run-{phase}_{uuid.uuid4().hex[:8]}'
+    if run.get('visualizer'):
+        run.visualizer.name = run.experiment_name
     return run
 
 
