@@ -167,7 +167,8 @@ def exportable(model: nn.Module) -> Iterator[nn.Module]:
     speed switch of :data:`EXPORT_SETTINGS` on its plain path, the
     modules that do not export at dynamic sizes (MMSegmentation's
     ``Upsample``, adaptive average pooling) on an equivalent exportable
-    forward and autograd off; on exit its switches, training mode and grad mode are restored.
+    forward and autograd off; on exit its switches, forwards, training
+    mode and grad mode are restored.
 
     Raises:
         TypeError: ``model`` has parameters in another dtype than float32
@@ -177,8 +178,8 @@ def exportable(model: nn.Module) -> Iterator[nn.Module]:
     if dtypes - {torch.float32}:
         raise TypeError(
             'export a float32 model, got parameters in '
-            f'{sorted(map(str, dtypes))}; call model.float() first (bf16/fp16 paths are eager-mode '
-            'optimisations)')
+            f'{sorted(map(str, dtypes))}; call model.float() first '
+            '(bf16/fp16 paths are eager-mode optimisations)')
     saved = _settings(model)
     forwards = _forward_replacements(model)
     training = model.training

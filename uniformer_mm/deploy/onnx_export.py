@@ -77,8 +77,8 @@ def export_module(model: nn.Module, backbone_only: bool = False) -> nn.Module:
             'implemented: MMDeploy 1.3.1, the OpenMMLab path, requires '
             'protobuf<=3.20.2, which forces onnx back to 1.17, and '
             "MMDetection's predict() runs data-dependent Python control "
-            'flow that a trace cannot keep. Export the backbone with --backbone-only and run '
-            'the neck and heads in PyTorch')
+            'flow that a trace cannot keep. Export the backbone with '
+            '--backbone-only and run the neck and heads in PyTorch')
     if kind == 'mmaction' and hasattr(model, 'cls_head'):
         return ClassScores(model)
     if kind in ('mmseg', 'mmpose') and hasattr(model, '_forward'):
