@@ -6,8 +6,7 @@ from .preflight import (check_checkpoint_paths, check_dataset_paths,
 
 __all__ = [
     'check_checkpoint_paths', 'check_dataset_paths', 'missing_dataset_paths',
-    'prepare_embedded_data',
-    'CPUDistributedDataParallel', 'WeightsOnlyCheckpointHook',
-    'init_cpu_process_group', 'install_weights_only_loader',
-    'weights_only_loader_installed'
+    'prepare_embedded_data', 'CPUDistributedDataParallel',
+    'WeightsOnlyCheckpointHook', 'init_cpu_process_group',
+    'install_weights_only_loader', 'weights_only_loader_installed'
 ]
