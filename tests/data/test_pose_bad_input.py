@@ -27,7 +27,7 @@ from mmengine.registry import init_default_scope
 
 from uniformer_mm.datasets import make_coco_keypoints
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POSE_CFG = ROOT / 'configs/pose/demo/td-hm_uniformer-tiny_synthetic.py'
 
 

@@ -15,7 +15,7 @@ from uniformer_mm.datasets import make_coco_keypoints, prepare_synthetic_data
 from uniformer_mm.datasets.synthetic_pose import (KEYPOINT_NAMES, SKELETON,
                                                   draw_pose_scene)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POSE_CFG = ROOT / 'configs/pose/demo/td-hm_uniformer-tiny_synthetic.py'
 SMALL = dict(
     num_train=24, num_val=6, image_size=96, unlabeled_every=4, verbose=False)

@@ -12,10 +12,10 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ZOO_DIRS = ('configs/detection', 'configs/segmentation')
 SKIP_DIRS = {'demo', '_base_'}
-# the hourglass XXS / XS configs: tests/test_light_configs.py checks them
+# the hourglass XXS / XS configs: tests/configs/test_light_configs.py checks them
 LIGHT = re.compile(r'_uniformer-xx?s_')
 
 

@@ -20,7 +20,7 @@ from uniformer_mm.analysis.flops import (count_flops, sdpa_flop_jit,
                                          set_fused_attention)
 from uniformer_mm.models.blocks import Attention, AttentionBlock, ConvBlock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(depths=[1, 1, 2, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 
 

@@ -24,7 +24,7 @@ from uniformer_mm.datasets.transforms import (CheckedPyAVDecode,
                                               CheckedPyAVInit,
                                               UnreadableVideoError)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VIDEO_CFG = ROOT / 'configs/video/demo/uniformer3d-tiny_synthetic-video.py'
 SMALL = dict(
     num_train=8, num_val=4, num_frames=8, image_size=64, verbose=False)

@@ -14,7 +14,7 @@ from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
                                    make_coco_instances, make_seg_dataset,
                                    prepare_synthetic_data, set_iter_budget)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs'
 DET_CFG = DEMO / 'detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 SEG_CFG = DEMO / 'segmentation/demo/fpn_uniformer-tiny_synthetic.py'

@@ -11,7 +11,7 @@ import yaml
 from mmengine.config import Config
 from test_config_zoo import _build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIGHT = re.compile(r'_uniformer-(xx?s)_')
 
 # config -> (paper params in millions, official drop path rate, FPN widths)

@@ -15,7 +15,7 @@ from uniformer_mm.analysis.build import build_model_from_config
 from uniformer_mm.checkpoints.convert import ConversionError, detect_layout
 from uniformer_mm.checkpoints.io import load_checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DET_DEMO = ROOT / 'configs/detection/demo/' \
     'mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 SEG_DEMO = ROOT / 'configs/segmentation/demo/fpn_uniformer-tiny_synthetic.py'

@@ -15,7 +15,7 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / 'configs' / 'pose'
 CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in ZOO.glob('*.py'))
 

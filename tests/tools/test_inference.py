@@ -15,7 +15,7 @@ from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
                                    prepare_synthetic_data)
 from uniformer_mm.utils import save_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs'
 DET_CFG = DEMO / 'detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 SEG_CFG = DEMO / 'segmentation/demo/fpn_uniformer-tiny_synthetic.py'

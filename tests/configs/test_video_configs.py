@@ -18,7 +18,7 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / 'configs/video'
 CONFIGS = sorted(p.name for p in ZOO.glob('*.py'))
 

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 from uniformer_mm.utils import load_checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DET_DEMO = ROOT / 'configs/detection/demo/' \
     'mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 # a few images, a few iterations: this is about the tools, not learning

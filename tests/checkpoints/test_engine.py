@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from uniformer_mm.utils import CheckpointRefusedError, load_checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Regression(BaseModel):

@@ -22,7 +22,7 @@ from uniformer_mm.checkpoints.video import (build_label_remap,
                                             remap_from_label_files)
 from uniformer_mm.utils import load_checkpoint_file
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 K400_S16X4 = osp.join(
     ROOT, 'configs/video/'
     'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py')

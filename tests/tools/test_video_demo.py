@@ -15,7 +15,7 @@ from mmengine.config import Config
 from uniformer_mm.datasets import prepare_synthetic_data
 from uniformer_mm.utils import load_checkpoint_file, save_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VIDEO_CFG = ROOT / 'configs/video/demo/uniformer3d-tiny_synthetic-video.py'
 sys.path.insert(0, str(ROOT / 'tools' / 'demo'))
 import video_demo  # noqa: E402
