@@ -1,11 +1,14 @@
 from .preflight import (check_checkpoint_paths, check_dataset_paths,
                         missing_dataset_paths, prepare_embedded_data)
 from .distributed import CPUDistributedDataParallel, init_cpu_process_group
+from .finetune import (CheckpointMismatchError, FineTuneRunner,
+                       load_finetune_state)
 from .hooks import WeightsOnlyCheckpointHook
 
 __all__ = [
     'check_checkpoint_paths', 'check_dataset_paths', 'missing_dataset_paths',
     'prepare_embedded_data',
     'CPUDistributedDataParallel', 'WeightsOnlyCheckpointHook',
-    'init_cpu_process_group'
+    'init_cpu_process_group', 'CheckpointMismatchError', 'FineTuneRunner',
+    'load_finetune_state'
 ]
