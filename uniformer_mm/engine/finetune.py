@@ -24,9 +24,9 @@ when training starts:
   a missing or unexpected tensor) raises :class:`CheckpointMismatchError`
   naming each tensor.
 
-Resuming is MMEngine's own. Testing (``runner.test()``) loads strictly by
-shape: a checkpoint whose heads do not fit the model is refused rather than
-evaluated with untrained heads.
+Resuming (``resume=True``), validation and testing load strictly by shape:
+their checkpoint comes from a run of this config, and one whose heads do not
+fit the model is refused rather than evaluated with untrained heads.
 """
 import logging
 import re
@@ -121,7 +121,8 @@ def _class_count_reason(model: nn.Module, name: str, ckpt_shape: tuple,
         if counts.setdefault(module, theirs) != theirs:
             continue
         return (f'{what} differ ({module}: checkpoint {theirs}, model '
-                f'{count}; rows = {_FORM_TEXT[(a, b)]})')
+                f'{count}; rows = '
+                f'{_FORM_TEXT[(a, b)].replace("classes", what)})')
     return None
 
 
@@ -196,8 +197,8 @@ def load_finetune_state(model: nn.Module,
             'inherits (tools/convert_official.py --config ZOO_CONFIG), keep '
             'that config\'s backbone and neck, and change only the class '
             'count (num_classes / out_channels)' if allow_class_change else
-            'Test with a checkpoint trained with this config (the heads '
-            'must have its class count).')
+            'Test or resume with a checkpoint written by a run of this '
+            'config (its heads have this class count).')
         raise CheckpointMismatchError('\n'.join(parts))
     skipped = {s.name for s in report.skipped}
     model.load_state_dict(
@@ -235,8 +236,8 @@ class FineTuneRunner(Runner):
     """A :class:`~mmengine.runner.Runner` whose ``load_from`` loads through
     :func:`load_finetune_state`: for training, class-specific tensors of
     another class count are skipped (one log line each) and any other
-    mismatch is an error; for validation and testing, every tensor must
-    fit.
+    mismatch is an error; for resuming, validation and testing, every
+    tensor must fit.
 
     Use it in a config with ``runner_type = 'FineTuneRunner'`` (and
     ``custom_imports = dict(imports=['uniformer_mm.engine.finetune'])`` when
@@ -254,6 +255,13 @@ class FineTuneRunner(Runner):
             return super().train()
         finally:
             self._finetune_training = False
+
+    def resume(self, *args, **kwargs):
+        training, self._finetune_training = self._finetune_training, False
+        try:
+            return super().resume(*args, **kwargs)
+        finally:
+            self._finetune_training = training
 
     def load_checkpoint(self,
                         filename: str,

@@ -14,7 +14,7 @@ data_root = 'data/my_seg'
 # the converted official ADE20K model (150 classes): backbone, neck and the
 # FPN head's convolutions load; the K-class conv_seg is skipped, logged, and
 # keeps its initialisation
-load_from = 'checkpoints/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512_converted.pth'
+load_from = 'checkpoints/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512_converted.pth'  # noqa: E501
 runner_type = 'FineTuneRunner'
 
 model = dict(

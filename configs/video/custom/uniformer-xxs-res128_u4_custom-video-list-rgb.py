@@ -19,6 +19,12 @@ runner_type = 'FineTuneRunner'
 
 model = dict(
     backbone=dict(init_cfg=None),  # load_from brings the backbone
+    # mixup / cutmix make one-hot labels: they need the class count too
+    data_preprocessor=dict(
+        blending=dict(augments=[
+            dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+            dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)
+        ])),
     cls_head=dict(num_classes=num_classes))
 
 train_dataloader = dict(
