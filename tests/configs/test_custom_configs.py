@@ -109,6 +109,13 @@ def test_templates_inherit_their_zoo_config():
         assert cfg.model.backbone.init_cfg is None
         assert cfg.load_from.startswith('checkpoints/')
         assert cfg.auto_scale_lr.base_batch_size > 0
+        # the zoo's own imports kept, the runner's module added
+        zoo_imports = Config.fromfile(
+            str(CONFIGS / zoo),
+            import_custom_modules=False).custom_imports.imports
+        assert set(cfg.custom_imports.imports) == set(zoo_imports) | {
+            'uniformer_mm.engine.finetune'
+        }
 
 
 @pytest.mark.slow
