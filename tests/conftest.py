@@ -3,6 +3,11 @@ import torch
 from mmengine.hooks import Hook
 
 import uniformer_mm  # noqa: F401  (registers everything)
+from uniformer_mm.engine import install_weights_only_loader
+
+# as our tools do: MMEngine loads local checkpoints weights-only
+# (tests/checkpoints/test_safe_loading.py checks the import alone does not)
+install_weights_only_loader()
 
 
 def pytest_configure(config):

@@ -100,7 +100,8 @@ def test_zoo_is_complete():
 def test_config_builds_with_paper_params(path):
     head, arch, attn_mode, window = _parse(path)
     cfg = Config.fromfile(str(ROOT / path))
-    assert cfg.custom_imports['imports'] == ['uniformer_mm']
+    assert cfg.custom_imports['imports'] == [
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
     assert cfg.default_scope == ('mmdet' if path.startswith(ZOO_DIRS[0])
                                  else 'mmseg')
 

@@ -142,12 +142,13 @@ def test_recompute_gelu_steps_aside_for_dropout_and_no_grad():
 
 @pytest.mark.parametrize('cast', ['autocast', 'weights'])
 def test_bf16_is_finite_and_close(cast):
-    """bf16 by autocast, or with weights and input cast (both run the
-    blocked bf16 attention on the CPU)."""
+    """bf16 by autocast, or with weights and input cast (the blocked bf16
+    attention on a CPU with native bf16, SDPA elsewhere). A small input:
+    without native bf16 every product is emulated, ~10x slower."""
     torch.manual_seed(0)
     model = randomize_(UniFormer(TINY, attn_mode='hybrid',
                                  window_size=5)).eval()
-    x = torch.randn(1, 3, 160, 96)
+    x = torch.randn(1, 3, 96, 64)
     with torch.no_grad():
         ref = model(x)
         if cast == 'autocast':
@@ -186,27 +187,44 @@ def test_blocked_bf16_attention_matches_float32(batch, tokens, score_block):
     torch.testing.assert_close(out, whole, rtol=2e-2, atol=2e-2)
 
 
-def test_blocked_attention_runs_only_for_cpu_bf16_inference(monkeypatch):
+@pytest.mark.parametrize('native', [True, False])
+def test_blocked_attention_runs_only_for_native_cpu_bf16_inference(
+        monkeypatch, native):
+    """The blocked path takes bf16 inference on a CPU that computes bf16
+    natively; on one that emulates bf16 (AVX2) SDPA keeps it."""
+    monkeypatch.setattr(blocks, 'cpu_bf16_native', lambda: native)
     calls = []
     blocked = blocks._blocked_attention
     monkeypatch.setattr(blocks, '_blocked_attention',
                         lambda *a, **kw: calls.append(1) or blocked(*a, **kw))
     torch.manual_seed(0)
     model = UniFormer(TINY, attn_mode='hybrid', window_size=5)
-    x = torch.randn(1, 3, 96, 64)
+    x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         model.eval()(x)  # float32: SDPA
         assert not calls
         with torch.autocast('cpu', dtype=torch.bfloat16):
             model(x)
         # 4 windowed + 1 global attention blocks
-        assert len(calls) == 5
+        assert len(calls) == (5 if native else 0)
+    if not native:
+        return
     calls.clear()
     model.train().bfloat16()
     sum(o.float().sum() for o in model(x.bfloat16())).backward()  # SDPA
     assert not calls
     assert all(p.grad is not None for p in model.parameters()
                if p.requires_grad)
+
+
+def test_cpu_capability_names_bf16_support(monkeypatch):
+    from uniformer_mm.models import ops
+    base = torch.backends.cpu.get_cpu_capability()
+    assert ops.cpu_capability().startswith(base)
+    assert ('no native bf16' in ops.cpu_capability()) != ops.cpu_bf16_native()
+    monkeypatch.setattr(ops, 'cpu_bf16_native', lambda: False)
+    assert ops.cpu_capability() == (
+        f'{base}, no native bf16 (needs AVX512-BF16 or AMX)')
 
 
 @pytest.mark.slow

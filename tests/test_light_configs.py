@@ -42,7 +42,8 @@ def test_light_config_builds_with_paper_params(path):
     paper, drop_path, widths = CONFIGS[path]
     preset = LIGHT.search(path).group(1)
     cfg = Config.fromfile(str(ROOT / path))
-    assert cfg.custom_imports['imports'] == ['uniformer_mm']
+    assert cfg.custom_imports['imports'] == [
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
     backbone = cfg.model.backbone
     assert dict(backbone) == dict(
         type='UniFormerLight',

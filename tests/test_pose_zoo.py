@@ -70,7 +70,8 @@ def test_config_recipe(path):
     arch, batch, h, w = _parse(path)
     dpr, lr, per_gpu, sigma = RECIPES[Path(path).stem]
     cfg = Config.fromfile(str(ROOT / path))
-    assert cfg.custom_imports['imports'] == ['uniformer_mm']
+    assert cfg.custom_imports['imports'] == [
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
     assert cfg.default_scope == 'mmpose'
 
     backbone = cfg.model.backbone

@@ -50,7 +50,7 @@ def test_scoped_build_resolves_plain_type_name():
 def test_custom_imports_registers_everything_in_a_fresh_process(tmp_path):
     """What a config with custom_imports=dict(imports=['uniformer_mm']) gets:
     all four codebases import and see our types, incl. mmaction.models on
-    the mmaction2 1.2.0 wheel (drn stand-in)."""
+    the mmaction2 1.2.0 wheel (drn stand-in) and our video transforms."""
     cfg = tmp_path / 'cfg.py'
     cfg.write_text("custom_imports = dict(imports=['uniformer_mm'], "
                    'allow_failed_imports=False)\n')
@@ -64,6 +64,9 @@ from mmpose.registry import MODELS as P
 from mmaction.registry import MODELS as A
 assert D.get('UniFormer') is S.get('UniFormer') is P.get('UniFormer')
 assert A.get('UniFormer3D') is not None
+from mmaction.registry import TRANSFORMS
+for name in ('ClipRandAugment', 'CheckedPyAVInit', 'CheckedPyAVDecode'):
+    assert TRANSFORMS.get(name) is not None, name
 try:
     A.build(dict(type='DRN'))
 except RuntimeError as e:

@@ -103,7 +103,7 @@ def test_config_carries_the_official_recipe(name):
     m = _parse(name)
     cfg = Config.fromfile(str(ZOO / name))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.datasets.rand_augment']
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
     assert cfg.default_scope == 'mmaction'
     backbone, head = cfg.model.backbone, cfg.model.cls_head
     assert backbone.type == 'UniFormer3D'
@@ -169,7 +169,9 @@ def test_config_carries_the_official_recipe(name):
     else:
         assert _sampler(test).num_clips == 5 and crop[0].type == 'ThreeCrop'
     # official AUG.AA_TYPE, right after decoding
-    decoder = 'RawFrameDecode' if m['data'] == 'sthv1' else 'PyAVDecode'
+    # SSv2's WebM files record no frame count: CheckedPyAVInit counts them
+    decoder = {'sthv1': 'RawFrameDecode', 'sthv2': 'CheckedPyAVDecode'}.get(
+        m['data'], 'PyAVDecode')
     augment = [t for t in train if 'RandAugment' in t['type']]
     assert augment == [dict(type='ClipRandAugment', policy=(
         'rand-m5-n2-mstd0.25' if m['data'].endswith('-split1') else

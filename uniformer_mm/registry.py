@@ -8,18 +8,17 @@ installed are skipped. Everything is also in our own ``MODELS`` registry
 (scope ``uniformer_mm``), a child of MMEngine's root registry.
 """
 import importlib
+import importlib.util
 
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
-from mmengine.runner import CheckpointLoader
 
 from .compat import mmaction_drn, mmpose_simcc_vis
 from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
 from .models import (UniFormer, UniFormer3D, UniFormerLight,
                      UniFormerLight3D)
-from .utils.checkpoint_io import load_local_checkpoint
 
 MODELS = Registry(
     'model',
@@ -33,6 +32,11 @@ CODEBASE_TYPES = {
     'mmseg.registry': (UniFormer, UniFormerLight),
     'mmpose.registry': (UniFormer, UniFormerLight),
     'mmaction.registry': (UniFormer3D, UniFormerLight3D),
+}
+# codebase -> our modules whose import registers data transforms there
+CODEBASE_MODULES = {
+    'mmaction': ('uniformer_mm.datasets.transforms',
+                 'uniformer_mm.datasets.rand_augment'),
 }
 
 
@@ -49,10 +53,10 @@ def _register(registry, module) -> None:
 def register_all_modules() -> None:
     """Register our types everywhere (idempotent).
 
-    Also routes MMEngine's loading of local checkpoint files (``load_from``,
-    ``resume``, ``Pretrained`` init) through our weights-only loader: the
-    same ``torch.load(weights_only=True)`` as torch's default, plus the one
-    allowlisted type the official files need and clear errors.
+    Besides installing the compatibility shims of ``uniformer_mm.compat``
+    it only registers: MMEngine's checkpoint loading is left as it is (our
+    tools install a weights-only loader explicitly, see
+    :func:`uniformer_mm.engine.install_weights_only_loader`).
     """
     mmaction_drn.install()
     mmpose_simcc_vis.install()
@@ -61,8 +65,6 @@ def register_all_modules() -> None:
         _register(MODELS, module)
     _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_local_checkpoint, force=True)
     for registry_module, types in CODEBASE_TYPES.items():
         try:
             registry = importlib.import_module(registry_module).MODELS
@@ -70,3 +72,8 @@ def register_all_modules() -> None:
             continue
         for module in types:
             _register(registry, module)
+    for codebase, modules in CODEBASE_MODULES.items():
+        if importlib.util.find_spec(codebase) is None:
+            continue
+        for name in modules:
+            importlib.import_module(name)

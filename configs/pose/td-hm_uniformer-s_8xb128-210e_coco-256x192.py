@@ -3,7 +3,11 @@
 # 0.x) in MMPose 1.x form. What differs from the upstream ResNet config
 # (td-hm_res50_8xb64-210e_coco-256x192.py) is stated here; see README.md.
 _base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 # runtime: 210 epochs, validation (and the best-AP checkpoint) every 10
 train_cfg = dict(max_epochs=210, val_interval=10)

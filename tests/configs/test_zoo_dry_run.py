@@ -53,7 +53,7 @@ def standin_dir(tmp_path_factory):
 
 @pytest.mark.zoo
 @pytest.mark.parametrize('config', CONFIGS)
-def test_dry_run(config, standin_dir, tmp_path):
+def test_dry_run(config, standin_dir, tmp_path, capsys):
     lines = []
     work_dir = tmp_path / 'work'
     try:
@@ -66,7 +66,8 @@ def test_dry_run(config, standin_dir, tmp_path):
     finally:
         # B-size checkpoints with optimizer state are ~1 GB each
         shutil.rmtree(work_dir, ignore_errors=True)
-    print(result.summary())
+    with capsys.disabled():  # each config's verdict line in the CI log
+        print(f'\n{config}: {result.summary()}')
     assert result.ok, result.summary() + '\n' + '\n'.join(lines[-40:])
     task = config.split('/')[0]
     for metric in METRIC[task]:

@@ -19,13 +19,15 @@ from uniformer_mm.datasets.standin import (COCO_CATEGORY_IDS,
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CFG = 'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py'
-SEG_CFG = 'configs/segmentation/upernet_uniformer-s_8xb2-160k_ade20k-512x512.py'
+SEG_CFG = ('configs/segmentation/'
+           'upernet_uniformer-s_8xb2-160k_ade20k-512x512.py')
 POSE_CFG = 'configs/pose/td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
 STHV2_CFG = 'configs/video/uniformer-s_k400-pre_8xb4-u16-50e_sthv2-rgb.py'
 STHV1_CFG = 'configs/video/uniformer-s_k400-pre_8xb4-u16-60e_sthv1-rgb.py'
 K400_CFG = ('configs/video/'
             'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py')
-UCF_CFG = 'configs/video/uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py'
+UCF_CFG = ('configs/video/'
+           'uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py')
 # the ten ids COCO 2017 never used
 COCO_UNUSED = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
 _PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video',
@@ -261,7 +263,7 @@ def test_coco_keypoints_and_detected_boxes(tmp_path):
 
 # ------------------------------------------------------------- mmaction
 @pytest.mark.parametrize('path,classes,frames,ext', [
-    (STHV2_CFG, 174, 40, '.mp4'),
+    (STHV2_CFG, 174, 40, '.webm'),
     (K400_CFG, 400, 64, '.mp4'),
     (UCF_CFG, 101, 64, '.avi'),
 ])
@@ -354,6 +356,22 @@ def test_second_call_writes_nothing(tmp_path):
     assert mtimes(files) == before
 
 
+def test_configs_with_shorter_samplers_share_longer_videos(tmp_path):
+    long_cfg = K400_CFG.replace('16x4x1', '32x4x1')  # 128 frames
+    short = dataset_cfg(K400_CFG, 'val', tmp_path)  # 16 x 4: 64 frames
+    files = make_standin_data(short, scope='mmaction')
+    name = open(short['ann_file']).read().split()[0]
+    video = osp.join(short['data_prefix']['video'], name)
+    assert frame_count(video) == 64
+    longer = dataset_cfg(long_cfg, 'val', tmp_path)
+    assert longer['ann_file'] == short['ann_file']
+    assert make_standin_data(longer, scope='mmaction') == files
+    assert frame_count(video) == 128
+    before = mtimes(files)
+    assert make_standin_data(short, scope='mmaction') == files
+    assert mtimes(files) == before
+
+
 def test_other_sample_counts_regenerate(tmp_path):
     cfg = dataset_cfg(STHV1_CFG, 'train', tmp_path)
     make_standin_data(cfg, scope='mmaction', num_samples=3)
@@ -434,3 +452,38 @@ def test_bad_input():
     with pytest.raises(ValueError, match='num_samples'):
         make_standin_data(dict(type='VideoDataset', ann_file='x.txt'),
                           scope='mmaction', num_samples=0)
+
+
+def test_cli_writes_every_split_of_a_config(tmp_path):
+    from uniformer_mm.datasets.standin import main
+    files = main([osp.join(REPO, STHV1_CFG), '--data-root',
+                  str(tmp_path), '--num-samples', '1'])
+    for name in ('sthv1_train_list_rawframes.txt',
+                 'sthv1_val_list_rawframes.txt'):
+        assert str(tmp_path / 'sthv1' / name) in files
+    assert len(os.listdir(tmp_path / 'sthv1/rawframes')) == 2
+
+
+def test_same_named_lists_sharing_a_folder_are_refused(tmp_path):
+    a = dict(type='VideoDataset', ann_file=str(tmp_path / 'a/train.txt'),
+             data_prefix=dict(video=str(tmp_path / 'videos')), pipeline=[])
+    b = dict(a, ann_file=str(tmp_path / 'b/train.txt'))
+    c = dict(a, ann_file=str(tmp_path / 'b/train_2.txt'))
+    make_standin_data(a, scope='mmaction', num_classes=3)
+    with pytest.raises(FileExistsError, match='also named'):
+        make_standin_data(b, scope='mmaction', num_classes=3)
+    make_standin_data(c, scope='mmaction', num_classes=3)  # another name
+    assert len(os.listdir(tmp_path / 'videos')) == 4
+    assert len(build(a, 'mmaction')) == len(build(c, 'mmaction')) == 2
+
+
+def test_an_interrupted_run_is_replaced(tmp_path):
+    seg = dataset_cfg(SEG_CFG, 'val', tmp_path)
+    files = make_standin_data(seg, scope='mmseg', num_samples=3)
+    manifest = files[-1]
+    info = json.load(open(manifest))
+    # as if killed while writing: the manifest lists nothing yet
+    info.update(state='writing', files=[])
+    json.dump(info, open(manifest, 'w'))
+    make_standin_data(seg, scope='mmseg', num_samples=2)
+    assert len(build(seg, 'mmseg')) == 2  # no leftovers in the scan

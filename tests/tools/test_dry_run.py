@@ -80,6 +80,17 @@ def test_amp_becomes_fp32_without_cuda():
     assert cfg.train_dataloader.dataset.indices == 4
 
 
+def test_detector_keeps_its_detections_and_runners_their_own_visualizer():
+    cfg, _, _, changes = _prepare(
+        ROOT / 'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py')
+    assert cfg.model.test_cfg.rcnn.score_thr == 0
+    assert any('score_thr 0.05 -> 0' in c for c in changes)
+    # MMEngine looks visualizers up by name process-wide: one per phase
+    names = {dr._runner_cfg(cfg, phase).visualizer.name
+             for phase in ('train', 'resume', 'test')}
+    assert len(names) == 3 and cfg.visualizer.name == 'visualizer'
+
+
 def test_small_inputs_shrink_video_sizes_clips_and_views():
     cfg, _, samples, changes = _prepare(STH, small=True)
     assert samples == 1

@@ -37,7 +37,9 @@ Sections (``--sections``, default all):
   amp       bf16 (CPU; fp16 and bf16 on CUDA) by autocast and with the
             weights cast: finite, error vs fp32, inference speed-up over our
             fp32 (S-h14 800x1216), and the device's matmul speed per dtype
-            (the ceiling of that speed-up).
+            (the ceiling of that speed-up). On a CPU without native bf16
+            (AVX512-BF16 or AMX) bf16 is skipped, printing the CPU's
+            capability and the measured slowdown.
   compile   ``torch.compile`` of the backbone: same outputs as eager mode,
             first-call (compile) and steady-state times.
   throughput  images/s (batch 32, 224x224) and clips/s (batch 4,
@@ -437,10 +439,36 @@ def section_scaling(args, memory):
         prev = (tokens, peaks)
 
 
+def _bf16_slowdown(n: int = 512, repeats: int = 3) -> float:
+    """How many times slower an n x n bf16 matmul runs than float32 on
+    this CPU (small: emulated bf16 takes ~2 s per GFLOP; at 256 oneDNN's
+    small-matrix path hides the difference)."""
+    import torch
+    times = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = (torch.randn(n, n, dtype=dtype) for _ in range(2))
+        torch.mm(a, b)
+        times[dtype] = _median_time(lambda a=a, b=b: torch.mm(a, b), repeats,
+                                    'cpu')
+    return times[torch.bfloat16] / times[torch.float32]
+
+
 def section_amp(args, memory):
     import copy
 
     import torch
+
+    from uniformer_mm.models.ops import cpu_bf16_native, cpu_capability
+    if args.device == 'cpu':
+        print(f'\n## reduced precision: CPU {cpu_capability()}')
+        if not cpu_bf16_native():
+            print('skipping bf16: this CPU emulates bf16 '
+                  f'({torch.backends.cpu.get_cpu_capability()}, no '
+                  'AVX512-BF16 or AMX); a 512x512 bf16 matmul measured '
+                  f'{_bf16_slowdown():.0f}x slower than float32 here. The '
+                  'bf16 figures need a CPU with AVX512-BF16 or AMX.',
+                  flush=True)
+            return
     model, shape = build_backbone('s-h14', {}, args.device)
     model.eval()
     x = torch.randn(*shape, device=args.device)

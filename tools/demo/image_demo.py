@@ -67,6 +67,8 @@ def build_inferencer(config, weights: Optional[str] = None,
     mmengine ``Config``) with ``weights`` (read weights-only)."""
     from mmengine.config import Config
     import uniformer_mm  # noqa: F401  (registers the backbones)
+    from uniformer_mm.engine import install_weights_only_loader
+    install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     # the inferencer builds the model itself; no pretrained weights needed

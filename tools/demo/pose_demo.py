@@ -59,6 +59,9 @@ def build_pose_inferencer(config, weights: Optional[str] = None,
     # module that mmpose.apis imports (uniformer_mm.compat)
     import uniformer_mm  # noqa: F401
     from mmpose.apis.inferencers import Pose2DInferencer
+
+    from uniformer_mm.engine import install_weights_only_loader
+    install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     if cfg.get('default_scope') != 'mmpose':

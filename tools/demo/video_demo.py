@@ -89,8 +89,10 @@ def build_recognizer(config, weights: Optional[str] = None,
     from mmengine.config import Config
 
     from uniformer_mm import register_all_modules
+    from uniformer_mm.engine import install_weights_only_loader
     from uniformer_mm.utils import load_checkpoint_file
     register_all_modules()
+    install_weights_only_loader()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     if cfg.get('test_pipeline') is None:
@@ -102,8 +104,8 @@ def build_recognizer(config, weights: Optional[str] = None,
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
     from mmaction.apis import init_recognizer
-    # weights: MMEngine's loader, which uniformer_mm routes through
-    # torch.load(weights_only=True)
+    # weights: MMEngine's loader, routed through torch.load(weights_only=
+    # True) above
     model = init_recognizer(cfg, weights, device=device)
     meta = load_checkpoint_file(weights).get('meta') if weights else None
     model.dataset_meta = dict(classes=_classes(cfg, meta))

@@ -13,11 +13,16 @@ dataset class reads them:
 * mmpose ``CocoDataset``: a COCO person-keypoints json (17 keypoints) and,
   with ``bbox_file``, the detected-person-box json of the test setting;
 * mmaction ``VideoDataset``: a list file of ``path label`` lines and real
-  MPEG-4 videos (``.mp4``; ``.avi`` for UCF101 / HMDB51, as published;
-  Something-Something V2's ``.webm`` is not readable by the zoo's PyAV
-  pipelines, see :func:`_video_ext`);
+  videos in the published container (``.mp4``; ``.avi`` for UCF101 /
+  HMDB51; VP8 ``.webm`` for Something-Something V2, see :func:`_video_ext`);
 * mmaction ``RawframeDataset``: a list file of ``frame_dir total_frames
   label`` lines and folders of JPEG frames named by ``filename_tmpl``.
+
+Images are 320x240, videos 128x96 with enough frames for every frame
+sampler in the dataset's pipeline (40 to 128; a stand-in with more frames
+also serves a config with a shorter sampler, so configs sharing a list do
+not rewrite it). Video labels are spread over ``range(num_classes)``,
+both ends included; box and pixel labels are drawn from it.
 
 Safety: every sample file or folder written here is named ``standin_*``;
 every annotation file gets a manifest ``<ann_file>.standin.json`` (for a
@@ -29,23 +34,32 @@ manifest, nor into a folder holding files that are neither ``standin_*``
 nor covered by a manifest (a real data set): that raises
 :class:`FileExistsError` naming the path. Sample names carry the stem of
 their annotation file, so splits (or layouts) that share one image or video
-folder never collide.
+folder never collide (two annotation files of the same name sharing a
+sample folder are refused). Files left by an interrupted run are replaced.
 
 Content is deterministic in ``seed`` and the annotation file's name; the
 pictures reuse the synthetic generators of :mod:`.synthetic`,
 :mod:`.synthetic_pose` and :mod:`.synthetic_video` and are not meant to be
 learnable.
+
+CLI (the stand-ins of a config's train/val/test datasets, its ``data/``
+paths moved under ``DIR``)::
+
+    python -m uniformer_mm.datasets.standin CONFIG --data-root DIR
 """
 import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import zlib
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from .wrappers import leaf_datasets
 
 GENERATOR = 'uniformer_mm.datasets.standin'
 GENERATOR_VERSION = 1
@@ -90,6 +104,11 @@ def _stream(seed: int, tag: str, index: int) -> int:
     (annotation file name, sample), so different files get different
     pictures while a file's pictures depend only on ``seed``."""
     return (zlib.crc32(tag.encode()) << 20) + index
+
+
+def _tag(anchor: str) -> str:
+    """The name the samples of a stand-in carry: its anchor's stem."""
+    return osp.splitext(osp.basename(osp.normpath(anchor)))[0]
 
 
 def _rng(seed: int, tag: str, index: int) -> np.random.Generator:
@@ -159,14 +178,19 @@ class _Job:
         anchor (str): The path whose manifest is ``anchor + .standin.json``.
         params (dict): Everything the content depends on.
         folders (list[str]): The folders samples are written into.
+        at_least (tuple[str]): Parameters that a stand-in with a larger
+            value also satisfies (frames per video: configs with shorter
+            samplers share the longer videos instead of rewriting them).
     """
 
-    def __init__(self, anchor: str, params: dict, folders: Sequence[str]):
+    def __init__(self, anchor: str, params: dict, folders: Sequence[str],
+                 at_least: Sequence[str] = ()):
         self.anchor = anchor
         self.manifest = anchor + MANIFEST_SUFFIX
         self.params = dict(generator=GENERATOR, version=GENERATOR_VERSION,
                            **params)
         self.folders = list(dict.fromkeys(folders))
+        self.at_least = tuple(at_least)
         self.files: List[str] = []  # relative to the manifest's folder
 
     def _read(self) -> Optional[dict]:
@@ -183,8 +207,15 @@ class _Job:
     def current(self) -> Optional[List[str]]:
         """The files of a current stand-in, or None."""
         old = self._read()
-        if old is None or old.get('params') != self.params or old.get(
-                'state') != 'done':
+        if old is None or old.get('state') != 'done':
+            return None
+        have = dict(old.get('params') or {})
+        want = dict(self.params)
+        for key in self.at_least:
+            if not have.get(key, -1) >= want.pop(key):
+                return None
+            have.pop(key)
+        if have != want:
             return None
         files = [self._abs(p) for p in old.get('files', [])]
         if not all(osp.exists(p) for p in files):
@@ -215,13 +246,29 @@ class _Job:
                 f'{osp.basename(self.manifest)} to regenerate)')
         for folder in self.folders + [osp.dirname(self.anchor) or '.']:
             _check_folder(folder)
-        if old is not None:
-            for rel in old.get('files', []):
-                path = self._abs(rel)
-                if osp.basename(path).startswith(PREFIX) and osp.isdir(path):
-                    shutil.rmtree(path)
-                elif osp.isfile(path) and path != osp.normpath(self.anchor):
-                    os.remove(path)
+        # samples are named after the anchor: ones it does not list belong
+        # to an interrupted run of it, or to another anchor of the same name
+        # sharing the folder
+        listed = {self._abs(p) for p in (old or {}).get('files', [])}
+        mine = re.compile(
+            re.escape(f'{PREFIX}{_tag(self.anchor)}_') + r'\d{6}(\..*)?')
+        stale = [
+            osp.normpath(osp.join(folder, name)) for folder in self.folders
+            if osp.isdir(folder) for name in sorted(os.listdir(folder))
+            if mine.fullmatch(name)
+        ]
+        clash = [p for p in stale if p not in listed]
+        if clash and (old or {}).get('state') != 'writing':
+            raise FileExistsError(
+                f'{clash[0]} belongs to another stand-in whose annotation '
+                f'file is also named {osp.basename(self.anchor)!r} and '
+                'shares this folder; give the two annotation files '
+                'different names')
+        for path in sorted(listed | set(stale)):
+            if osp.basename(path).startswith(PREFIX) and osp.isdir(path):
+                shutil.rmtree(path)
+            elif osp.isfile(path) and path != osp.normpath(self.anchor):
+                os.remove(path)
         os.makedirs(osp.dirname(self.manifest) or '.', exist_ok=True)
         for folder in self.folders:
             os.makedirs(folder, exist_ok=True)
@@ -333,7 +380,7 @@ def _det_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
     img_dir = _prefix(cfg, 'img')
     cats = _coco_categories(cfg)
     num_classes = _check_classes(num_classes, len(cats), 'mmdet CocoDataset')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='coco_instances', img_dir=img_dir,
                               categories=cats, num_samples=num_samples,
                               num_classes=num_classes, seed=seed),
@@ -402,7 +449,7 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
     # as BaseSegDataset: a list of names, or (no file) a folder scan
     listed = bool(ann_file) and not osp.isdir(ann_file)
     anchor = ann_file if listed else osp.normpath(img_dir)
-    tag = osp.splitext(osp.basename(anchor))[0]
+    tag = _tag(anchor)
     job = _Job(anchor, dict(kind='seg', img_dir=img_dir, seg_dir=seg_dir,
                             listed=listed, img_suffix=img_suffix,
                             seg_suffix=seg_suffix, reduce_zero=reduce_zero,
@@ -445,14 +492,18 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
 def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
                seed: int) -> List[str]:
     from .synthetic_pose import KEYPOINT_NAMES, SKELETON, draw_pose_scene
-    if num_classes not in (None, 1):
-        raise ValueError('mmpose CocoDataset has one category (person); '
-                         f'got num_classes={num_classes}')
+    # no class labels here: accept the category count or the keypoint count
+    # (a heatmap head's out_channels)
+    if num_classes not in (None, 1, len(KEYPOINT_NAMES)):
+        raise ValueError(
+            'mmpose CocoDataset has one category (person) and '
+            f'{len(KEYPOINT_NAMES)} keypoints; got num_classes={num_classes}'
+            ' (pass None)')
     ann_file = _join(cfg.get('data_root'), cfg.get('ann_file'))
     if not ann_file:
         raise ValueError('mmpose CocoDataset needs ann_file')
     img_dir = _prefix(cfg, 'img')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='coco_keypoints', img_dir=img_dir,
                               num_samples=num_samples, seed=seed), [img_dir])
     width, height = IMAGE_SIZE
@@ -547,19 +598,24 @@ def _frames_needed(cfg: dict) -> int:
     return min(need, MAX_FRAMES)
 
 
+# encoders of PyAV's FFmpeg per container (MPEG-4 part 2 elsewhere)
+_VIDEO_CODECS = {'.webm': 'libvpx'}
+
+
 def _video_ext(ann_file: str) -> str:
     """The container of the published videos the list names, where the
     configs' decoder (PyAV) can read it.
 
-    UCF101 and HMDB51 are published as ``.avi``. Something-Something V2 is
-    published as ``.webm``, but WebM (Matroska) stores no frame count, so
-    MMAction2's ``PyAVInit`` reads ``total_frames == 0`` and the samplers
-    fail; its stand-in is ``.mp4``, as the videos must be re-encoded (or
-    read with decord) for the zoo's PyAV pipelines.
+    UCF101 and HMDB51 are published as ``.avi``, Something-Something V2 as
+    ``.webm`` (VP8/VP9 in Matroska, which records no frame count: the zoo's
+    SSv2 configs read it with ``CheckedPyAVInit``, which counts the frames;
+    MMAction2's ``PyAVInit`` reads 0 frames and its samplers fail).
     """
     name = osp.basename(ann_file).lower()
     if 'ucf101' in name or 'hmdb51' in name:
         return '.avi'
+    if 'sthv2' in name:
+        return '.webm'
     return '.mp4'
 
 
@@ -605,11 +661,12 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
     frames = _frames_needed(cfg)
     ext = _video_ext(ann_file)
     delimiter = cfg.get('delimiter', ' ')
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='videos', video_dir=video_dir, ext=ext,
                               frames=frames, num_samples=num_samples,
                               num_classes=num_classes, delimiter=delimiter,
-                              seed=seed), [video_dir])
+                              seed=seed), [video_dir],
+               at_least=('frames', ))
 
     def writer(job):
         lines = []
@@ -617,7 +674,8 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
             label = _spread(i, num_samples, num_classes)
             name = f'{PREFIX}{tag}_{i:06d}{ext}'
             write_video(job.add(osp.join(video_dir, name)),
-                        _clip(seed, tag, i, label, frames))
+                        _clip(seed, tag, i, label, frames),
+                        codec=_VIDEO_CODECS.get(ext, 'mpeg4'))
             lines.append(f'{name}{delimiter}{label}')
         _dump_lines(job.add(ann_file), lines)
 
@@ -637,13 +695,13 @@ def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
     tmpl = cfg.get('filename_tmpl', 'img_{:05}.jpg')
     start = int(cfg.get('start_index', 1))
     with_offset = bool(cfg.get('with_offset', False))
-    tag = osp.splitext(osp.basename(ann_file))[0]
+    tag = _tag(ann_file)
     job = _Job(ann_file, dict(kind='rawframes', frame_root=frame_root,
                               tmpl=tmpl, start_index=start,
                               with_offset=with_offset, frames=frames,
                               num_samples=num_samples,
                               num_classes=num_classes, seed=seed),
-               [frame_root])
+               [frame_root], at_least=('frames', ))
 
     def writer(job):
         lines = []
@@ -714,3 +772,71 @@ def make_standin_data(dataset_cfg: dict, *, scope: str, num_samples: int = 2,
         raise ValueError(f'seed must be >= 0, got {seed}')
     cfg['type'] = typ
     return writer(cfg, int(num_samples), num_classes, int(seed))
+
+
+# ------------------------------------------------------------------ CLI
+_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video',
+              'img_path', 'seg_map_path')
+
+
+def _rebase_paths(node, old: str, new: str):
+    """Replace the prefix ``old`` of the dataset paths under ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key in _PATH_KEYS and isinstance(value, str)
+                    and value.startswith(old)):
+                node[key] = osp.join(new, value[len(old):])
+            else:
+                _rebase_paths(value, old, new)
+    elif isinstance(node, list):
+        for item in node:
+            _rebase_paths(item, old, new)
+    return node
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[str]:
+    """``python -m uniformer_mm.datasets.standin CONFIG --data-root DIR``:
+    write the stand-ins of a config's train/val/test datasets."""
+    import argparse
+
+    from mmengine.config import Config
+    from mmengine.logging import print_log
+    parser = argparse.ArgumentParser(
+        description='Write stand-in data in the layout of a config\'s '
+        'datasets (a few small, real files; never over a real data set).')
+    parser.add_argument('config')
+    parser.add_argument(
+        '--data-root', help='where the config\'s data folder (the prefix '
+        '--prefix of its dataset paths) is taken to be; default: the '
+        'config\'s own paths')
+    parser.add_argument('--prefix', default='data/',
+                        help='the path prefix --data-root replaces '
+                        '(default: data/)')
+    parser.add_argument('--num-samples', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    scope = cfg.get('default_scope')
+    written: List[str] = []
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        dataset = loader['dataset']
+        dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(
+            dataset)
+        if args.data_root:
+            _rebase_paths(dataset, args.prefix, args.data_root)
+        for leaf in leaf_datasets(dataset):
+            files = make_standin_data(leaf, scope=scope,
+                                      num_samples=args.num_samples,
+                                      seed=args.seed)
+            print_log(f'[standin] {split}: {leaf.get("type")}, '
+                      f'{len(files) - 1} files, manifest {files[-1]}',
+                      logger='current')
+            written += [f for f in files if f not in written]
+    return written
+
+
+if __name__ == '__main__':
+    main()

@@ -9,6 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .distributed import init_cpu_process_group
+from .loading import install_weights_only_loader
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -35,7 +36,12 @@ def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """The config file with ``--cfg-options``, launcher and work dir set."""
+    """The config file with ``--cfg-options``, launcher and work dir set.
+
+    Our tools load local checkpoints weights-only: this installs the loader
+    (:func:`install_weights_only_loader`) before the config's imports.
+    """
+    install_weights_only_loader()
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file {args.config!r} not found')
     cfg = Config.fromfile(args.config)

@@ -31,6 +31,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
@@ -75,25 +76,12 @@ def _fmt(value) -> str:
 
 
 # ----------------------------------------------------------- config walks --
-def _leaf_datasets(dataset) -> Iterator[dict]:
-    """The leaf dataset configs under wrappers (Repeat, ClassBalanced, Concat)."""
-    if not isinstance(dataset, dict):
-        return
-    if 'datasets' in dataset:
-        for sub in dataset['datasets']:
-            yield from _leaf_datasets(sub)
-    elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset['dataset'])
-    else:
-        yield dataset
-
-
 def _pipelines(cfg: Config) -> Iterator[Tuple[str, list]]:
     for key in _LOADER_KEYS:
         loader = cfg.get(key)
         if not loader:
             continue
-        for dataset in _leaf_datasets(loader.get('dataset')):
+        for dataset in leaf_datasets(loader.get('dataset')):
             if dataset.get('pipeline'):
                 yield key.split('_')[0], dataset['pipeline']
 
@@ -125,7 +113,7 @@ def _walk(node, where: str = '') -> Iterator[Tuple[str, dict]]:
 
 
 def _set_dataset_indices(cfg: Config, key: str, count: int) -> None:
-    for dataset in _leaf_datasets(cfg[key]['dataset']):
+    for dataset in leaf_datasets(cfg[key]['dataset']):
         dataset['indices'] = count
 
 
@@ -204,6 +192,14 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
     if cfg.get('val_dataloader'):
         _set_dataset_indices(cfg, 'val_dataloader', eval_samples)
     _set_dataset_indices(cfg, 'test_dataloader', eval_samples)
+    # random weights score every box below a detector's test threshold, and
+    # COCO evaluation of no detections reports nothing at all
+    for where, node in _walk(cfg.model.get('test_cfg'), 'model.test_cfg'):
+        if node.get('score_thr'):
+            change(f'{where}.score_thr {node["score_thr"]} -> 0 (random '
+                   'weights score below it; the evaluator would get no '
+                   'detections)')
+            node['score_thr'] = 0.
     logger = hooks.get('logger')
     if logger is not None and logger.get('interval', 1) > 1:
         logger.interval = 1
@@ -316,7 +312,7 @@ def _make_standin_data(cfg: Config, root: str, train_samples: int,
         loader = cfg.get(key)
         if not loader:
             continue
-        for dataset in _leaf_datasets(loader.get('dataset')):
+        for dataset in leaf_datasets(loader.get('dataset')):
             _rebase_dataset(dataset, root)
             plain = dataset.to_dict() if isinstance(
                 dataset, ConfigDict) else dict(dataset)
@@ -499,9 +495,14 @@ def _prepare(config, work_dir: str, iters: int,
 
 def _runner_cfg(cfg: Config, phase: str) -> Config:
     run = copy.deepcopy(cfg)
-    # one MMEngine experiment (logger, message hub, visualizer) per phase
+    # one MMEngine experiment (logger, message hub, visualizer) per phase:
+    # these are process-wide instances looked up by name, and the codebases'
+    # runtimes name every visualizer 'visualizer', so a second runner in the
+    # process would reuse the first one's (and its log folder)
     stem = osp.basename(osp.normpath(cfg.work_dir))
     run.experiment_name = f'{stem}_dry-run-{phase}_{uuid.uuid4().hex[:8]}'
+    if run.get('visualizer'):
+        run.visualizer.name = run.experiment_name
     return run
 
 

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from ..utils.checkpoint_io import restore_history_buffers, to_weights_only
+from .loading import install_weights_only_loader
 
 
 class WeightsOnlyCheckpointHook(Hook):
@@ -21,7 +22,10 @@ class WeightsOnlyCheckpointHook(Hook):
     tensors (numpy -> tensors / Python numbers, ``HistoryBuffer`` -> a tagged
     dict) and rebuilds the ``HistoryBuffer`` objects after loading, so
     resuming restores the iteration, optimizer, LR schedule and logs as
-    before. ``tools/train.py`` adds it to every config.
+    before. ``tools/train.py`` adds it to every config. Before the run it
+    installs the weights-only loader for local files
+    (:func:`~uniformer_mm.engine.install_weights_only_loader`), so a config
+    listing this hook loads and resumes weights-only under any tool.
 
     It also saves the random states (torch, numpy, ``random``) of the
     process and, on resume, restores them just before the first resumed
@@ -33,6 +37,10 @@ class WeightsOnlyCheckpointHook(Hook):
 
     def __init__(self):
         self._pending_rng = None
+
+    def before_run(self, runner) -> None:
+        # before the runner initialises weights, loads or resumes
+        install_weights_only_loader()
 
     @staticmethod
     def _capture_rng() -> dict:

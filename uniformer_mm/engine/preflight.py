@@ -7,18 +7,9 @@ from typing import List
 
 from mmengine.config import Config
 
+from ..datasets.wrappers import leaf_datasets
+
 _PREFIX_KEYS = ('img', 'img_path', 'seg_map_path', 'video', 'ann')
-
-
-def _datasets(cfg) -> list:
-    """The leaf dataset configs of a dataset config (through wrappers)."""
-    if not isinstance(cfg, dict):
-        return []
-    if 'datasets' in cfg:  # ConcatDataset
-        return [d for sub in cfg['datasets'] for d in _datasets(sub)]
-    if 'dataset' in cfg:  # RepeatDataset, ClassBalancedDataset, ...
-        return _datasets(cfg['dataset'])
-    return [cfg]
 
 
 def missing_dataset_paths(cfg: Config, splits=('train', 'val', 'test')
@@ -30,7 +21,7 @@ def missing_dataset_paths(cfg: Config, splits=('train', 'val', 'test')
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for dataset in _datasets(loader.get('dataset')):
+        for dataset in leaf_datasets(loader.get('dataset')):
             root = dataset.get('data_root') or ''
             if '://' in root:
                 continue  # remote storage: nothing to check here

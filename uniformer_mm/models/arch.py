@@ -51,6 +51,21 @@ ARCH_ZOO_2D: Dict[str, dict] = {
                     _preset(_LARGE, head_dim=64, layer_scale=True)),
 }
 
+# The model names the official ImageNet code released (``args.model`` in its
+# files) -> the preset of the plain ImageNet and of the token-labeling
+# release (None: not released that way). Only these names say a head_dim;
+# the shapes of a file do not.
+OFFICIAL_IMAGENET_NAMES: Dict[str, tuple] = {
+    'uniformer_small': ('small', 'small-hd32'),
+    'uniformer_small_dim64': (None, 'small'),
+    'uniformer_small_plus': ('small-plus-hd32', 'small-plus-hd32'),
+    'uniformer_small_plus_dim64': ('small-plus', 'small-plus'),
+    'uniformer_base': ('base', 'base-hd32'),
+    'uniformer_base_dim64': (None, 'base'),
+    'uniformer_base_ls': ('base-ls', None),
+    'uniformer_large_ls': (None, 'large-ls'),
+}
+
 # The video models of the ICLR paper (Kinetics / Something-Something).
 ARCH_ZOO_3D: Dict[str, dict] = {
     **dict.fromkeys(['small', 's'], _preset(_SMALL, head_dim=64)),
@@ -195,6 +210,11 @@ _XS = dict(
 ARCH_ZOO_LIGHT_2D: Dict[str, dict] = {
     'xxs': _preset(_XXS),
     'xs': _preset(_XS),
+}
+# The official ImageNet names of the hourglass models -> their preset.
+OFFICIAL_LIGHT_NAMES: Dict[str, str] = {
+    'uniformer_xxs': 'xxs',
+    'uniformer_xs': 'xs',
 }
 # Kinetics-400: the 4- and 8-frame XXS models at 128 px and the 4-frame one
 # at 160 px were trained with layer scale in every block ('xxs-ls').

@@ -10,7 +10,8 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn.bricks import DropPath
+
+from .ops import cpu_bf16_native
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
@@ -56,6 +57,39 @@ def _layer_scales(init_value: Optional[float], shape: tuple):
 
 def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return x if gamma is None else gamma * x
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero a residual branch for whole
+    samples with probability ``drop_prob`` and scale the kept ones by
+    ``1 / (1 - drop_prob)``; the identity in eval mode.
+
+    One ``torch.rand`` draw of one number per sample, in the input's dtype
+    and device, as MMCV's and timm's ``DropPath``: with the same seed the
+    same samples are dropped and the outputs are bit-identical.
+
+    Args:
+        drop_prob (float): Probability of dropping a sample's branch.
+            Defaults to 0.1.
+    """
+
+    def __init__(self, drop_prob: float = 0.1):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_prob == 0.:
+            return x
+        keep_prob = 1. - self.drop_prob
+        # floor(keep_prob + U[0, 1)) is 1 with probability keep_prob
+        keep = (keep_prob + torch.rand(
+            (x.shape[0], ) + (1, ) * (x.dim() - 1),
+            dtype=x.dtype,
+            device=x.device)).floor()
+        return x.div(keep_prob) * keep
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
 
 
 def _untracked(t: torch.Tensor) -> bool:
@@ -262,9 +296,11 @@ _SCORE_BLOCK = 2**21
 
 
 def _cpu_bf16_inference(q: torch.Tensor, dropout_p: float) -> bool:
-    """Whether :func:`attention` takes the blocked bf16 path."""
+    """Whether :func:`attention` takes the blocked bf16 path: only where
+    the CPU computes bf16 natively (emulated, its products are slower than
+    the fused kernel's)."""
     return (q.device.type == 'cpu' and q.dtype == torch.bfloat16
-            and dropout_p == 0. and _untracked(q))
+            and dropout_p == 0. and _untracked(q) and cpu_bf16_native())
 
 
 def _blocked_attention(q: torch.Tensor,
@@ -312,7 +348,8 @@ def attention(q: torch.Tensor,
     """Fused ``softmax(q @ k^T * scale) @ v`` over (..., tokens, head_dim).
 
     ``F.scaled_dot_product_attention`` everywhere except bf16 inference on
-    the CPU, which runs :func:`_blocked_attention` (1.3-1.9x faster there).
+    a CPU with native bf16 (AVX512-BF16 or AMX), which runs
+    :func:`_blocked_attention` (1.3-1.9x faster there).
     """
     if _cpu_bf16_inference(q, dropout_p):
         return _blocked_attention(q, k, v, scale)
@@ -331,8 +368,8 @@ class Attention(nn.Module):
         proj_drop_rate (float): Dropout after the projection. Defaults to 0.
         fused (bool): Use ``F.scaled_dot_product_attention`` (flash / memory
             efficient kernels, no materialised attention map in memory;
-            blocked bf16 products for bf16 inference on the CPU, see
-            :func:`attention`) when True; the explicit
+            blocked bf16 products for bf16 inference on a CPU with native
+            bf16, see :func:`attention`) when True; the explicit
             ``softmax(q @ k^T * scale) @ v`` of the official code when False.
             Both give the same numbers.
             Defaults to True.

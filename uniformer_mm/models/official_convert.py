@@ -38,8 +38,7 @@ import torch
 import torch.nn as nn
 
 from .arch import ARCH_ZOO_2D
-from .official_weights import (adapt_state_dict, describe_arch,
-                               head_dim_from_metadata)
+from .official_weights import adapt_state_dict, check_head_dim, describe_arch
 
 LAYOUTS = {
     'imagenet': 'ImageNet classification (DeiT/timm layout)',
@@ -285,15 +284,9 @@ def convert_imagenet(state_dict: Dict[str, torch.Tensor],
     Returns:
         tuple: the backbone state dict (no prefix) and a report.
     """
-    recorded = head_dim_from_metadata(checkpoint)
-    model_head_dim = getattr(backbone, 'head_dim', None)
-    if recorded and model_head_dim and recorded[0] != model_head_dim:
-        raise ConversionError(
-            f'the file was trained with head_dim={recorded[0]} (from its '
-            f'{recorded[1]}) but the target backbone has head_dim='
-            f'{model_head_dim}: the shapes agree, the features would not. '
-            'Use the "-hd32" preset for head_dim 32.')
     try:
+        check_head_dim(checkpoint, getattr(backbone, 'head_dim', None),
+                       'the file')
         adapted, stats = adapt_state_dict(state_dict, backbone)
     except ValueError as error:
         raise ConversionError(str(error)) from None

@@ -15,6 +15,7 @@ OpenMMLab 1.x/2.x   ``{'state_dict': ...}``         ``backbone.`` prefix
 plain               ``{name: tensor}``              as they are
 ==================  ==============================  =====================
 """
+import logging
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
@@ -24,14 +25,14 @@ import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
 
 from ..utils.checkpoint_io import load_checkpoint_file
+from .arch import (ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D, OFFICIAL_IMAGENET_NAMES,
+                   OFFICIAL_LIGHT_NAMES)
 
 # Keys of classification models that no backbone uses.
 # (``head_cls`` / ``norm_cls``: the class-token classifier of the hourglass
 # XXS/XS models.)
 _CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.',
                             'head_cls.', 'norm_cls.')
-# official ImageNet model names of the hourglass models -> their head_dim
-_LIGHT_HEAD_DIMS = (('uniformer_xxs', 28), ('uniformer_xs', 32))
 _OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
 _LAYER_SCALE = re.compile(r'\.gamma_\d$')
 _BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
@@ -139,13 +140,34 @@ def describe_arch(state_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
 _CONFIG_HEAD_DIM = re.compile(r'head_dim\s*[=:]\s*(\d+)', re.IGNORECASE)
 
 
+def _official_name_head_dim(name: str, weights: dict) -> Optional[int]:
+    """head_dim of an official ImageNet model name, None for other names."""
+    if name in OFFICIAL_LIGHT_NAMES:
+        return ARCH_ZOO_LIGHT_2D[OFFICIAL_LIGHT_NAMES[name]]['head_dim']
+    presets = OFFICIAL_IMAGENET_NAMES.get(name)
+    if presets is None:
+        return None
+    # token labeling trains an auxiliary head on the patch tokens
+    preset = presets[1 if 'aux_head.weight' in weights else 0]
+    return None if preset is None else ARCH_ZOO_2D[preset]['head_dim']
+
+
+def _model_name(checkpoint: Any) -> Optional[str]:
+    name = getattr(checkpoint.get('args'), 'model', None) or checkpoint.get(
+        'arch')
+    return name if isinstance(name, str) else None
+
+
 def head_dim_from_metadata(checkpoint: Any) -> Optional[Tuple[int, str]]:
     """head_dim recorded by the training run that wrote the file, if any.
 
     mmdet 2.x / mmseg 0.x / mmpose 0.x files keep their config text under
     ``meta['config']``, SlowFast files under ``cfg``; DeiT/timm ImageNet files
-    name the model in ``args.model`` (official names: ``*_dim64`` have 64;
-    token-labeling S/S-dagger/B and ImageNet S-dagger without it have 32).
+    name the model in ``args.model``: only the names the official code
+    released (:data:`~uniformer_mm.models.arch.OFFICIAL_IMAGENET_NAMES`,
+    ``OFFICIAL_LIGHT_NAMES``) say a head_dim. A name of the user's own
+    (trained with the official code under another name) says nothing: see
+    :func:`check_head_dim`.
 
     Returns:
         tuple | None: (head_dim, where it was found).
@@ -162,24 +184,50 @@ def head_dim_from_metadata(checkpoint: Any) -> Optional[Tuple[int, str]]:
         found = set(_CONFIG_HEAD_DIM.findall(text))
         if len(found) == 1:
             return int(found.pop()), where
-    args = checkpoint.get('args')
-    name = getattr(args, 'model', None) or checkpoint.get('arch')
-    weights = checkpoint.get('model')
-    if isinstance(name, str) and name.startswith('uniformer_') and isinstance(
-            weights, dict):
-        light = dict(_LIGHT_HEAD_DIMS).get(name)
-        if light is not None:
-            return light, f'args.model={name!r}'
-        token_labeling = 'aux_head.weight' in weights
-        if 'dim64' in name or 'large' in name or 'light' in name or (
-                name.endswith('_ls')):
-            head_dim = 64
-        elif token_labeling or 'small_plus' in name:
-            head_dim = 32
-        else:
-            head_dim = 64
-        return head_dim, f'args.model={name!r}'
+    name, weights = _model_name(checkpoint), checkpoint.get('model')
+    if name is not None and isinstance(weights, dict):
+        head_dim = _official_name_head_dim(name, weights)
+        if head_dim is not None:
+            return head_dim, f'args.model={name!r}'
     return None
+
+
+def check_head_dim(checkpoint: Any,
+                   model_head_dim: Optional[int],
+                   source: str,
+                   logger: Optional[MMLogger] = None) -> None:
+    """Refuse a file trained with another head_dim than the model's.
+
+    head_dim changes no shape, so a wrong one loads and silently gives wrong
+    features; the file's metadata (:func:`head_dim_from_metadata`) is the
+    only evidence. Without any, the load goes on on shapes alone, with a log
+    line when the file names a model the check does not know.
+
+    Raises:
+        ValueError: the recorded head_dim differs from ``model_head_dim``.
+    """
+    recorded = head_dim_from_metadata(checkpoint)
+    if recorded is None:
+        name = _model_name(checkpoint) if isinstance(checkpoint,
+                                                     dict) else None
+        if name is not None:
+            print_log(
+                f'{source}: head_dim could not be checked: '
+                f'args.model={name!r} is not a model name the official code '
+                'released, so the file says nothing about its head_dim; '
+                'loading on shapes alone (head_dim changes no shape: make '
+                f'sure the model\'s head_dim={model_head_dim} is the one it '
+                'was trained with).',
+                logger=logger or 'current',
+                level=logging.WARNING)
+        return
+    if model_head_dim is not None and recorded[0] != model_head_dim:
+        raise ValueError(
+            f'{source} was trained with head_dim={recorded[0]} (from its '
+            f'{recorded[1]}) but the model has head_dim={model_head_dim}; '
+            'the shapes agree, so the load would succeed and silently give '
+            'wrong features. Use the matching preset (e.g. the "-hd32" '
+            'presets for head_dim 32) or set arch["head_dim"].')
 
 
 def _listing(keys: List[str]) -> str:
@@ -285,16 +333,8 @@ def load_pretrained(model: nn.Module,
     """
     checkpoint = load_checkpoint_file(filename)
     state_dict, layout = find_backbone_state_dict(checkpoint, prefix)
-    recorded = head_dim_from_metadata(checkpoint)
-    model_head_dim = getattr(model, 'head_dim', None)
-    if recorded is not None and model_head_dim is not None and (
-            recorded[0] != model_head_dim):
-        raise ValueError(
-            f'{filename!r} was trained with head_dim={recorded[0]} (from its '
-            f'{recorded[1]}) but the model has head_dim={model_head_dim}; '
-            'the shapes agree, so the load would succeed and silently give '
-            'wrong features. Use the matching preset (e.g. the "-hd32" '
-            'presets for head_dim 32) or set arch["head_dim"].')
+    check_head_dim(checkpoint, getattr(model, 'head_dim', None),
+                   repr(filename), logger)
     try:
         adapted, stats = adapt_state_dict(state_dict, model, inflate_mode)
     except ValueError as error:

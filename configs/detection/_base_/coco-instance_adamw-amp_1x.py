@@ -8,7 +8,11 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 # 'norm' matches every norm of the backbone (patch_embed*.norm, the blocks'
 # norm1/norm2 and the output norm1..norm4) as in the official recipe; the

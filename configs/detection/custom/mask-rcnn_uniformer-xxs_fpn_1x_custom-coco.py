@@ -3,7 +3,10 @@
 # Any zoo detection config works as _base_; only the lines below differ.
 _base_ = '../mask-rcnn_uniformer-xxs_fpn_1x_coco.py'
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.finetune'],
+    imports=[
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
+        'uniformer_mm.engine.finetune'
+    ],
     allow_failed_imports=False)
 
 # your category names, as in the json's "categories" (matched by name)

@@ -15,7 +15,11 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 classes = ('circle', 'square', 'triangle')
 palette = [(220, 20, 60), (0, 114, 255), (60, 200, 60)]

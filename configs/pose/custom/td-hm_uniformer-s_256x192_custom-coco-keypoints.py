@@ -3,7 +3,10 @@
 # Any zoo pose config works as _base_; only the lines below differ.
 _base_ = '../td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.finetune'],
+    imports=[
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
+        'uniformer_mm.engine.finetune'
+    ],
     allow_failed_imports=False)
 
 # The COCO 17-keypoint definition (names, flip pairs, sigmas). For another

@@ -14,7 +14,11 @@
 # split. The 17 keypoints are COCO's, so MMPose's COCO metainfo (flip pairs,
 # OKS sigmas) and CocoMetric apply unchanged.
 _base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 image_size = 128
 data_root = 'data/synthetic_pose/'

@@ -3,7 +3,10 @@
 # Any zoo segmentation config works as _base_; only the lines below differ.
 _base_ = '../fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.finetune'],
+    imports=[
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
+        'uniformer_mm.engine.finetune'
+    ],
     allow_failed_imports=False)
 
 # your class names; label maps hold 1..K for them and 0 for "other"

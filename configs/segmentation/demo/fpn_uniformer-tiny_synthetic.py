@@ -15,7 +15,11 @@ _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
+custom_imports = dict(
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    allow_failed_imports=False)
 
 classes = ('background', 'circle', 'square', 'triangle')
 palette = [(0, 0, 0), (220, 20, 60), (0, 114, 255), (60, 200, 60)]

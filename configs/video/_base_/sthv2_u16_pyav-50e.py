@@ -6,6 +6,9 @@
 # False): the labels name directions ("left to right"), and the official runs
 # neither flip nor swap labels. Test: short side 224, three 224 crops along
 # the long side x 1 clip (NUM_SPATIAL_CROPS 3).
+# The SSv2 release is WebM, which records no frame count (MMAction2's
+# PyAVInit reads 0 frames and the samplers fail): CheckedPyAVInit counts the
+# frames of such files, and both checked transforms name unreadable files.
 _base_ = ['./uniformer-s_recognizer_adamw-amp.py']
 
 num_classes = 174
@@ -27,9 +30,9 @@ ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
 
 train_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
          aspect_ratio_range=(3 / 4, 4 / 3)),
@@ -40,18 +43,18 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1, test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1, test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -5,10 +5,10 @@
 # clipping at 20 (CLIP_GRADIENT), soft cross-entropy on mixup/cutmix targets
 # with label smoothing 0.1, no dropout before the classifier.
 _base_ = ['mmaction::_base_/default_runtime.py']
-# rand_augment: ClipRandAugment, the official RandAugment policy (no
-# torchvision / pytorchvideo)
+# the package, and MMEngine loading local checkpoints weights-only (under
+# any tool: mim, a codebase's own tools/train.py)
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.datasets.rand_augment'],
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
     allow_failed_imports=False)
 
 num_classes = 400

@@ -4,7 +4,7 @@
 _base_ = '../light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_kinetics400-rgb.py'  # noqa: E501
 custom_imports = dict(
     imports=[
-        'uniformer_mm', 'uniformer_mm.datasets.rand_augment',
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
         'uniformer_mm.engine.finetune'
     ],
     allow_failed_imports=False)

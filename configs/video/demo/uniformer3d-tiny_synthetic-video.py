@@ -15,8 +15,9 @@
 # 8-frame clips of 64x64.
 _base_ = ['mmaction::_base_/default_runtime.py']
 custom_imports = dict(
-    # transforms: PyAV loading that names unreadable files
-    imports=['uniformer_mm', 'uniformer_mm.datasets.transforms'],
+    # safe_loading: MMEngine loads local checkpoints weights-only, under any
+    # tool (importing uniformer_mm registers the models and transforms)
+    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
     allow_failed_imports=False)
 
 classes = ('left', 'right', 'up', 'down')

@@ -1,0 +1,16 @@
+"""Import this module to load local checkpoints weights-only in MMEngine.
+
+For configs run by tools that are not ours (``mim train``, a codebase's own
+``tools/train.py`` / ``tools/test.py``)::
+
+    custom_imports = dict(
+        imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+        allow_failed_imports=False)
+
+Importing it is the whole point: it calls
+:func:`uniformer_mm.engine.install_weights_only_loader` (idempotent), see
+:mod:`uniformer_mm.engine.loading`.
+"""
+from .loading import install_weights_only_loader
+
+install_weights_only_loader()
