@@ -205,8 +205,8 @@ fi
 done_step
 
 # ----------------------------------------------- build tools, mmengine, pytest --
-step "[3/8] build tools, numpy, opencv, mmengine, pytest"
-pip_ install -r "$REQ/build.txt" -r "$REQ/runtime.txt" -r "$REQ/tests.txt" ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"}
+step "[3/8] build tools, numpy, opencv, mmengine, pytest, onnx(runtime)"
+pip_ install -r "$REQ/build.txt" -r "$REQ/runtime.txt" -r "$REQ/tests.txt" -r "$REQ/deploy.txt" ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"}
 done_step
 
 # ------------------------------------------------------------------- mmcv --

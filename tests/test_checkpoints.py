@@ -189,7 +189,7 @@ def test_load_logs_one_summary_line(tmp_path):
     ('uniformer_large_ls', 64, True),
 ])
 def test_head_dim_from_official_names(name, head_dim, token_labeling):
-    from uniformer_mm.models.official_weights import head_dim_from_metadata
+    from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
     ckpt = _imagenet_checkpoint(UniFormer(TINY), name, token_labeling)
     assert head_dim_from_metadata(ckpt)[0] == head_dim
 

@@ -12,10 +12,8 @@ import torch
 from mmengine.config import Config
 
 from uniformer_mm.analysis.build import build_model_from_config
-from uniformer_mm.models.official_convert import (ConversionError,
-                                                  detect_layout,
-                                                  suggest_config)
-from uniformer_mm.utils.checkpoint_io import load_checkpoint_file
+from uniformer_mm.checkpoints.convert import ConversionError, detect_layout
+from uniformer_mm.checkpoints.io import load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DET_DEMO = ROOT / 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
@@ -301,7 +299,7 @@ def test_mmseg0_variant_from_training_config(reference, config_text,
     checkpoint = {'state_dict': state, 'meta': {'config': config_text}}
     layout, state = detect_layout(checkpoint)
     assert layout == 'mmseg0'
-    path, _ = suggest_config(layout, state, checkpoint, str(ROOT))
+    path, _ = _tool().suggest_config(layout, state, checkpoint, str(ROOT))
     assert path is not None and expected in path
 
 
@@ -358,7 +356,6 @@ model = dict(
 
 
 def test_slowfast_video_with_label_remap(tmp_path):
-    pytest.importorskip('uniformer_mm.models.video_checkpoint')
     config = tmp_path / 'video_tiny.py'
     config.write_text(VIDEO_CONFIG)
     ours = _model(config).state_dict()
@@ -397,7 +394,7 @@ def test_slowfast_and_pose_config_found_from_the_file(reference):
                   'cfg': 'TRAIN:\n  DATASET: sthv2\nDATA:\n  NUM_FRAMES: 32\n'}
     layout, state = detect_layout(checkpoint)
     assert layout == 'slowfast'
-    path, why = suggest_config(layout, state, checkpoint, str(ROOT))
+    path, why = _tool().suggest_config(layout, state, checkpoint, str(ROOT))
     if path is None:
         pytest.skip('no Something-Something video configs in this checkout')
     assert 'uniformer-s_' in path and 'u32' in path and 'sthv2' in path, why
@@ -409,7 +406,7 @@ def test_slowfast_and_pose_config_found_from_the_file(reference):
                   'meta': {'config': 'data_cfg = dict(image_size=[288, 384])'}}
     layout, state = detect_layout(checkpoint)
     assert layout == 'mmpose0'
-    path, why = suggest_config(layout, state, checkpoint, str(ROOT))
+    path, why = _tool().suggest_config(layout, state, checkpoint, str(ROOT))
     if path is None:
         pytest.skip('no pose configs in this checkout')
     assert 'uniformer-b_' in path and '384x288' in path, why

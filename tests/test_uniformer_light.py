@@ -12,7 +12,7 @@ from conftest import randomize_
 from uniformer_mm.models import (ARCH_ZOO_LIGHT_3D, UniFormerLight,
                                  UniFormerLight3D, load_pretrained,
                                  unpruned_arch)
-from uniformer_mm.models.official_weights import head_dim_from_metadata
+from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
 from uniformer_mm.models.uniformer_light import _Tokens, hourglass_block
 
 TINY = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)

@@ -1,6 +1,6 @@
 """Official SlowFast video checkpoints as whole MMAction2 recognizers.
 
-uniformer_mm.models.video_checkpoint renames ``model_state`` files to
+uniformer_mm.checkpoints.video renames ``model_state`` files to
 ``backbone.*`` / ``cls_head.fc_cls.*`` and reorders the classifier rows from
 the official class order to a dataset's (the Kinetics label files differ).
 """
@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from conftest import randomize_
-from uniformer_mm.models.video_checkpoint import (
+from uniformer_mm.checkpoints.video import (
     build_label_remap, convert_slowfast_to_recognizer, normalize_class_name,
     read_class_names, remap_from_label_files)
 from uniformer_mm.utils import load_checkpoint_file

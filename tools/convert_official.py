@@ -24,7 +24,7 @@ Video example (official Kinetics-400 file, MMAction2 annotation lists):
     python tools/convert_official.py \\
         checkpoints/uniformer_small_k400_16x4.pth \\
         checkpoints/uniformer-s_16x4_k400_mmaction.pth \\
-        --config configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py \\
+        --config configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py \\  # noqa: E501
         --label-map kinetics_400_categroies.txt label_map_k400.txt
 
 ``--label-map`` (alias ``--kinetics-label-map``) permutes a video
@@ -38,25 +38,30 @@ Something-Something V1/V2). Without it the official order is kept -- right
 only if your annotation lists were made from the official label files.
 """
 import argparse
+import glob
 import os
 import os.path as osp
+import re
 import sys
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from uniformer_mm.analysis.build import build_model_from_config
+from uniformer_mm.checkpoints import (CheckpointRefusedError,
+                                      head_dim_from_metadata,
+                                      load_checkpoint_file, to_weights_only)
+from uniformer_mm.checkpoints.convert import (LAYOUTS, ConversionError,
+                                              backbone_part, checkpoint_meta,
+                                              config_text, convert_imagenet,
+                                              convert_whole_model,
+                                              describe_arch, detect_layout,
+                                              match_preset, official_attention)
+from uniformer_mm.models.arch import (ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D,
+                                      preset_aliases)
 
-from uniformer_mm.analysis.build import build_model_from_config  # noqa: E402
-from uniformer_mm.models.official_convert import (  # noqa: E402
-    LAYOUTS, ConversionError, checkpoint_meta, convert_imagenet,
-    convert_whole_model, detect_layout, match_preset, suggest_config)
-from uniformer_mm.models.official_weights import (  # noqa: E402
-    head_dim_from_metadata)
-from uniformer_mm.utils.checkpoint_io import (  # noqa: E402
-    CheckpointRefusedError, load_checkpoint_file, to_weights_only)
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
@@ -106,10 +111,7 @@ def _imagenet_candidates(state_dict, checkpoint, args):
     if preset is not None:
         return [(UniFormer(arch=preset), f"UniFormer(arch='{preset}')",
                  None)]
-    try:  # the hourglass models (XXS / XS), when the backbone is here
-        from uniformer_mm.models import UniFormerLight
-    except ImportError:
-        return []
+    from uniformer_mm.models import UniFormerLight
     return [(UniFormerLight(arch=name), f"UniFormerLight(arch='{name}')",
              None) for name in sorted(set(UniFormerLight.arch_zoo))]
 
@@ -138,7 +140,7 @@ def _label_remap(args):
     """The class-order permutation of ``--label-map``, or None."""
     if not args.label_map:
         return None
-    from uniformer_mm.models.video_checkpoint import remap_from_label_files
+    from uniformer_mm.checkpoints.video import remap_from_label_files
     return remap_from_label_files(
         args.label_map[:-1], args.label_map[-1],
         normalize=not args.exact_names)
@@ -255,6 +257,119 @@ def convert(args) -> dict:
                 'meta': to_weights_only(meta)[0]}, args.output)
     load_checkpoint_file(args.output)  # readable weights-only
     return summary
+
+
+def _arch_names_by_depths() -> dict:
+    """Backbone depths -> the arch names our configs use for them, from the
+    presets (the hourglass XS shares small-plus's depths and wins: no
+    config uses small-plus)."""
+    out = {}
+    for zoo in (ARCH_ZOO_LIGHT_2D, ARCH_ZOO_2D):
+        for canonical, aliases in preset_aliases(zoo).items():
+            out.setdefault(tuple(zoo[canonical]['depths']),
+                           (canonical, *aliases))
+    return out
+
+
+def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
+                   checkpoint: Any, root: str) -> Tuple[Optional[str], str]:
+    """Our config for an official file (path relative to ``root``, or None)
+    and why it was chosen: the first config of the task's folder with the
+    file's backbone depths and head type (and, where the file's training
+    config records them, attention mode / input size / classes)."""
+    backbone = backbone_part(layout, state_dict)
+    depths = tuple(describe_arch(backbone)['depths'])
+    names = _arch_names_by_depths().get(depths)
+    label = f'UniFormer-{min(names, key=len).upper()}' if names else \
+        f'an unknown UniFormer (depths {list(depths)})'
+    if names is None:
+        return None, label
+    attention = official_attention(checkpoint)
+    if layout == 'mmdet2':
+        cascade = any(k.startswith('roi_head.bbox_head.0.')
+                      for k in state_dict)
+        path = _scan_configs(root, 'configs/detection', names, lambda c: (
+            (c.model.get('roi_head', {}).get('type') == 'CascadeRoIHead')
+            == cascade))
+        why = (('Cascade Mask' if cascade else 'Mask') + f' R-CNN, {label} '
+               '(the 1x and 3x configs build the same model)')
+    elif layout == 'mmseg0':
+        head = 'FPNHead' if any(k.startswith('neck.') for k in state_dict) \
+            else 'UPerHead'
+        mode, window = attention or ('global', None)
+        path = _scan_configs(root, 'configs/segmentation', names, lambda c: (
+            c.model.decode_head.get('type') == head and c.model.backbone.get(
+                'attn_mode', 'global') == mode and (
+                    mode == 'global' or c.model.backbone.get(
+                        'window_size', 14) == window)))
+        why = (f'{head}, {label}, attention '
+               + (f'{mode} {window or ""} from the file\'s training config'
+                  if attention else 'global (the file records none; the '
+                  'same weights serve the h/w variants)'))
+    elif layout == 'mmpose0':
+        size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
+                               config_text(checkpoint))
+        path, why = None, f'MMPose top-down heatmap, {label}'
+        if size_match:
+            size = [int(size_match.group(1)), int(size_match.group(2))]
+            path = _scan_configs(root, 'configs/pose', names, lambda c: (
+                list(c.get('codec', {}).get('input_size', ())) == size))
+            why += f', input {size[1]}x{size[0]} (from the file\'s config)'
+        else:
+            why += ' (the file records no input size: pass --config)'
+    elif layout == 'slowfast':
+        classes = state_dict['head.weight'].shape[0] if (
+            'head.weight' in state_dict) else None
+        text = config_text(checkpoint)
+        frames = re.search(r'NUM_FRAMES\s*:\s*(\d+)', text)
+        frames = int(frames.group(1)) if frames else None
+        dataset = re.search(r'DATASET\s*:\s*([A-Za-z0-9_]+)', text)
+        dataset = dataset.group(1).lower() if dataset else None
+
+        def accept(c):
+            if c.model.get('cls_head', {}).get('num_classes') != classes:
+                return False
+            if frames and _clip_len(c) not in (None, frames):
+                return False
+            name = osp.basename(c.filename or '')
+            return not dataset or dataset.startswith('kinetics') or (
+                dataset in name)
+
+        path = _scan_configs(root, 'configs/video', names, accept)
+        why = (f'video, {label}, {classes} classes' +
+               (f', {frames} frames' if frames else '') +
+               (f', {dataset}' if dataset else '') +
+               (' (from the file\'s cfg)' if frames or dataset else ''))
+    else:
+        return None, 'no config is implied by this layout'
+    return path, why
+
+
+def _clip_len(cfg) -> Optional[int]:
+    """Frames per clip of a video config's test pipeline, if it says."""
+    pipeline = cfg.get('test_pipeline') or cfg.get('val_pipeline') or []
+    for step in pipeline:
+        if isinstance(step, dict) and 'clip_len' in step:
+            return int(step['clip_len'])
+    return None
+
+
+def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
+                  accept) -> Optional[str]:
+    for path in sorted(glob.glob(osp.join(root, folder, '**', '*.py'),
+                                 recursive=True)):
+        rel = osp.relpath(path, root)
+        if {'_base_', 'demo'} & set(rel.split(osp.sep)):
+            continue
+        try:
+            cfg = Config.fromfile(path)
+            arch = str(cfg.model.get('backbone', {}).get('arch')).lower()
+            # 'xxs-ls': the layer-scale variant of the same architecture
+            if arch.replace('-ls', '') in arch_names and accept(cfg):
+                return rel
+        except Exception:  # a config that does not load is no candidate
+            continue
+    return None
 
 
 def main(argv=None):

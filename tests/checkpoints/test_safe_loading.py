@@ -8,10 +8,10 @@ import sys
 import torch
 from mmengine.runner import CheckpointLoader
 
+from uniformer_mm.checkpoints.io import load_local_checkpoint
 from uniformer_mm.engine import (WeightsOnlyCheckpointHook,
                                  install_weights_only_loader,
                                  weights_only_loader_installed)
-from uniformer_mm.utils.checkpoint_io import load_local_checkpoint
 
 
 def _run(code: str) -> str:

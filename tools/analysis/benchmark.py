@@ -45,6 +45,10 @@ Sections (``--sections``, default all):
   throughput  images/s (batch 32, 224x224) and clips/s (batch 4,
             8x160x160) of the hourglass XXS / XS beside UniFormer-S, and
             each with every prune ratio set to 1 (same weights).
+  onnx      our PyTorch build vs ONNX Runtime (CPU) on the exported
+            dynamic-shape graph: S-h14 at 800x1216 and UniFormer3D-S at
+            16x224x224, batch 1, with the CPU capability and the outputs'
+            largest relative difference.
 
 Usage:
     python tools/analysis/benchmark.py                       # everything
@@ -589,9 +593,54 @@ def section_throughput(args, memory):
             print(f'{name:14} {rate:8.1f} {unit}{note}', flush=True)
 
 
+ONNX_CASES = ('s-h14', 'video-s-16x224')
+
+
+def section_onnx(args, memory):
+    """Our PyTorch build (eval, no grad) vs ONNX Runtime (CPU) on the file
+    tools/deploy/export_onnx.py writes (dynamic shapes), batch 1."""
+    import tempfile
+
+    import torch
+
+    from uniformer_mm.deploy import export_onnx, onnx_session, relative_error
+    if args.device != 'cpu':
+        print('\n## onnx: skipped (ONNX Runtime runs on the CPU here)')
+        return
+    threads = torch.get_num_threads()
+    print(f'\n## PyTorch vs ONNX Runtime (CPU), batch 1, fp32, {threads} '
+          f'threads each; CPU capability '
+          f'{torch.backends.cpu.get_cpu_capability()}')
+    print(f'{"case":16} {"torch s":>8} {"onnxrt s":>9} {"torch/ort":>9} '
+          f'{"max rel diff":>12}')
+    for case in ONNX_CASES:
+        kind, kwargs, shape = BACKBONE_CASES[case]
+        model, _ = build_backbone(case, {}, 'cpu', out_indices=(3, ))
+        model.eval()
+        x = torch.randn(1, *shape[1:])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = osp.join(tmp, f'{case}.onnx')
+            export_onnx(model, x, path, dynamic=True)
+            session = onnx_session(path, threads)
+            feed = {'input': x.numpy()}
+            with torch.no_grad():
+                ref = model(x)
+                ref = ref[0] if isinstance(ref, (tuple, list)) else ref
+                err = relative_error(ref, session.run(None, feed)[0])
+                times = dict(torch=[], ort=[])
+                for _ in range(args.repeats):  # interleaved
+                    times['torch'].append(_timed(lambda: model(x), 'cpu'))
+                    times['ort'].append(
+                        _timed(lambda: session.run(None, feed), 'cpu'))
+        t_torch, t_ort = (statistics.median(times[k]) for k in times)
+        print(f'{case:16} {t_torch:8.3f} {t_ort:9.3f} '
+              f'{_fmt_ratio(t_torch, t_ort):>9} {err:12.2e}', flush=True)
+
+
 SECTIONS = dict(backbone=section_backbone, model=section_model,
                 scaling=section_scaling, amp=section_amp,
-                compile=section_compile, throughput=section_throughput)
+                compile=section_compile, throughput=section_throughput,
+                onnx=section_onnx)
 
 
 def parse_args(argv=None):

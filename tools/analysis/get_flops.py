@@ -19,23 +19,20 @@ writes the paper-vs-ours table (docs/flops.md).
 import argparse
 import functools
 import os.path as osp
-import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from uniformer_mm.analysis.build import build_model_from_config
+from uniformer_mm.analysis.flops import (ImageClassifier, RecognizerForward,
+                                         TensorForward, TwoStageDetectorDummy,
+                                         count_flops, dummy_rois,
+                                         relative_diff, set_fused_attention,
+                                         shape_str)
 
-from uniformer_mm.analysis.build import build_model_from_config  # noqa: E402
-from uniformer_mm.analysis.flops import (ImageClassifier,  # noqa: E402
-                                         RecognizerForward, TensorForward,
-                                         TwoStageDetectorDummy, count_flops,
-                                         dummy_rois, relative_diff,
-                                         set_fused_attention, shape_str)
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 DEFAULT_SHAPES = {
     'mmdet': (800, 1280),
@@ -109,13 +106,8 @@ def model_and_inputs(model: torch.nn.Module, scope: str,
 def imagenet_model(arch: str) -> torch.nn.Module:
     """The official ImageNet classifier of an arch preset ('small',
     'small-plus', 'base', 'large-ls', ... or a hourglass 'xxs' / 'xs')."""
-    from uniformer_mm.models import UniFormer
-    try:
-        from uniformer_mm.models import UniFormerLight
-    except ImportError:  # the hourglass backbone is not in this checkout
-        UniFormerLight = None
-    if UniFormerLight is not None and arch.lower() in getattr(
-            UniFormerLight, 'arch_zoo', {}):
+    from uniformer_mm.models import UniFormer, UniFormerLight
+    if arch.lower() in UniFormerLight.arch_zoo:
         backbone = UniFormerLight(arch=arch, out_indices=(3, ))
     else:
         backbone = UniFormer(arch=arch, out_indices=(3, ))
@@ -525,7 +517,6 @@ python tools/analysis/get_flops.py CONFIG [--shape H W | T H W]  # one model
 `docs/flops.json` holds the raw counts (multiply-adds, parameters) of the
 last run.
 """
-
 
 
 def parse_args(argv=None):

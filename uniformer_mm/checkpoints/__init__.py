@@ -1,4 +1,24 @@
-"""Checkpoint handling: the official UniFormer state-dict layouts."""
+"""Everything about checkpoint files, in one place.
+
+* :mod:`.io`: weights-only reading and writing, MMEngine's local loader;
+* :mod:`.layout`: finding the state dict inside any official layout;
+* :mod:`.backbone`: loading official or own files into a backbone
+  (adaptation, 2D -> 3D inflation, the head_dim check);
+* :mod:`.convert`: offline conversion of whole official models to our
+  configs' keys; :mod:`.video`: the SlowFast video files and label remaps;
+* :mod:`.official_keys`: the recorded keys and shapes of every official
+  model.
+"""
+from .backbone import (adapt_state_dict, check_head_dim,
+                       find_backbone_state_dict, head_dim_from_metadata,
+                       inflate_weight, load_pretrained)
+from .io import (CheckpointRefusedError, load_checkpoint_file, save_weights,
+                 to_weights_only)
 from .official_keys import official_state_dict_shapes
 
-__all__ = ['official_state_dict_shapes']
+__all__ = [
+    'official_state_dict_shapes', 'adapt_state_dict', 'check_head_dim',
+    'find_backbone_state_dict', 'head_dim_from_metadata', 'inflate_weight',
+    'load_pretrained', 'CheckpointRefusedError', 'load_checkpoint_file',
+    'save_weights', 'to_weights_only'
+]

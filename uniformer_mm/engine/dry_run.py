@@ -506,6 +506,20 @@ def _runner_cfg(cfg: Config, phase: str) -> Config:
     return run
 
 
+def _train(cfg: Config, stage: str, until: int,
+           previous: Optional[str]) -> str:
+    """Train a Runner of ``cfg`` and return the checkpoint it wrote, which
+    must be new and taken at iteration ``until``."""
+    runner = build_runner(cfg)
+    runner.train()
+    checkpoint = find_latest_checkpoint(cfg.work_dir)
+    if runner.iter != until or checkpoint in (None, previous):
+        raise DryRunError(
+            stage, f'expected a new checkpoint at iteration {until}, got '
+            f'iteration {runner.iter} and checkpoint {checkpoint}')
+    return checkpoint
+
+
 def dry_run(config,
             work_dir: str,
             standin_dir: Optional[str] = None,
@@ -551,14 +565,7 @@ def dry_run(config,
 
         stage = 'train'
         report(f'stage train: {iters} iteration(s)')
-        runner = build_runner(_runner_cfg(cfg, 'train'))
-        runner.train()
-        first = find_latest_checkpoint(work_dir)
-        if first is None or runner.iter != iters:
-            raise DryRunError('train', f'expected a checkpoint after '
-                              f'{iters} iterations, got iter {runner.iter} '
-                              f'and checkpoint {first}')
-        del runner
+        first = _train(_runner_cfg(cfg, 'train'), 'train', iters, None)
 
         stage = 'resume'
         report(f'stage resume: from {first}, one more iteration')
@@ -572,14 +579,7 @@ def dry_run(config,
         else:
             resumed.train_cfg.max_epochs = 2
             _set_dataset_indices(resumed, 'train_dataloader', batch)
-        runner = build_runner(resumed)
-        runner.train()
-        last = find_latest_checkpoint(work_dir)
-        if runner.iter != iters + 1 or last == first:
-            raise DryRunError('resume', f'expected iteration {iters + 1} and '
-                              f'a new checkpoint, got iter {runner.iter} and '
-                              f'{last}')
-        del runner
+        last = _train(resumed, 'resume', iters + 1, first)
 
         stage = 'test'
         report(f'stage test: {last}')

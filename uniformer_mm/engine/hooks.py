@@ -6,7 +6,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ..utils.checkpoint_io import restore_history_buffers, to_weights_only
+from ..checkpoints.io import restore_history_buffers, to_weights_only
 from .loading import install_weights_only_loader
 
 

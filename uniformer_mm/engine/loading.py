@@ -21,7 +21,7 @@ whole process, so it is installed explicitly:
 """
 from mmengine.runner import CheckpointLoader
 
-from ..utils.checkpoint_io import load_local_checkpoint
+from ..checkpoints.io import load_local_checkpoint
 
 
 def weights_only_loader_installed() -> bool:

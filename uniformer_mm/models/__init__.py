@@ -1,9 +1,9 @@
+from ..checkpoints.backbone import (adapt_state_dict, find_backbone_state_dict,
+                                    inflate_weight, load_pretrained)
 from .arch import (ARCH_ZOO_2D, ARCH_ZOO_3D, ARCH_ZOO_LIGHT_2D,
                    ARCH_ZOO_LIGHT_3D, resolve_arch, resolve_light_arch,
                    unpruned_arch)
 from .blocks import AttentionBlock, ConvBlock
-from .official_weights import (adapt_state_dict, find_backbone_state_dict,
-                               inflate_weight, load_pretrained)
 from .uniformer import UniFormer, UniFormer3D
 from .uniformer_light import UniFormerLight, UniFormerLight3D
 

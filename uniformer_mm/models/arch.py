@@ -24,9 +24,10 @@ def _preset(base: dict, **overrides) -> dict:
 # for. Names without a suffix use head_dim 64: the setting of every official
 # detection / segmentation / pose / video model. Official file -> preset:
 #   uniformer_small_in1k.pth, uniformer_small_dim64 token-labeling -> small
-#   uniformer_small token-labeling (head_dim 32)                   -> small-hd32
-#   uniformer_small_plus_dim64 (ImageNet or token-labeling)       -> small-plus
-#   uniformer_small_plus (ImageNet or token-labeling, head_dim 32) -> small-plus-hd32
+#   uniformer_small token-labeling (head_dim 32)             -> small-hd32
+#   uniformer_small_plus_dim64 (ImageNet or token-labeling) -> small-plus
+#   uniformer_small_plus (ImageNet or token-labeling, head_dim 32)
+#                                                      -> small-plus-hd32
 #   uniformer_base_in1k.pth, uniformer_base_dim64 token-labeling   -> base
 #   uniformer_base token-labeling (head_dim 32)                    -> base-hd32
 #   uniformer_base_ls_in1k.pth                                     -> base-ls

@@ -92,6 +92,11 @@ class DropPath(nn.Module):
         return f'drop_prob={self.drop_prob}'
 
 
+def _exporting() -> bool:
+    """Whether the module is being traced for ONNX or ``torch.export``."""
+    return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+
+
 def _untracked(t: torch.Tensor) -> bool:
     """Whether autograd ignores ``t``, so a block may update its own fresh
     output ``t`` in place (inference: fewer and smaller allocations; on the
@@ -443,6 +448,18 @@ def window_reverse(windows: torch.Tensor, window_size: int, B: int, H: int,
     return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, -1)
 
 
+def _crop(x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """``x[:, :H, :W]``; exporting, a gather of H rows and W columns: its
+    size is H x W by construction, while torch.export cannot prove that a
+    slice of a padded symbolic size keeps H (it guards on the export
+    size's padding)."""
+    if not _exporting():
+        return x[:, :H, :W]
+    rows = torch.arange(H, device=x.device)
+    cols = torch.arange(W, device=x.device)
+    return x.index_select(1, rows).index_select(2, cols)
+
+
 class AttentionBlock(InPlaceInference):
     """Global MHRA block (the official ``SABlock`` / ``SABlock_Windows``).
 
@@ -506,7 +523,10 @@ class AttentionBlock(InPlaceInference):
         ws = self.window_size
         x = x.view(B, H, W, C)
         pad_b, pad_r = (-H) % ws, (-W) % ws
-        if pad_b or pad_r:
+        # an exported graph pads and crops at every size: a branch on the
+        # padding would bake the export size's choice into the graph
+        padded = _exporting() or pad_b or pad_r
+        if padded:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
         Hp, Wp = H + pad_b, W + pad_r
         if self.attn.fused:
@@ -514,8 +534,8 @@ class AttentionBlock(InPlaceInference):
         else:  # the official computation: partition, attend, reverse
             x = self.attn(window_partition(x, ws))
             x = window_reverse(x, ws, B, Hp, Wp)
-        if pad_b or pad_r:
-            x = x[:, :H, :W]
+        if padded:
+            x = _crop(x, H, W)
         return x.reshape(B, H * W, C)
 
     def _fused_window_attention(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,10 +17,10 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..checkpoints.backbone import load_pretrained
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
                      InPlaceInference, Mlp, PatchEmbed, channels_last)
-from .official_weights import load_pretrained
 
 ATTN_MODES = ('global', 'window', 'hybrid')
 INFLATE_MODES = ('average', 'center')

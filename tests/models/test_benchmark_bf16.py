@@ -31,4 +31,3 @@ def test_amp_section_skips_emulated_bf16_naming_cpu_and_slowdown(
     assert f'CPU {capability}, no native bf16' in out
     assert 'skipping bf16' in out and '12x slower than float32' in out
     assert not built  # nothing bf16 ran
-

@@ -6,7 +6,8 @@ the backbone keys are at the top level with our backbone's names
 (``patch_embed1.proj.weight``, ``blocks3.2.attn.qkv.weight`` ...) and the
 classifier is one ``nn.Linear`` called ``head``. A ``Recognizer3D`` with a
 ``UniFormer3D`` backbone and an ``I3DHead`` has the same tensors as
-``backbone.*`` and ``cls_head.fc_cls.*``: :func:`convert_slowfast_to_recognizer`
+``backbone.*`` and ``cls_head.fc_cls.*``:
+:func:`convert_slowfast_to_recognizer`
 renames them.
 
 The classifier's rows follow the class order of the label files the
@@ -34,8 +35,9 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 
+from .layout import SHOWN, locate_state_dict
+
 _HEAD = ('head.weight', 'head.bias')
-_SHOWN = 8  # names listed per problem in an error message
 _INDEXED_LINE = re.compile(r'^(?P<name>.*\S)\s+(?P<index>\d+)$')
 
 
@@ -153,7 +155,7 @@ def build_label_remap(checkpoint_classes: Sequence[str],
             'sides (wrong label file, e.g. K400 against K600?)')
     if len(set(dst)) != len(dst):
         dup = sorted({n for n in dst if dst.count(n) > 1})
-        raise ValueError(f'the dataset class list repeats {dup[:_SHOWN]}')
+        raise ValueError(f'the dataset class list repeats {dup[:SHOWN]}')
     exact = _match(src, src, key=lambda n: n)
     loose = _match(src, src, key=normalize_class_name) if normalize else {}
     remap, unknown = [], []
@@ -169,7 +171,7 @@ def build_label_remap(checkpoint_classes: Sequence[str],
                if normalize else 'exactly (normalize=False)')
         raise ValueError(
             f'{len(unknown)} dataset classes are not in the checkpoint\'s '
-            f'class list {how}: {unknown[:_SHOWN]}; check that both label '
+            f'class list {how}: {unknown[:SHOWN]}; check that both label '
             'files belong to the same dataset')
     if len(set(remap)) != len(remap):
         raise ValueError(
@@ -180,23 +182,13 @@ def build_label_remap(checkpoint_classes: Sequence[str],
 
 
 def _slowfast_state_dict(checkpoint: Any) -> Dict[str, torch.Tensor]:
-    if not isinstance(checkpoint, dict):
-        raise ValueError('expected a checkpoint dict, got '
-                         f'{type(checkpoint).__name__}')
-    if isinstance(checkpoint.get('model_state'), dict):
-        state_dict = checkpoint['model_state']
-    elif any(isinstance(checkpoint.get(k), dict)
-             for k in ('state_dict', 'model')):
+    container, state_dict = locate_state_dict(checkpoint)
+    if container in ('state_dict', 'model'):
         raise ValueError(
             "this is not a SlowFast video checkpoint (it has 'state_dict' or "
             "'model', not 'model_state'): OpenMMLab files load with "
             'load_from as they are, and ImageNet files go to the backbone '
             "through init_cfg=dict(type='Pretrained', checkpoint=...)")
-    else:
-        state_dict = checkpoint  # the bare model_state
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        state_dict = OrderedDict((k[len('module.'):], v)
-                                 for k, v in state_dict.items())
     return state_dict
 
 
@@ -214,7 +206,8 @@ def convert_slowfast_to_recognizer(
     Args:
         checkpoint (dict): The loaded official file
             (``{'model_state': ...}``) or its ``model_state`` dict. Load it
-            with :func:`uniformer_mm.utils.load_checkpoint_file` (weights-only).
+            with :func:`uniformer_mm.checkpoints.load_checkpoint_file`
+            (weights-only).
         label_remap (Tensor | Sequence[int], optional): From
             :func:`build_label_remap`; ``None`` keeps the official class
             order. Defaults to None.
@@ -237,7 +230,7 @@ def convert_slowfast_to_recognizer(
     if missing:
         raise ValueError(
             f'the checkpoint has no classifier {missing} (keys start with '
-            f'{sorted({k.split(".")[0] for k in state_dict})[:_SHOWN]}); '
+            f'{sorted({k.split(".")[0] for k in state_dict})[:SHOWN]}); '
             'for a backbone-only file use the backbone\'s init_cfg instead')
     weight, bias = state_dict['head.weight'], state_dict['head.bias']
     if weight.dim() != 2 or bias.shape != weight.shape[:1]:
@@ -267,7 +260,7 @@ def convert_slowfast_to_recognizer(
     if foreign:
         raise ValueError(
             f'{len(foreign)} keys are neither UniFormer backbone nor head: '
-            f'{foreign[:_SHOWN]}; this converter handles the official '
+            f'{foreign[:SHOWN]}; this converter handles the official '
             'UniFormer video models only')
     out = OrderedDict(
         (f'backbone.{k}', v) for k, v in state_dict.items() if k not in _HEAD)
@@ -279,7 +272,8 @@ def convert_slowfast_to_recognizer(
 def remap_from_label_files(checkpoint_label_files: Union[str, Sequence[str]],
                            dataset_label_files: Union[str, Sequence[str]],
                            normalize: bool = True) -> torch.Tensor:
-    """:func:`build_label_remap` from label files (see :func:`read_class_names`).
+    """:func:`build_label_remap` from label files (see
+    :func:`read_class_names`).
 
     E.g. ``remap_from_label_files('kinetics_400_categroies.txt',
     'label_map_k400.txt')``; the official Kinetics-600 order is two files,

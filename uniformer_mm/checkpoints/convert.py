@@ -29,7 +29,6 @@ Output norms of backbone stages the target model does not output (the
 official pose backbone keeps ``norm1``-``norm3``; ours, outputting stage 4
 only, has ``norm4`` alone) are dropped and reported.
 """
-import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
@@ -37,8 +36,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .arch import ARCH_ZOO_2D
-from .official_weights import adapt_state_dict, check_head_dim, describe_arch
+from ..models.arch import ARCH_ZOO_2D
+from .backbone import adapt_state_dict, check_head_dim, describe_arch
+from .layout import fit_problems, listing, locate_state_dict
 
 LAYOUTS = {
     'imagenet': 'ImageNet classification (DeiT/timm layout)',
@@ -48,7 +48,6 @@ LAYOUTS = {
     'slowfast': 'SlowFast video classifier',
     'openmmlab2': 'OpenMMLab 2.0 model (already our layout)',
 }
-_SHOWN = 8
 _OUTPUT_NORM = re.compile(r'^backbone\.norm[1-4]\.')
 # (key suffix, what it is) of layers whose first dim is the class count
 _CLASS_LAYERS = (
@@ -66,11 +65,6 @@ class ConversionError(ValueError):
     why and what to do."""
 
 
-def _listing(keys: List[str]) -> str:
-    more = f' ... (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
-    return ', '.join(keys[:_SHOWN]) + more
-
-
 def _top_prefixes(state_dict: Dict[str, Any]) -> List[str]:
     return sorted({k.split('.')[0] for k in state_dict})
 
@@ -85,29 +79,13 @@ def detect_layout(checkpoint: Any) -> Tuple[str, Dict[str, torch.Tensor]]:
     Raises:
         ConversionError: not a checkpoint of a known UniFormer layout.
     """
-    if not isinstance(checkpoint, dict):
-        raise ConversionError(
-            'not a checkpoint: the file holds a '
-            f'{type(checkpoint).__name__}, not a dict of weights')
-    if isinstance(checkpoint.get('model_state'), dict):
-        layout, state_dict = 'slowfast', checkpoint['model_state']
-    elif isinstance(checkpoint.get('model'), dict):
-        layout, state_dict = 'imagenet', checkpoint['model']
-    elif isinstance(checkpoint.get('state_dict'), dict):
-        layout, state_dict = None, checkpoint['state_dict']
-    else:
-        layout, state_dict = None, checkpoint
-    not_tensors = [k for k, v in state_dict.items()
-                   if not isinstance(v, torch.Tensor)]
-    if not state_dict or not_tensors:
-        raise ConversionError(
-            'not a checkpoint: expected a dict of tensors (at the top level '
-            "or under 'state_dict', 'model' or 'model_state'), found "
-            + (f'non-tensor entries {_listing(not_tensors)}'
-               if not_tensors else 'no entries'))
-    if all(k.startswith('module.') for k in state_dict):
-        state_dict = OrderedDict(
-            (k[len('module.'):], v) for k, v in state_dict.items())
+    try:
+        container, state_dict = locate_state_dict(checkpoint)
+    except ValueError as error:
+        raise ConversionError(f'not a checkpoint: {error}') from None
+    if not state_dict:
+        raise ConversionError('not a checkpoint: no weights in it')
+    layout = dict(model_state='slowfast', model='imagenet').get(container)
     prefixes = set(_top_prefixes(state_dict))
     if layout is None:
         if 'keypoint_head' in prefixes:
@@ -125,7 +103,7 @@ def detect_layout(checkpoint: Any) -> Tuple[str, Dict[str, torch.Tensor]]:
     if layout is None or not backbone_keys:
         raise ConversionError(
             'unknown checkpoint layout: top-level key prefixes '
-            f'{_listing(sorted(prefixes))} match none of the official '
+            f'{listing(sorted(prefixes))} match none of the official '
             'UniFormer layouts (ImageNet: patch_embed1.*, head.*; MMDetection '
             '2.x: backbone.*, rpn_head.*, roi_head.*; MMSegmentation 0.x: '
             'backbone.*, decode_head.*; MMPose 0.x: backbone.*, '
@@ -136,7 +114,8 @@ def detect_layout(checkpoint: Any) -> Tuple[str, Dict[str, torch.Tensor]]:
 
 def match_preset(backbone_sd: Dict[str, torch.Tensor],
                  head_dim: Optional[int] = None) -> Optional[str]:
-    """The canonical (longest) name of the 2D preset whose shapes ``backbone_sd`` has
+    """The canonical (longest) name of the 2D preset whose shapes
+    ``backbone_sd`` has
     (head_dim 64 unless ``head_dim`` says otherwise), or None."""
     found = describe_arch(backbone_sd)
     names = []
@@ -197,16 +176,7 @@ def verify_state_dict(converted: Dict[str, torch.Tensor],
         if k in target and v.shape != target[k].shape
     ]
     if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f'{len(missing)} model keys missing from the '
-                            f'checkpoint: {_listing(missing)}')
-        if unexpected:
-            problems.append(f'{len(unexpected)} checkpoint keys the model '
-                            f'does not have: {_listing(unexpected)}')
-        if mismatched:
-            problems.append(f'{len(mismatched)} shape mismatches: '
-                            f'{_listing(mismatched)}')
+        problems = fit_problems(missing, unexpected, mismatched)
         raise ConversionError(
             f'the converted checkpoint does not fit {config}:\n  ' +
             '\n  '.join(problems) + '\n  Likely cause: a config of another '
@@ -237,7 +207,7 @@ def rename_keys(layout: str, state_dict: Dict[str, torch.Tensor],
              if k.startswith('keypoint_head.') else k, v)
             for k, v in state_dict.items())
     if layout == 'slowfast':
-        from .video_checkpoint import convert_slowfast_to_recognizer
+        from .video import convert_slowfast_to_recognizer
         try:
             return convert_slowfast_to_recognizer(
                 {'model_state': state_dict}, label_remap=label_remap)
@@ -269,8 +239,8 @@ def convert_whole_model(layout: str,
 
 def convert_imagenet(state_dict: Dict[str, torch.Tensor],
                      backbone: nn.Module,
-                     checkpoint: Any = None) -> Tuple[Dict[str, torch.Tensor],
-                                                       Dict[str, Any]]:
+                     checkpoint: Any = None
+                     ) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """An ImageNet classifier's weights as a backbone initialisation.
 
     The classification head (``head``, ``aux_head`` of token labeling, the
@@ -353,116 +323,3 @@ def backbone_part(layout: str,
     return OrderedDict((k[len('backbone.'):], v)
                        for k, v in state_dict.items()
                        if k.startswith('backbone.'))
-
-
-# backbone depths -> the arch names our configs use for them
-_ARCH_BY_DEPTHS = {
-    (3, 4, 8, 3): ('s', 'small'),
-    (5, 8, 20, 7): ('b', 'base'),
-    (2, 5, 8, 2): ('xxs', ),
-    (3, 5, 9, 3): ('xs', ),
-}
-
-
-def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
-                   checkpoint: Any, root: str) -> Tuple[Optional[str], str]:
-    """Our config for an official file (path relative to ``root``, or None)
-    and why it was chosen: the first config of the task's folder with the
-    file's backbone depths and head type (and, where the file's training
-    config records them, attention mode / input size / classes)."""
-    backbone = backbone_part(layout, state_dict)
-    depths = tuple(describe_arch(backbone)['depths'])
-    names = _ARCH_BY_DEPTHS.get(depths)
-    label = f'UniFormer-{names[0].upper()}' if names else \
-        f'an unknown UniFormer (depths {list(depths)})'
-    if names is None:
-        return None, label
-    attention = official_attention(checkpoint)
-    if layout == 'mmdet2':
-        cascade = any(k.startswith('roi_head.bbox_head.0.')
-                      for k in state_dict)
-        path = _scan_configs(root, 'configs/detection', names, lambda c: (
-            (c.model.get('roi_head', {}).get('type') == 'CascadeRoIHead')
-            == cascade))
-        why = (('Cascade Mask' if cascade else 'Mask') + f' R-CNN, {label} '
-               '(the 1x and 3x configs build the same model)')
-    elif layout == 'mmseg0':
-        head = 'FPNHead' if any(k.startswith('neck.') for k in state_dict) \
-            else 'UPerHead'
-        mode, window = attention or ('global', None)
-        path = _scan_configs(root, 'configs/segmentation', names, lambda c: (
-            c.model.decode_head.get('type') == head and c.model.backbone.get(
-                'attn_mode', 'global') == mode and (
-                    mode == 'global' or c.model.backbone.get(
-                        'window_size', 14) == window)))
-        why = (f'{head}, {label}, attention '
-               + (f'{mode} {window or ""} from the file\'s training config'
-                  if attention else 'global (the file records none; the '
-                  'same weights serve the h/w variants)'))
-    elif layout == 'mmpose0':
-        size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
-                               config_text(checkpoint))
-        path, why = None, f'MMPose top-down heatmap, {label}'
-        if size_match:
-            size = [int(size_match.group(1)), int(size_match.group(2))]
-            path = _scan_configs(root, 'configs/pose', names, lambda c: (
-                list(c.get('codec', {}).get('input_size', ())) == size))
-            why += f', input {size[1]}x{size[0]} (from the file\'s config)'
-        else:
-            why += ' (the file records no input size: pass --config)'
-    elif layout == 'slowfast':
-        classes = state_dict['head.weight'].shape[0] if (
-            'head.weight' in state_dict) else None
-        text = config_text(checkpoint)
-        frames = re.search(r'NUM_FRAMES\s*:\s*(\d+)', text)
-        frames = int(frames.group(1)) if frames else None
-        dataset = re.search(r'DATASET\s*:\s*([A-Za-z0-9_]+)', text)
-        dataset = dataset.group(1).lower() if dataset else None
-
-        def accept(c):
-            if c.model.get('cls_head', {}).get('num_classes') != classes:
-                return False
-            if frames and _clip_len(c) not in (None, frames):
-                return False
-            name = osp.basename(c.filename or '')
-            return not dataset or dataset.startswith('kinetics') or (
-                dataset in name)
-
-        path = _scan_configs(root, 'configs/video', names, accept)
-        why = (f'video, {label}, {classes} classes' +
-               (f', {frames} frames' if frames else '') +
-               (f', {dataset}' if dataset else '') +
-               (' (from the file\'s cfg)' if frames or dataset else ''))
-    else:
-        return None, 'no config is implied by this layout'
-    return path, why
-
-
-def _clip_len(cfg) -> Optional[int]:
-    """Frames per clip of a video config's test pipeline, if it says."""
-    pipeline = cfg.get('test_pipeline') or cfg.get('val_pipeline') or []
-    for step in pipeline:
-        if isinstance(step, dict) and 'clip_len' in step:
-            return int(step['clip_len'])
-    return None
-
-
-def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
-                  accept) -> Optional[str]:
-    import glob
-
-    from mmengine.config import Config
-    for path in sorted(glob.glob(osp.join(root, folder, '**', '*.py'),
-                                 recursive=True)):
-        rel = osp.relpath(path, root)
-        if {'_base_', 'demo'} & set(rel.split(osp.sep)):
-            continue
-        try:
-            cfg = Config.fromfile(path)
-            arch = str(cfg.model.get('backbone', {}).get('arch')).lower()
-            # 'xxs-ls': the layer-scale variant of the same architecture
-            if arch.replace('-ls', '') in arch_names and accept(cfg):
-                return rel
-        except Exception:  # a config that does not load is no candidate
-            continue
-    return None

@@ -16,8 +16,8 @@ the command that turns a file the user trusts into a weights-only one
 import argparse
 import os
 import pickle
-import struct
 import re
+import struct
 import zipfile
 from collections import OrderedDict
 from typing import Any, List, Optional, Tuple
@@ -107,7 +107,8 @@ def to_weights_only(obj: Any, where: str = '') -> Tuple[Any, List[str]]:
     dropped: List[str] = []
 
     def visit(value, path):
-        if isinstance(value, np.generic):  # before _PLAIN: np.float64 is a float
+        # before _PLAIN: np.float64 is a float
+        if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, _PLAIN):
             return value

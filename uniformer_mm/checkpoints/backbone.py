@@ -18,15 +18,16 @@ plain               ``{name: tensor}``              as they are
 import logging
 import re
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
 
-from ..utils.checkpoint_io import load_checkpoint_file
-from .arch import (ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D, OFFICIAL_IMAGENET_NAMES,
-                   OFFICIAL_LIGHT_NAMES)
+from ..models.arch import (ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D,
+                           OFFICIAL_IMAGENET_NAMES, OFFICIAL_LIGHT_NAMES)
+from .io import load_checkpoint_file
+from .layout import fit_problems, locate_state_dict, strip_prefix
 
 # Keys of classification models that no backbone uses.
 # (``head_cls`` / ``norm_cls``: the class-token classifier of the hourglass
@@ -36,7 +37,6 @@ _CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.',
 _OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
 _LAYER_SCALE = re.compile(r'\.gamma_\d$')
 _BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
-_SHOWN = 8  # keys listed per category in an error message
 
 
 def inflate_weight(weight_2d: torch.Tensor,
@@ -64,9 +64,13 @@ def inflate_weight(weight_2d: torch.Tensor,
         f"inflate mode must be 'average' or 'center', got {mode!r}")
 
 
-def _strip(state_dict: Dict[str, Any], prefix: str) -> Dict[str, Any]:
-    return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                       if k.startswith(prefix))
+# container of each layout -> its name in messages
+_LAYOUT_NAMES = {
+    'model_state': 'SlowFast video',
+    'state_dict': 'OpenMMLab',
+    'model': 'ImageNet',
+    None: 'plain state dict'
+}
 
 
 def find_backbone_state_dict(checkpoint: Any,
@@ -83,30 +87,13 @@ def find_backbone_state_dict(checkpoint: Any,
     Returns:
         tuple: the state dict and the name of the layout found.
     """
-    if not isinstance(checkpoint, dict):
-        raise ValueError('a checkpoint must be a dict of tensors or hold one '
-                         "under 'model', 'model_state' or 'state_dict'; got "
-                         f'{type(checkpoint).__name__}')
-    for key, layout in (('model_state', 'SlowFast video'),
-                        ('state_dict', 'OpenMMLab'), ('model', 'ImageNet')):
-        if isinstance(checkpoint.get(key), dict):
-            state_dict, layout_name = checkpoint[key], layout
-            break
-    else:
-        state_dict, layout_name = checkpoint, 'plain state dict'
-    not_tensors = [k for k, v in state_dict.items()
-                   if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise ValueError(
-            f'the {layout_name} checkpoint holds non-tensor entries where '
-            f'weights are expected: {not_tensors[:_SHOWN]}')
-    if all(k.startswith('module.') for k in state_dict):
-        state_dict = _strip(state_dict, 'module.')  # saved from DDP
+    container, state_dict = locate_state_dict(checkpoint)
+    layout_name = _LAYOUT_NAMES[container]
     if prefix is None and any(k.startswith('backbone.') for k in state_dict):
         prefix = 'backbone.'
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'
-        stripped = _strip(state_dict, prefix)
+        stripped = strip_prefix(state_dict, prefix)
         if not stripped:
             raise ValueError(f'no key of the {layout_name} checkpoint starts '
                              f'with prefix {prefix!r}')
@@ -230,11 +217,6 @@ def check_head_dim(checkpoint: Any,
             'presets for head_dim 32) or set arch["head_dim"].')
 
 
-def _listing(keys: List[str]) -> str:
-    more = f' ... (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
-    return ', '.join(keys[:_SHOWN]) + more
-
-
 def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
                      model: nn.Module,
                      inflate_mode: str = 'average'
@@ -290,16 +272,7 @@ def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
     if missing or unexpected or mismatched:
         found = describe_arch(state_dict)
         expected = describe_arch(target)
-        problems = []
-        if missing:
-            problems.append(f'{len(missing)} model weights absent from the '
-                            f'checkpoint: {_listing(missing)}')
-        if unexpected:
-            problems.append(f'{len(unexpected)} checkpoint weights the model '
-                            f'does not have: {_listing(unexpected)}')
-        if mismatched:
-            problems.append(f'{len(mismatched)} shape mismatches: '
-                            f'{_listing(mismatched)}')
+        problems = fit_problems(missing, unexpected, mismatched)
         raise ValueError(
             'The checkpoint does not fit this backbone; loading it would '
             'leave weights uninitialised or wrong.\n  ' +
