@@ -43,8 +43,8 @@ TEMPLATES = {
         'roi_head.bbox_head.fc_cls.bias': ((81, ), (4, )),
         'roi_head.bbox_head.fc_reg.weight': ((320, 1024), (12, 1024)),
         'roi_head.bbox_head.fc_reg.bias': ((320, ), (12, )),
-        'roi_head.mask_head.conv_logits.weight': ((80, 256, 1, 1),
-                                                  (3, 256, 1, 1)),
+        'roi_head.mask_head.conv_logits.weight':
+        ((80, 256, 1, 1), (3, 256, 1, 1)),
         'roi_head.mask_head.conv_logits.bias': ((80, ), (3, )),
     }, 'coco/bbox_mAP'),
     'segmentation/custom/fpn_uniformer-xxs_80k_custom-ade-512x512.py':
@@ -76,8 +76,11 @@ class _SaveWeightsBeforeTrainHook(Hook):
     def before_train(self, runner):
         if not osp.exists(self.path):
             model = getattr(runner.model, 'module', runner.model)
-            torch.save({k: v.detach().clone()
-                        for k, v in model.state_dict().items()}, self.path)
+            torch.save(
+                {
+                    k: v.detach().clone()
+                    for k, v in model.state_dict().items()
+                }, self.path)
 
 
 def _model(config, **options):
@@ -92,9 +95,16 @@ def _write_converted(zoo, path):
     """A converted-official-style file of the zoo model, random weights."""
     torch.manual_seed(0)
     state = _model(zoo).state_dict()
-    torch.save({'state_dict': state,
-                'meta': {'config': f'configs/{zoo}',
-                         'dataset_meta': {'classes': ['zoo']}}}, path)
+    torch.save(
+        {
+            'state_dict': state,
+            'meta': {
+                'config': f'configs/{zoo}',
+                'dataset_meta': {
+                    'classes': ['zoo']
+                }
+            }
+        }, path)
     return state
 
 
@@ -133,13 +143,16 @@ def test_finetune_end_to_end(template, tmp_path):
     work_dir = tmp_path / 'work'
     lines = []
     try:
-        result = dry_run(cfg, work_dir=str(work_dir),
-                         standin_dir=str(tmp_path / 'standin'), iters=1,
-                         small_inputs=True, report=lines.append)
+        result = dry_run(
+            cfg,
+            work_dir=str(work_dir),
+            standin_dir=str(tmp_path / 'standin'),
+            iters=1,
+            small_inputs=True,
+            report=lines.append)
         log = '\n'.join(
             Path(p).read_text()
-            for p in glob.glob(str(work_dir / '**' / '*.log'),
-                               recursive=True))
+            for p in glob.glob(str(work_dir / '**' / '*.log'), recursive=True))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     print(result.summary())
@@ -168,9 +181,11 @@ def test_finetune_end_to_end(template, tmp_path):
     assert (f'{total - len(expected)} of {total} tensors loaded from '
             f'{ckpt}, {len(expected)} skipped') in log
     # resume and test load the run's own checkpoints, every tensor
-    assert len(re.findall(
-        f'{total} of {total} tensors loaded from {re.escape(str(work_dir))}'
-        r'/\w+\.pth, 0 skipped', log)) == 2, log
+    own = re.escape(str(work_dir))
+    assert len(
+        re.findall(
+            f'{total} of {total} tensors loaded from {own}'
+            r'/\w+\.pth, 0 skipped', log)) == 2, log
 
 
 @pytest.fixture(scope='module')
@@ -187,9 +202,8 @@ def test_loader_skips_only_class_specific(seg_pair):
     state, model = seg_pair
     init = {k: v.clone() for k, v in model.state_dict().items()}
     report = load_finetune_state(model, state)
-    assert [s.name for s in report.skipped] == [
-        'decode_head.conv_seg.weight', 'decode_head.conv_seg.bias'
-    ]
+    assert [s.name for s in report.skipped
+            ] == ['decode_head.conv_seg.weight', 'decode_head.conv_seg.bias']
     assert report.skipped[0].checkpoint_shape == (150, 128, 1, 1)
     assert report.skipped[0].model_shape == (5, 128, 1, 1)
     assert 'checkpoint 150, model 5' in report.skipped[0].reason
@@ -205,23 +219,25 @@ def test_loader_skips_only_class_specific(seg_pair):
 def test_loader_refuses_another_backbone(seg_pair):
     state, model = seg_pair
     bad = dict(state)
-    name = next(k for k in bad if k.startswith('backbone.')
-                and bad[k].dim() == 4)
+    name = next(
+        k for k in bad if k.startswith('backbone.') and bad[k].dim() == 4)
     bad[name] = torch.zeros((bad[name].shape[0] + 8, ) +
                             tuple(bad[name].shape[1:]))
     with pytest.raises(CheckpointMismatchError, match=re.escape(name)):
         load_finetune_state(model, bad)
     missing = {k: v for k, v in state.items() if not k.startswith('neck.')}
-    with pytest.raises(CheckpointMismatchError,
-                       match='model has and the checkpoint lacks:\n  neck.'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match='model has and the checkpoint lacks:\n  neck.'):
         load_finetune_state(model, missing)
 
 
 def test_loader_refuses_other_heads_when_testing(seg_pair):
     state, model = seg_pair
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'decode_head.conv_seg.weight: checkpoint '
-                       r'\[150, 128, 1, 1\], model \[5, 128, 1, 1\]'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'decode_head.conv_seg.weight: checkpoint '
+            r'\[150, 128, 1, 1\], model \[5, 128, 1, 1\]'):
         load_finetune_state(model, state, allow_class_change=False)
 
 
@@ -247,13 +263,15 @@ def test_runner_loads_strictly_outside_training(seg_pair, tmp_path):
     state, model = seg_pair
     ckpt = tmp_path / 'zoo.pth'
     torch.save({'state_dict': state, 'meta': {}}, ckpt)
-    runner = FineTuneRunner(model=model, work_dir=str(tmp_path / 'work'),
-                            experiment_name=f'strict_{tmp_path.name}')
-    with pytest.raises(CheckpointMismatchError,
-                       match='decode_head.conv_seg.weight'):
+    runner = FineTuneRunner(
+        model=model,
+        work_dir=str(tmp_path / 'work'),
+        experiment_name=f'strict_{tmp_path.name}')
+    with pytest.raises(
+            CheckpointMismatchError, match='decode_head.conv_seg.weight'):
         runner.load_checkpoint(str(ckpt))
-    with pytest.raises(CheckpointMismatchError,
-                       match='decode_head.conv_seg.weight'):
+    with pytest.raises(
+            CheckpointMismatchError, match='decode_head.conv_seg.weight'):
         runner.resume(str(ckpt))
     own = tmp_path / 'own.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, own)

@@ -129,8 +129,9 @@ def _class_count_reason(model: nn.Module, name: str, ckpt_shape: tuple,
 def _listing(title: str, items: Sequence[str], limit: int = 20) -> str:
     shown = list(items[:limit])
     more = len(items) - len(shown)
-    return title + ''.join(f'\n  {item}' for item in shown) + (
-        f'\n  ... and {more} more' if more > 0 else '')
+    return title + ''.join(
+        f'\n  {item}'
+        for item in shown) + (f'\n  ... and {more} more' if more > 0 else '')
 
 
 def load_finetune_state(model: nn.Module,
@@ -181,17 +182,21 @@ def load_finetune_state(model: nn.Module,
             report.skipped.append(
                 SkippedTensor(name, ckpt_shape, model_shape, reason))
     if missing or unexpected or refused:
-        parts = [f'{source} does not fit this model beyond its class '
-                 'count:' if allow_class_change else
-                 f'{source} does not fit this model:']
+        parts = [
+            f'{source} does not fit this model beyond its class '
+            'count:'
+            if allow_class_change else f'{source} does not fit this model:'
+        ]
         if refused:
             parts.append(_listing('tensors of another shape:', refused))
         if missing:
-            parts.append(_listing('tensors the model has and the '
-                                  'checkpoint lacks:', missing))
+            parts.append(
+                _listing('tensors the model has and the '
+                         'checkpoint lacks:', missing))
         if unexpected:
-            parts.append(_listing('tensors the checkpoint has and the model '
-                                  'lacks:', unexpected))
+            parts.append(
+                _listing('tensors the checkpoint has and the model '
+                         'lacks:', unexpected))
         parts.append(
             'Convert the official file for the zoo config your config '
             'inherits (tools/convert_official.py --config ZOO_CONFIG), keep '
@@ -202,21 +207,25 @@ def load_finetune_state(model: nn.Module,
         raise CheckpointMismatchError('\n'.join(parts))
     skipped = {s.name for s in report.skipped}
     model.load_state_dict(
-        {k: v
-         for k, v in state_dict.items() if k not in skipped},
+        {
+            k: v
+            for k, v in state_dict.items() if k not in skipped
+        },
         strict=False)
     for item in report.skipped:
-        print_log(f'load_from: {item.line()}', logger=logger,
-                  level=logging.WARNING)
+        print_log(
+            f'load_from: {item.line()}', logger=logger, level=logging.WARNING)
     print_log(
         f'load_from: {len(report.loaded)} of {len(own)} tensors loaded from '
         f'{source}, {len(report.skipped)} skipped (class-specific, other '
-        'class count)', logger=logger, level=logging.INFO)
+        'class count)',
+        logger=logger,
+        level=logging.INFO)
     return report
 
 
-def checkpoint_state_dict(checkpoint,
-                          revise_keys=((r'^module\.', ''), )) -> dict:
+def checkpoint_state_dict(
+    checkpoint, revise_keys=((r'^module\.', ''), )) -> dict:
     """The tensors of a loaded checkpoint (``state_dict`` of a whole-model
     file, or a bare state dict), keys revised as MMEngine does."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
