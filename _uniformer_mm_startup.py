@@ -70,9 +70,7 @@ class DRNStandInFinder:
             return None
         from importlib.machinery import ModuleSpec
         return ModuleSpec(
-            fullname,
-            _DRNStandInLoader(),
-            is_package=fullname == _DRN_PACKAGE)
+            fullname, _DRNStandInLoader(), is_package=fullname == _DRN_PACKAGE)
 
 
 class _RegisteringLoader:

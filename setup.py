@@ -1,7 +1,9 @@
-"""Packaging for ``uniformer_mm`` -- UniFormer backbones as an OpenMMLab 2.0 plugin.
+"""Packaging for ``uniformer_mm``: UniFormer backbones as an OpenMMLab 2.0
+plugin.
 
 The declared requirements are deliberately loose (they say what the code works
-with).  The exact CPU stack that is tested lives in ``requirements/*.txt`` and is
+with).  The exact CPU stack that is tested lives in ``requirements/*.txt``
+and is
 installed, in the right order, by ``scripts/bootstrap.sh`` (``make venv``).
 
 Install torch *before* this package: letting pip pull ``torch`` in as a
@@ -10,7 +12,6 @@ dependency gives you the default CUDA build from PyPI (several GB).
 import os
 import re
 import shutil
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -24,7 +25,7 @@ STARTUP_PTH = 'uniformer_mm-startup.pth'
 
 
 def get_version():
-    """Read ``__version__`` from uniformer_mm/version.py without importing it."""
+    """``__version__`` of uniformer_mm/version.py, read without importing."""
     path = os.path.join(HERE, 'uniformer_mm', 'version.py')
     with open(path, encoding='utf-8') as f:
         text = f.read()

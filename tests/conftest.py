@@ -57,7 +57,10 @@ class KillAfter(Hook):
     def __init__(self, iters):
         self.iters = iters
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if runner.iter + 1 == self.iters:
             raise Killed

@@ -30,8 +30,11 @@ def test_presets_are_not_shared_state():
 
 def test_dict_arch_normalised():
     arch = resolve_arch(
-        dict(depths=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64], head_dim=16,
-             mlp_ratios=[1, 2, 3, 4.5]), ARCH_ZOO_2D, 'U')
+        dict(
+            depths=[1, 1, 1, 1],
+            embed_dims=[8, 16, 32, 64],
+            head_dim=16,
+            mlp_ratios=[1, 2, 3, 4.5]), ARCH_ZOO_2D, 'U')
     assert arch['mlp_ratios'] == [1.0, 2.0, 3.0, 4.5]
     assert arch['conv_stem'] is False
 
@@ -46,24 +49,31 @@ def test_unknown_preset_lists_valid_ones():
         assert f"'{name}'" in message
 
 
-@pytest.mark.parametrize(
-    'arch, fragment',
-    [
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512]),
-         "missing keys ['head_dim']"),
-        (dict(depths=[3, 4, 8], embed_dims=[64, 128, 320, 512], head_dim=64),
-         'depths'),
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 500],
-              head_dim=64), 'divisible'),
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512],
-              head_dim=64, mlp_ratio=4), "unknown keys ['mlp_ratio']"),
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512],
-              head_dim=64, mlp_ratios=[4, 4]), 'mlp_ratios'),
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512],
-              head_dim=64, layer_scale='yes'), 'layer_scale'),
-        (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512],
-              head_dim=0), 'head_dim'),
-    ])
+@pytest.mark.parametrize('arch, fragment', [
+    (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512
+                                           ]), "missing keys ['head_dim']"),
+    (dict(depths=[3, 4, 8], embed_dims=[64, 128, 320, 512],
+          head_dim=64), 'depths'),
+    (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 500],
+          head_dim=64), 'divisible'),
+    (dict(
+        depths=[3, 4, 8, 3],
+        embed_dims=[64, 128, 320, 512],
+        head_dim=64,
+        mlp_ratio=4), "unknown keys ['mlp_ratio']"),
+    (dict(
+        depths=[3, 4, 8, 3],
+        embed_dims=[64, 128, 320, 512],
+        head_dim=64,
+        mlp_ratios=[4, 4]), 'mlp_ratios'),
+    (dict(
+        depths=[3, 4, 8, 3],
+        embed_dims=[64, 128, 320, 512],
+        head_dim=64,
+        layer_scale='yes'), 'layer_scale'),
+    (dict(depths=[3, 4, 8, 3], embed_dims=[64, 128, 320, 512],
+          head_dim=0), 'head_dim'),
+])
 def test_malformed_dict(arch, fragment):
     with pytest.raises(ValueError) as info:
         resolve_arch(arch, ARCH_ZOO_2D, 'UniFormer')

@@ -37,25 +37,35 @@ CLASSIFIER_KEYS = ('head.', 'aux_head.', 'norm.')
 
 
 def _n_params(shapes):
-    return sum(math.prod(s) for k, s in shapes.items()
-               if not k.endswith(('running_mean', 'running_var',
-                                  'num_batches_tracked')))
+    return sum(
+        math.prod(s) for k, s in shapes.items()
+        if not k.endswith(('running_mean', 'running_var',
+                           'num_batches_tracked')))
 
 
 def _synthetic(shapes):
     """A checkpoint state dict with the official keys and shapes."""
-    return {k: torch.randn(s) if s else torch.tensor(7)
-            for k, s in shapes.items()}
+    return {
+        k: torch.randn(s) if s else torch.tensor(7)
+        for k, s in shapes.items()
+    }
 
 
 @pytest.mark.parametrize('official, preset', sorted(OFFICIAL_2D.items()))
-def test_2d_presets_have_the_official_tensors(official, preset,
-                                              official_keys):
-    ours = {k: list(v.shape) for k, v in UniFormer(preset).state_dict().items()}
-    theirs = {k: v for k, v in official_keys[official].items()
-              if not k.startswith(CLASSIFIER_KEYS)}
-    output_norms = {k for k in ours if k.startswith(('norm1.', 'norm2.',
-                                                     'norm3.', 'norm4.'))}
+def test_2d_presets_have_the_official_tensors(official, preset, official_keys):
+    ours = {
+        k: list(v.shape)
+        for k, v in UniFormer(preset).state_dict().items()
+    }
+    theirs = {
+        k: v
+        for k, v in official_keys[official].items()
+        if not k.startswith(CLASSIFIER_KEYS)
+    }
+    output_norms = {
+        k
+        for k in ours if k.startswith(('norm1.', 'norm2.', 'norm3.', 'norm4.'))
+    }
     assert set(ours) - output_norms == set(theirs) - output_norms
     assert all(ours[k] == theirs[k] for k in theirs)
     if official.startswith('dense'):  # all four output norms, exactly
@@ -63,12 +73,16 @@ def test_2d_presets_have_the_official_tensors(official, preset,
 
 
 @pytest.mark.parametrize('official, preset', sorted(OFFICIAL_3D.items()))
-def test_3d_presets_have_the_official_tensors(official, preset,
-                                              official_keys):
-    ours = {k: list(v.shape)
-            for k, v in UniFormer3D(preset).state_dict().items()}
-    theirs = {k: v for k, v in official_keys[official].items()
-              if not k.startswith('head.')}
+def test_3d_presets_have_the_official_tensors(official, preset, official_keys):
+    ours = {
+        k: list(v.shape)
+        for k, v in UniFormer3D(preset).state_dict().items()
+    }
+    theirs = {
+        k: v
+        for k, v in official_keys[official].items()
+        if not k.startswith('head.')
+    }
     assert ours == theirs
 
 
@@ -82,8 +96,10 @@ def test_param_counts_2d(model, paper_millions, official, official_keys):
     model = model()
     shapes = official_keys[official]
     # the classifier = our backbone - output norms + final BN + head(s)
-    classifier_only = _n_params(
-        {k: s for k, s in shapes.items() if k.startswith(CLASSIFIER_KEYS)})
+    classifier_only = _n_params({
+        k: s
+        for k, s in shapes.items() if k.startswith(CLASSIFIER_KEYS)
+    })
     output_norms = 2 * sum(model.embed_dims)
     ours = sum(p.numel() for p in model.parameters())
     assert ours - output_norms + classifier_only == _n_params(shapes)
@@ -106,22 +122,31 @@ def test_param_counts_3d(preset, paper_millions):
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 
 
-def _imagenet_checkpoint(model, model_name='uniformer_small',
+def _imagenet_checkpoint(model,
+                         model_name='uniformer_small',
                          token_labeling=False):
-    weights = {k: v.clone() for k, v in model.state_dict().items()
-               if not k.startswith(('norm1', 'norm2', 'norm3', 'norm4'))}
+    weights = {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith(('norm1', 'norm2', 'norm3', 'norm4'))
+    }
     dim = model.embed_dims[-1]
-    weights.update({'norm.weight': torch.rand(dim), 'norm.bias': torch.rand(dim),
-                    'norm.running_mean': torch.rand(dim),
-                    'norm.running_var': torch.rand(dim),
-                    'head.weight': torch.rand(1000, dim),
-                    'head.bias': torch.rand(1000)})
+    weights.update({
+        'norm.weight': torch.rand(dim),
+        'norm.bias': torch.rand(dim),
+        'norm.running_mean': torch.rand(dim),
+        'norm.running_var': torch.rand(dim),
+        'head.weight': torch.rand(1000, dim),
+        'head.bias': torch.rand(1000)
+    })
     if token_labeling:
         weights['aux_head.weight'] = torch.rand(1000, dim)
         weights['aux_head.bias'] = torch.rand(1000)
-    return {'model': weights, 'epoch': 299,
-            'args': argparse.Namespace(model=model_name, lr=1e-3,
-                                       input_size=224)}
+    return {
+        'model': weights,
+        'epoch': 299,
+        'args': argparse.Namespace(model=model_name, lr=1e-3, input_size=224)
+    }
 
 
 def _randomized(model):
@@ -142,8 +167,9 @@ def test_imagenet_layout(tmp_path):
     ckpt = _imagenet_checkpoint(source, token_labeling=True)
     torch.save(ckpt, tmp_path / 'in1k.pth')
     model = UniFormer(
-        TINY, init_cfg=dict(type='Pretrained',
-                            checkpoint=str(tmp_path / 'in1k.pth')))
+        TINY,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
     # head_dim 16 != official uniformer_small (TL: 32) -> must be caught
     with pytest.raises(ValueError, match='head_dim=32'):
         model.init_weights()
@@ -153,10 +179,12 @@ def test_imagenet_layout(tmp_path):
     _assert_loaded(model, ckpt['model'])
     # output norms absent from ImageNet files keep the standard init
     for i in range(1, 5):
-        assert torch.equal(getattr(model, f'norm{i}').weight,
-                           torch.ones(model.embed_dims[i - 1]))
-        assert torch.equal(getattr(model, f'norm{i}').bias,
-                           torch.zeros(model.embed_dims[i - 1]))
+        assert torch.equal(
+            getattr(model, f'norm{i}').weight,
+            torch.ones(model.embed_dims[i - 1]))
+        assert torch.equal(
+            getattr(model, f'norm{i}').bias,
+            torch.zeros(model.embed_dims[i - 1]))
 
 
 def test_load_logs_one_summary_line(tmp_path):
@@ -167,8 +195,8 @@ def test_load_logs_one_summary_line(tmp_path):
     handler = logging.Handler()
     handler.emit = records.append
     logger.addHandler(handler)
-    stats = load_pretrained(UniFormer(TINY), str(tmp_path / 'a.pth'),
-                            logger=logger)
+    stats = load_pretrained(
+        UniFormer(TINY), str(tmp_path / 'a.pth'), logger=logger)
     messages = [r.getMessage() for r in records]
     # an own model name: head_dim could not be checked, then the summary
     assert len(messages) == 2
@@ -200,10 +228,19 @@ def test_dense_layout_with_mmdet2_metadata(tmp_path):
     state['neck.lateral_convs.0.conv.weight'] = torch.rand(256, 8, 1, 1)
     state['roi_head.bbox_head.fc_cls.weight'] = torch.rand(81, 1024)
     config = "model = dict(backbone=dict(type='UniFormer', head_dim=16))"
-    torch.save({'state_dict': state, 'optimizer': {'state': {}},
-                'meta': {'mmdet_version': '2.11.0', 'config': config,
-                         'CLASSES': ('person', 'car'), 'epoch': 12}},
-               tmp_path / 'mask_rcnn.pth')
+    torch.save(
+        {
+            'state_dict': state,
+            'optimizer': {
+                'state': {}
+            },
+            'meta': {
+                'mmdet_version': '2.11.0',
+                'config': config,
+                'CLASSES': ('person', 'car'),
+                'epoch': 12
+            }
+        }, tmp_path / 'mask_rcnn.pth')
     model = UniFormer(TINY, out_indices=(1, 3))
     stats = load_pretrained(model, str(tmp_path / 'mask_rcnn.pth'))
     assert stats['skipped'] == 4  # norm1.* and norm3.* are not outputs here
@@ -217,9 +254,12 @@ def test_explicit_prefix_and_ddp_module_prefix(tmp_path):
     source = _randomized(UniFormer(TINY))
     state = {f'module.encoder.{k}': v for k, v in source.state_dict().items()}
     torch.save({'state_dict': state}, tmp_path / 'x.pth')
-    model = UniFormer(TINY, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'x.pth'),
-        prefix='encoder'))
+    model = UniFormer(
+        TINY,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=str(tmp_path / 'x.pth'),
+            prefix='encoder'))
     model.init_weights()
     _assert_loaded(model, source.state_dict(), skip=())
 
@@ -235,8 +275,11 @@ def test_own_plain_state_dict(tmp_path):
 @pytest.mark.parametrize('preset', ['small', 'base'])
 def test_slowfast_video_layout(tmp_path, preset, official_keys):
     shapes = official_keys[f'video_{preset}']
-    ckpt = {'model_state': _synthetic(shapes), 'epoch': 110,
-            'cfg': 'UNIFORMER:\n  HEAD_DIM: 64\n  DEPTH: [3, 4, 8, 3]\n'}
+    ckpt = {
+        'model_state': _synthetic(shapes),
+        'epoch': 110,
+        'cfg': 'UNIFORMER:\n  HEAD_DIM: 64\n  DEPTH: [3, 4, 8, 3]\n'
+    }
     torch.save(ckpt, tmp_path / 'k400.pyth')
     model = UniFormer3D(preset)
     stats = load_pretrained(model, str(tmp_path / 'k400.pyth'))
@@ -249,8 +292,11 @@ def test_imagenet_into_3d_by_inflation(tmp_path, mode):
     source = _randomized(UniFormer(TINY))
     ckpt = _imagenet_checkpoint(source, 'custom')
     torch.save(ckpt, tmp_path / 'in1k.pth')
-    model = UniFormer3D(TINY, inflate_mode=mode, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
+    model = UniFormer3D(
+        TINY,
+        inflate_mode=mode,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
     model.init_weights()
     w2d = ckpt['model']['patch_embed1.proj.weight']
     torch.testing.assert_close(model.patch_embed1.proj.weight,
@@ -268,10 +314,15 @@ def test_imagenet_into_3d_by_inflation(tmp_path, mode):
 
 
 def test_official_dense_keys_load_into_small(tmp_path, official_keys):
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in _synthetic(
-        official_keys['dense_small']).items()}}, tmp_path / 'seg.pth')
-    stats = load_pretrained(UniFormer('small', attn_mode='hybrid'),
-                            str(tmp_path / 'seg.pth'))
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in _synthetic(official_keys['dense_small']).items()
+            }
+        }, tmp_path / 'seg.pth')
+    stats = load_pretrained(
+        UniFormer('small', attn_mode='hybrid'), str(tmp_path / 'seg.pth'))
     assert stats['skipped'] == 0 and stats['inflated'] == 0
 
 
@@ -288,16 +339,19 @@ def test_wrong_depths_is_an_error_naming_keys(tmp_path, official_keys):
 def test_conv_stem_mismatch_is_an_error(tmp_path, official_keys):
     torch.save({'model': _synthetic(official_keys['cls_small_plus_dim64'])},
                tmp_path / 'splus.pth')
-    with pytest.raises(ValueError, match="absent from the checkpoint.*"
-                       "patch_embed1.proj.weight"):
+    with pytest.raises(
+            ValueError,
+            match="absent from the checkpoint.*"
+            "patch_embed1.proj.weight"):
         load_pretrained(UniFormer('small'), str(tmp_path / 'splus.pth'))
     with pytest.raises(ValueError, match="'conv_stem': True"):
         load_pretrained(UniFormer('small'), str(tmp_path / 'splus.pth'))
 
 
 def test_shape_mismatch_is_an_error(tmp_path):
-    torch.save(UniFormer(dict(TINY, embed_dims=[8, 16, 32, 128])).state_dict(),
-               tmp_path / 'w.pth')
+    torch.save(
+        UniFormer(dict(TINY, embed_dims=[8, 16, 32, 128])).state_dict(),
+        tmp_path / 'w.pth')
     with pytest.raises(ValueError, match='shape mismatches: .*blocks4'):
         load_pretrained(UniFormer(TINY), str(tmp_path / 'w.pth'))
 
@@ -310,9 +364,14 @@ def test_weights_under_an_unknown_key_are_not_silently_ignored(tmp_path):
 
 # ----------------------------------------------------------- untrusted files
 def test_refuses_numpy_pickles_and_names_the_type(tmp_path):
-    torch.save({'state_dict': UniFormer(TINY).state_dict(),
-                'meta': {'seed': np.int64(3), 'hist': np.zeros(3)}},
-               tmp_path / 'mmengine.pth')
+    torch.save(
+        {
+            'state_dict': UniFormer(TINY).state_dict(),
+            'meta': {
+                'seed': np.int64(3),
+                'hist': np.zeros(3)
+            }
+        }, tmp_path / 'mmengine.pth')
     with pytest.raises(CheckpointRefusedError) as info:
         load_checkpoint_file(tmp_path / 'mmengine.pth')
     message = str(info.value)
@@ -320,6 +379,7 @@ def test_refuses_numpy_pickles_and_names_the_type(tmp_path):
 
 
 class _Exploit:
+
     def __reduce__(self):
         return (print, ('this must never run', ))
 
@@ -348,9 +408,15 @@ def test_missing_and_non_checkpoint_files(tmp_path):
 
 def test_to_weights_only_makes_a_file_loadable(tmp_path):
     weights = UniFormer(TINY).state_dict()
-    ckpt = {'state_dict': weights, 'args': argparse.Namespace(lr=0.1),
-            'meta': {'seed': np.int64(3), 'hist': np.arange(3),
-                     'hook': _Exploit()}}
+    ckpt = {
+        'state_dict': weights,
+        'args': argparse.Namespace(lr=0.1),
+        'meta': {
+            'seed': np.int64(3),
+            'hist': np.arange(3),
+            'hook': _Exploit()
+        }
+    }
     clean, dropped = to_weights_only(ckpt)
     assert dropped == ['meta.hook (test_checkpoints._Exploit)']
     torch.save(clean, tmp_path / 'clean.pth')

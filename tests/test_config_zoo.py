@@ -58,9 +58,10 @@ for _s in ('-h14', '-w32', '-h32', ''):
     RECIPES[f'fpn_uniformer-s{_s}_8xb4-80k_ade20k-512x512'] = (0.1, False)
     RECIPES[f'fpn_uniformer-b{_s}_8xb4-80k_ade20k-512x512'] = (0.2, False)
     RECIPES[f'upernet_uniformer-s{_s}_8xb2-160k_ade20k-512x512'] = (0.25,
-                                                                     False)
-    RECIPES[f'upernet_uniformer-b{_s}_8xb2-160k_ade20k-512x512'] = (
-        0.4, [0, 0, 2, 0])
+                                                                    False)
+    RECIPES[f'upernet_uniformer-b{_s}_8xb2-160k_ade20k-512x512'] = (0.4, [
+        0, 0, 2, 0
+    ])
 
 NAME = re.compile(r'^(?P<head>cascade-mask-rcnn|mask-rcnn|fpn|upernet)'
                   r'_uniformer-(?P<arch>[sb])'
@@ -101,9 +102,10 @@ def test_config_builds_with_paper_params(path):
     head, arch, attn_mode, window = _parse(path)
     cfg = Config.fromfile(str(ROOT / path))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
-    assert cfg.default_scope == ('mmdet' if path.startswith(ZOO_DIRS[0])
-                                 else 'mmseg')
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading'
+    ]
+    assert cfg.default_scope == ('mmdet'
+                                 if path.startswith(ZOO_DIRS[0]) else 'mmseg')
 
     backbone = cfg.model.backbone
     assert backbone.type == 'UniFormer'
@@ -140,8 +142,9 @@ def _metafile_models(zoo):
 
 @pytest.mark.parametrize('zoo', ZOO_DIRS)
 def test_metafile_lists_every_config(zoo):
-    models = [m for m in _metafile_models(zoo)
-              if not LIGHT.search(m['Config'])]
+    models = [
+        m for m in _metafile_models(zoo) if not LIGHT.search(m['Config'])
+    ]
     listed = [m['Config'] for m in models]
     assert len(listed) == len(set(listed))
     for config in listed:
@@ -161,4 +164,5 @@ def test_model_index_imports_both_metafiles():
         index = yaml.safe_load(f)
     # other zoos (configs/pose, ...) are listed too; their tests check them
     assert index['Import'][:len(ZOO_DIRS)] == [
-        f'{zoo}/metafile.yml' for zoo in ZOO_DIRS]
+        f'{zoo}/metafile.yml' for zoo in ZOO_DIRS
+    ]

@@ -16,7 +16,8 @@ from uniformer_mm.checkpoints.convert import ConversionError, detect_layout
 from uniformer_mm.checkpoints.io import load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[1]
-DET_DEMO = ROOT / 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
+DET_DEMO = ROOT / 'configs/detection/demo/' \
+    'mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 SEG_DEMO = ROOT / 'configs/segmentation/demo/fpn_uniformer-tiny_synthetic.py'
 MASK_RCNN_S = 'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py'
 TINY_ARCH = "dict(depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256], " \
@@ -56,8 +57,10 @@ def _model(config, **options):
 
 def _from_reference(shapes, generator_seed=0):
     gen = torch.Generator().manual_seed(generator_seed)
-    return {k: torch.randn(*shape, generator=gen) if shape else torch.tensor(
-        0) for k, shape in shapes.items()}
+    return {
+        k: torch.randn(*shape, generator=gen) if shape else torch.tensor(0)
+        for k, shape in shapes.items()
+    }
 
 
 def _assert_same(converted_file, expected):
@@ -70,31 +73,37 @@ def _assert_same(converted_file, expected):
 
 
 # --------------------------------------------------------------- ImageNet
-@pytest.mark.parametrize('name, preset', [
-    ('tl_small', 'small-hd32'),  # token labeling, head_dim 32
-    ('cls_small_plus_dim64', 'small-plus'),  # S-dagger: conv stem
-])
+@pytest.mark.parametrize(
+    'name, preset',
+    [
+        ('tl_small', 'small-hd32'),  # token labeling, head_dim 32
+        ('cls_small_plus_dim64', 'small-plus'),  # S-dagger: conv stem
+    ])
 def test_imagenet_layouts(tmp_path, reference, name, preset):
     shapes = reference[name]
     state = _from_reference(shapes)
-    model_name = {'tl_small': 'uniformer_small',
-                  'cls_small_plus_dim64': 'uniformer_small_plus_dim64'}[name]
+    model_name = {
+        'tl_small': 'uniformer_small',
+        'cls_small_plus_dim64': 'uniformer_small_plus_dim64'
+    }[name]
     src = tmp_path / f'{name}.pth'
-    torch.save({'model': state, 'args': argparse.Namespace(model=model_name)},
-               src)
+    torch.save({
+        'model': state,
+        'args': argparse.Namespace(model=model_name)
+    }, src)
     code, out = _convert(src, tmp_path / 'out.pth')
     assert code == 0, out
     assert f"UniFormer(arch='{preset}')" in out
     assert 'missing 0, unexpected 0' in out
     classifier = ('head.', 'aux_head.', 'norm.')
-    expected = {k: v for k, v in state.items() if not k.startswith(
-        classifier)}
+    expected = {k: v for k, v in state.items() if not k.startswith(classifier)}
     _assert_same(tmp_path / 'out.pth', expected)
     assert 'dropped:' in out and 'head.weight' in out
     # the output initialises a backbone of that preset through init_cfg
     from uniformer_mm import UniFormer
-    backbone = UniFormer(arch=preset, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'out.pth')))
+    backbone = UniFormer(
+        arch=preset,
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'out.pth')))
     backbone.init_weights()
     assert torch.equal(backbone.state_dict()['blocks3.0.attn.qkv.weight'],
                        state['blocks3.0.attn.qkv.weight'])
@@ -104,19 +113,28 @@ def test_imagenet_layer_scale_against_config(tmp_path):
     """A layer-scale ImageNet file (gamma_1/gamma_2 in every block, as
     L+LS) for the backbone of a given config."""
     from uniformer_mm import UniFormer
-    arch = dict(depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256],
-                head_dim=32, layer_scale=True)
+    arch = dict(
+        depths=[1, 1, 2, 1],
+        embed_dims=[32, 64, 128, 256],
+        head_dim=32,
+        layer_scale=True)
     backbone = UniFormer(arch=arch)
-    state = {k: v for k, v in backbone.state_dict().items()
-             if not k.startswith(('norm1.', 'norm2.', 'norm3.', 'norm4.'))}
+    state = {
+        k: v
+        for k, v in backbone.state_dict().items()
+        if not k.startswith(('norm1.', 'norm2.', 'norm3.', 'norm4.'))
+    }
     assert any('gamma_1' in k for k in state)
-    state.update({'norm.weight': torch.ones(256), 'norm.bias': torch.zeros(
-        256), 'head.weight': torch.zeros(1000, 256), 'head.bias':
-        torch.zeros(1000)})
+    state.update({
+        'norm.weight': torch.ones(256),
+        'norm.bias': torch.zeros(256),
+        'head.weight': torch.zeros(1000, 256),
+        'head.bias': torch.zeros(1000)
+    })
     torch.save({'model': state}, tmp_path / 'ls.pth')
     options = ['--cfg-options', 'model.backbone.arch.layer_scale=True']
-    code, out = _convert(tmp_path / 'ls.pth', tmp_path / 'out.pth',
-                         '--config', DET_DEMO, *options)
+    code, out = _convert(tmp_path / 'ls.pth', tmp_path / 'out.pth', '--config',
+                         DET_DEMO, *options)
     assert code == 0, out
     assert 'norm1.weight' in out  # initialised, not in ImageNet files
     # without layer scale in the target the file does not fit
@@ -144,15 +162,26 @@ def test_mmdet2_mask_rcnn_official_backbone_keys(tmp_path, reference):
     model = _model(ROOT / MASK_RCNN_S)
     ours = model.state_dict()
     official_backbone = _from_reference(reference['dense_small'])
-    assert {f'backbone.{k}' for k in official_backbone} == {
-        k for k in ours if k.startswith('backbone.')}
+    assert {f'backbone.{k}'
+            for k in official_backbone
+            } == {k
+                  for k in ours if k.startswith('backbone.')}
     state = {k: v for k, v in ours.items() if not k.startswith('backbone.')}
     state.update({f'backbone.{k}': v for k, v in official_backbone.items()})
     classes = [f'class{i}' for i in range(80)]
-    torch.save({'state_dict': state, 'meta': {
-        'CLASSES': classes, 'mmdet_version': '2.11.0',
-        'config': "model = dict(backbone=dict(type='UniFormer', "
-                  "hybrid=True, window_size=14))"}}, tmp_path / 'det.pth')
+    torch.save(
+        {
+            'state_dict': state,
+            'meta': {
+                'CLASSES':
+                classes,
+                'mmdet_version':
+                '2.11.0',
+                'config':
+                "model = dict(backbone=dict(type='UniFormer', "
+                "hybrid=True, window_size=14))"
+            }
+        }, tmp_path / 'det.pth')
     code, out = _convert(tmp_path / 'det.pth', tmp_path / 'out.pth')
     assert code == 0, out
     assert 'MMDetection 2.x' in out and MASK_RCNN_S in out
@@ -174,11 +203,15 @@ CASCADE_TINY = {
 }
 for _stage in range(3):  # list items: only --cfg-options can reach them
     CASCADE_TINY.update({
-        f'model.roi_head.bbox_head.{_stage}.in_channels': 32,
-        f'model.roi_head.bbox_head.{_stage}.conv_out_channels': 16,
-        f'model.roi_head.bbox_head.{_stage}.fc_out_channels': 32,
+        f'model.roi_head.bbox_head.{_stage}.in_channels':
+        32,
+        f'model.roi_head.bbox_head.{_stage}.conv_out_channels':
+        16,
+        f'model.roi_head.bbox_head.{_stage}.fc_out_channels':
+        32,
     })
-CASCADE = 'configs/detection/cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py'
+CASCADE = ('configs/detection/'
+           'cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py')
 
 
 def _tiny_config(tmp_path, zoo_config):
@@ -193,8 +226,8 @@ def _tiny_config(tmp_path, zoo_config):
 
 
 def _options(options):
-    return ['--cfg-options'] + [
-        f'{k}={v}'.replace(' ', '') for k, v in options.items()]
+    return ['--cfg-options'
+            ] + [f'{k}={v}'.replace(' ', '') for k, v in options.items()]
 
 
 def test_mmdet2_cascade(tmp_path):
@@ -212,13 +245,18 @@ def test_mmdet2_cascade(tmp_path):
 def test_class_count_mismatch(tmp_path):
     state = _model(DET_DEMO).state_dict()  # 3 classes
     torch.save({'state_dict': state}, tmp_path / 'det.pth')
-    code = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/convert_official.py'),
-         str(tmp_path / 'det.pth'), str(tmp_path / 'out.pth'), '--config',
-         str(DET_DEMO), '--cfg-options',
-         'model.roi_head.bbox_head.num_classes=5',
-         'model.roi_head.mask_head.num_classes=5'],
-        capture_output=True, text=True, timeout=300)
+    code = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/convert_official.py'),
+        str(tmp_path / 'det.pth'),
+        str(tmp_path / 'out.pth'), '--config',
+        str(DET_DEMO), '--cfg-options',
+        'model.roi_head.bbox_head.num_classes=5',
+        'model.roi_head.mask_head.num_classes=5'
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert code.returncode == 1
     assert 'class-count mismatch' in code.stderr
     assert 'fc_cls.weight' in code.stderr and '4 outputs' in code.stderr
@@ -228,10 +266,14 @@ def test_class_count_mismatch(tmp_path):
 # ------------------------------------------------------ MMSegmentation 0.x
 def test_mmseg0_fpn(tmp_path):
     state = _model(SEG_DEMO).state_dict()
-    torch.save({'state_dict': state, 'meta': {
-        'CLASSES': ['a', 'b', 'c', 'd'],
-        'PALETTE': [[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3]]}},
-        tmp_path / 'seg.pth')
+    torch.save(
+        {
+            'state_dict': state,
+            'meta': {
+                'CLASSES': ['a', 'b', 'c', 'd'],
+                'PALETTE': [[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3]]
+            }
+        }, tmp_path / 'seg.pth')
     code, out = _convert(tmp_path / 'seg.pth', tmp_path / 'out.pth',
                          '--config', SEG_DEMO)
     assert code == 0, out
@@ -250,8 +292,10 @@ def test_mmseg0_hourglass_official_backbone_keys(tmp_path, reference):
         pytest.skip('no hourglass segmentation config in this checkout')
     ours = _model(ROOT / FPN_XXS).state_dict()
     official = _from_reference(reference['light_dense_xxs'])
-    assert {f'backbone.{k}' for k in official} == {
-        k for k in ours if k.startswith('backbone.')}
+    assert {f'backbone.{k}'
+            for k in official
+            } == {k
+                  for k in ours if k.startswith('backbone.')}
     state = {k: v for k, v in ours.items() if not k.startswith('backbone.')}
     state.update({f'backbone.{k}': v for k, v in official.items()})
     torch.save({'state_dict': state, 'meta': {}}, tmp_path / 'xxs.pth')
@@ -261,7 +305,8 @@ def test_mmseg0_hourglass_official_backbone_keys(tmp_path, reference):
     _assert_same(tmp_path / 'out.pth', state)
 
 
-UPERNET = 'configs/segmentation/upernet_uniformer-s_8xb2-160k_ade20k-512x512.py'
+UPERNET = ('configs/segmentation/'
+           'upernet_uniformer-s_8xb2-160k_ade20k-512x512.py')
 UPERNET_TINY = {
     'model.decode_head.in_channels': [32, 64, 128, 256],
     'model.decode_head.channels': 32,
@@ -290,10 +335,11 @@ def test_mmseg0_upernet_with_auxiliary_head(tmp_path):
      'fpn_uniformer-s_8xb4-80k'),
     ('', 'fpn_uniformer-s_8xb4-80k'),
 ])
-def test_mmseg0_variant_from_training_config(reference, config_text,
-                                             expected):
-    state = {f'backbone.{k}': torch.zeros(shape) for k, shape in
-             reference['dense_small'].items()}
+def test_mmseg0_variant_from_training_config(reference, config_text, expected):
+    state = {
+        f'backbone.{k}': torch.zeros(shape)
+        for k, shape in reference['dense_small'].items()
+    }
     state['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
     state['decode_head.conv_seg.weight'] = torch.zeros(1)
     checkpoint = {'state_dict': state, 'meta': {'config': config_text}}
@@ -328,13 +374,20 @@ def test_mmpose0_keypoint_head_renamed(tmp_path):
     assert any(k.startswith('head.final_layer.') for k in ours)
     # MMPose 0.x names the head keypoint_head; the official pose backbone
     # has the output norms of all four stages
-    old = {('keypoint_head.' + k[len('head.'):] if k.startswith('head.')
-            else k): v for k, v in ours.items()}
+    old = {
+        ('keypoint_head.' + k[len('head.'):] if k.startswith('head.') else k):
+        v
+        for k, v in ours.items()
+    }
     for i, dim in zip((1, 2, 3), (32, 64, 128)):
         old[f'backbone.norm{i}.weight'] = torch.ones(dim)
         old[f'backbone.norm{i}.bias'] = torch.zeros(dim)
-    torch.save({'state_dict': old, 'meta': {'config': 'image_size=[192, 256]'}},
-               tmp_path / 'pose.pth')
+    torch.save({
+        'state_dict': old,
+        'meta': {
+            'config': 'image_size=[192, 256]'
+        }
+    }, tmp_path / 'pose.pth')
     code, out = _convert(tmp_path / 'pose.pth', tmp_path / 'out.pth',
                          '--config', config)
     assert code == 0, out
@@ -351,7 +404,8 @@ model = dict(
     type='Recognizer3D',
     backbone=dict(type='UniFormer3D', arch={TINY_ARCH}),
     cls_head=dict(type='I3DHead', in_channels=256, num_classes=4),
-    data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW'))
+    data_preprocessor=dict(
+        type='ActionDataPreprocessor', format_shape='NCTHW'))
 """
 
 
@@ -359,12 +413,17 @@ def test_slowfast_video_with_label_remap(tmp_path):
     config = tmp_path / 'video_tiny.py'
     config.write_text(VIDEO_CONFIG)
     ours = _model(config).state_dict()
-    old = {k[len('backbone.'):]: v for k, v in ours.items()
-           if k.startswith('backbone.')}
+    old = {
+        k[len('backbone.'):]: v
+        for k, v in ours.items() if k.startswith('backbone.')
+    }
     old['head.weight'] = ours['cls_head.fc_cls.weight']
     old['head.bias'] = ours['cls_head.fc_cls.bias']
-    torch.save({'model_state': old, 'epoch': 10, 'cfg': 'NUM_CLASSES: 4'},
-               tmp_path / 'video.pth')
+    torch.save({
+        'model_state': old,
+        'epoch': 10,
+        'cfg': 'NUM_CLASSES: 4'
+    }, tmp_path / 'video.pth')
     code, out = _convert(tmp_path / 'video.pth', tmp_path / 'out.pth',
                          '--config', config)
     assert code == 0, out
@@ -386,12 +445,16 @@ def test_slowfast_and_pose_config_found_from_the_file(reference):
     """The zoo config for an official video / pose file: arch from the
     backbone shapes, classes from the head, frames / dataset / input size
     from the training config the file carries."""
-    video = {k: torch.zeros(shape) for k, shape in
-             reference['video_small'].items()}
+    video = {
+        k: torch.zeros(shape)
+        for k, shape in reference['video_small'].items()
+    }
     video['head.weight'] = torch.zeros(174, 512)
     video['head.bias'] = torch.zeros(174)
-    checkpoint = {'model_state': video,
-                  'cfg': 'TRAIN:\n  DATASET: sthv2\nDATA:\n  NUM_FRAMES: 32\n'}
+    checkpoint = {
+        'model_state': video,
+        'cfg': 'TRAIN:\n  DATASET: sthv2\nDATA:\n  NUM_FRAMES: 32\n'
+    }
     layout, state = detect_layout(checkpoint)
     assert layout == 'slowfast'
     path, why = _tool().suggest_config(layout, state, checkpoint, str(ROOT))
@@ -399,11 +462,17 @@ def test_slowfast_and_pose_config_found_from_the_file(reference):
         pytest.skip('no Something-Something video configs in this checkout')
     assert 'uniformer-s_' in path and 'u32' in path and 'sthv2' in path, why
 
-    pose = {f'backbone.{k}': torch.zeros(shape) for k, shape in
-            reference['dense_base'].items()}
+    pose = {
+        f'backbone.{k}': torch.zeros(shape)
+        for k, shape in reference['dense_base'].items()
+    }
     pose['keypoint_head.final_layer.weight'] = torch.zeros(17, 256, 1, 1)
-    checkpoint = {'state_dict': pose,
-                  'meta': {'config': 'data_cfg = dict(image_size=[288, 384])'}}
+    checkpoint = {
+        'state_dict': pose,
+        'meta': {
+            'config': 'data_cfg = dict(image_size=[288, 384])'
+        }
+    }
     layout, state = detect_layout(checkpoint)
     assert layout == 'mmpose0'
     path, why = _tool().suggest_config(layout, state, checkpoint, str(ROOT))
@@ -414,8 +483,9 @@ def test_slowfast_and_pose_config_found_from_the_file(reference):
 
 # ------------------------------------------------------------- errors
 def test_unknown_layout(tmp_path):
-    torch.save({'state_dict': {'encoder.layer.0.weight': torch.zeros(2)}},
-               tmp_path / 'other.pth')
+    torch.save({'state_dict': {
+        'encoder.layer.0.weight': torch.zeros(2)
+    }}, tmp_path / 'other.pth')
     code, _ = _convert(tmp_path / 'other.pth', tmp_path / 'out.pth')
     assert code == 1
     with pytest.raises(ConversionError, match='unknown checkpoint layout'):

@@ -53,8 +53,7 @@ def coco_root(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def seg_root(tmp_path_factory):
-    return make_seg_dataset(str(tmp_path_factory.mktemp('seg') / 'd'),
-                            **SMALL)
+    return make_seg_dataset(str(tmp_path_factory.mktemp('seg') / 'd'), **SMALL)
 
 
 def test_deterministic(tmp_path, coco_root, seg_root):
@@ -95,10 +94,10 @@ def test_coco_annotations_agree_with_pixels(coco_root):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     for split in ('train', 'val'):
-        coco = COCO(osp.join(coco_root, 'annotations',
-                             f'instances_{split}.json'))
-        assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(
-            SHAPE_CLASSES)
+        coco = COCO(
+            osp.join(coco_root, 'annotations', f'instances_{split}.json'))
+        assert [c['name'] for c in coco.loadCats(coco.getCatIds())
+                ] == list(SHAPE_CLASSES)
         assert len(coco.getImgIds()) == (12 if split == 'train' else 4)
         for ann in coco.loadAnns(coco.getAnnIds()):
             img = coco.loadImgs(ann['image_id'])[0]
@@ -108,8 +107,7 @@ def test_coco_annotations_agree_with_pixels(coco_root):
             poly = np.asarray(ann['segmentation'][0]).reshape(-1, 2)
             # the box is exactly the polygon's extent
             np.testing.assert_allclose(poly.min(0), [x, y], atol=1e-6)
-            np.testing.assert_allclose(poly.max(0), [x + w, y + h],
-                                       atol=0.011)
+            np.testing.assert_allclose(poly.max(0), [x + w, y + h], atol=0.011)
             mask = coco.annToMask(ann)
             assert mask.sum() == ann['area'] > 0
             assert ann['area'] <= (w + 1) * (h + 1)
@@ -136,14 +134,14 @@ def test_shape_pixels_match_masks(coco_root):
     coco = COCO(osp.join(coco_root, 'annotations', 'instances_val.json'))
     for img in coco.loadImgs(coco.getImgIds()):
         image = cv2.imread(
-            osp.join(coco_root, 'images', 'val', img['file_name'])).astype(
-                np.float32)
+            osp.join(coco_root, 'images', 'val',
+                     img['file_name'])).astype(np.float32)
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=img['id'])):
             mask = coco.annToMask(ann).astype(bool)
             inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3)))
             ring = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7))) & ~(
-                cv2.dilate(mask.astype(np.uint8), np.ones((3, 3))).astype(
-                    bool))
+                cv2.dilate(mask.astype(np.uint8), np.ones(
+                    (3, 3))).astype(bool))
             if inner.sum() < 10:
                 continue
             inside = image[inner.astype(bool)].mean(0)
@@ -153,8 +151,7 @@ def test_shape_pixels_match_masks(coco_root):
 
 
 def test_empty_images_in_train(coco_root):
-    with open(osp.join(coco_root, 'annotations',
-                       'instances_train.json')) as f:
+    with open(osp.join(coco_root, 'annotations', 'instances_train.json')) as f:
         coco = json.load(f)
     with_anns = {a['image_id'] for a in coco['annotations']}
     empty = [i['id'] for i in coco['images'] if i['id'] not in with_anns]
@@ -169,12 +166,13 @@ def test_seg_labels(seg_root):
     for split in ('training', 'validation'):
         imgs = sorted(os.listdir(osp.join(seg_root, 'images', split)))
         anns = sorted(os.listdir(osp.join(seg_root, 'annotations', split)))
-        assert [osp.splitext(f)[0] for f in imgs] == [
-            osp.splitext(f)[0] for f in anns]
+        assert [osp.splitext(f)[0]
+                for f in imgs] == [osp.splitext(f)[0] for f in anns]
         seen = set()
         for f in anns:
-            label = cv2.imread(osp.join(seg_root, 'annotations', split, f),
-                               cv2.IMREAD_UNCHANGED)
+            label = cv2.imread(
+                osp.join(seg_root, 'annotations', split, f),
+                cv2.IMREAD_UNCHANGED)
             assert label.dtype == np.uint8 and label.ndim == 2
             assert label.shape == (96, 96)
             values = set(np.unique(label).tolist())
@@ -189,9 +187,11 @@ def test_cli(tmp_path):
     import subprocess
     import sys
     out = tmp_path / 'cli'
-    args = [sys.executable, '-m', 'uniformer_mm.datasets.synthetic', '--kind',
-            'seg', '--out', str(out), '--num-train', '3', '--num-val', '2',
-            '--image-size', '64']
+    args = [
+        sys.executable, '-m', 'uniformer_mm.datasets.synthetic', '--kind',
+        'seg', '--out',
+        str(out), '--num-train', '3', '--num-val', '2', '--image-size', '64'
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert 'RuntimeWarning' not in done.stderr

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from conftest import KillAfter, Killed
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
-
-from conftest import KillAfter, Killed
 
 from uniformer_mm.utils import CheckpointRefusedError, load_checkpoint_file
 
@@ -25,8 +24,9 @@ class _Regression(BaseModel):
     def __init__(self):
         super().__init__()
         # dropout: resuming must also restore the random state
-        self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(),
-                                 nn.Dropout(0.3), nn.Linear(8, 1))
+        self.net = nn.Sequential(
+            nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
+            nn.Linear(8, 1))
 
     def forward(self, x, y, mode='loss'):
         return dict(loss=((self.net(x) - y)**2).mean())
@@ -57,16 +57,18 @@ def _runner(work_dir, max_iters, hooks=True, kill_after=None, **kwargs):
             sampler=dict(type='InfiniteSampler', shuffle=True, seed=3),
             collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         param_scheduler=[
-            dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-                 end=4),
+            dict(
+                type='LinearLR',
+                start_factor=0.1,
+                by_epoch=False,
+                begin=0,
+                end=4),
             dict(type='MultiStepLR', milestones=[6], by_epoch=False)
         ],
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=4,
-                            by_epoch=False),
+            checkpoint=dict(type='CheckpointHook', interval=4, by_epoch=False),
             logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=custom_hooks,
         randomness=dict(seed=0),
@@ -79,8 +81,9 @@ def test_training_checkpoint_loads_weights_only(tmp_path):
     _runner(tmp_path, 4).train()
     ckpt = load_checkpoint_file(tmp_path / 'iter_4.pth')
     assert ckpt['meta']['iter'] == 4
-    assert set(ckpt) >= {'state_dict', 'optimizer', 'param_schedulers',
-                         'message_hub'}
+    assert set(ckpt) >= {
+        'state_dict', 'optimizer', 'param_schedulers', 'message_hub'
+    }
     # MMEngine's loader goes through ours and rebuilds the logged scalars
     from mmengine.runner.checkpoint import _load_checkpoint
     loaded = _load_checkpoint(str(tmp_path / 'iter_4.pth'))
@@ -117,9 +120,12 @@ def test_plain_mmengine_checkpoint_is_refused_then_stripped(tmp_path):
     assert 'builtins.getattr' in str(info.value)
     assert 'strip_checkpoint.py' in str(info.value)
     clean = tmp_path / 'clean.pth'
-    done = subprocess.run(
-        [sys.executable, ROOT / 'tools/checkpoint/strip_checkpoint.py', raw,
-         clean, '--trust-source'], capture_output=True, text=True)
+    done = subprocess.run([
+        sys.executable, ROOT / 'tools/checkpoint/strip_checkpoint.py', raw,
+        clean, '--trust-source'
+    ],
+                          capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     # the stripped file resumes like one written with the hook
     resumed = _runner(tmp_path, 8, load_from=str(clean), resume=True)
@@ -138,8 +144,8 @@ def test_train_script_adds_the_hook_once(tmp_path):
                         "optim_wrapper = dict(type='OptimWrapper')\n")
     args = train.parse_args([str(cfg_file), '--resume', '--amp'])
     cfg = train.build_config(args)
-    assert [h['type'] for h in cfg.custom_hooks] == [
-        'EMAHook', 'WeightsOnlyCheckpointHook']
+    assert [h['type'] for h in cfg.custom_hooks
+            ] == ['EMAHook', 'WeightsOnlyCheckpointHook']
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.work_dir.endswith('cfg')
@@ -155,19 +161,25 @@ def test_train_script_adds_the_hook_once(tmp_path):
 def test_missing_dataset_and_checkpoint_paths_are_named(tmp_path):
     from mmengine.config import Config
 
-    from uniformer_mm.engine import (check_checkpoint_paths,
-                                     check_dataset_paths)
+    from uniformer_mm.engine import check_checkpoint_paths, check_dataset_paths
     (tmp_path / 'ann.json').write_text('{}')
     (tmp_path / 'imgs').mkdir()
-    dataset = dict(type='CocoDataset', data_root=str(tmp_path),
-                   ann_file='ann.json', data_prefix=dict(img='imgs/'))
-    cfg = Config(dict(
-        train_dataloader=dict(dataset=dict(type='RepeatDataset', times=2,
-                                           dataset=dataset)),
-        val_dataloader=dict(dataset=dict(dataset, ann_file='val.json')),
-        model=dict(backbone=dict(init_cfg=dict(
-            type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))),
-        load_from=None))
+    dataset = dict(
+        type='CocoDataset',
+        data_root=str(tmp_path),
+        ann_file='ann.json',
+        data_prefix=dict(img='imgs/'))
+    cfg = Config(
+        dict(
+            train_dataloader=dict(
+                dataset=dict(type='RepeatDataset', times=2, dataset=dataset)),
+            val_dataloader=dict(dataset=dict(dataset, ann_file='val.json')),
+            model=dict(
+                backbone=dict(
+                    init_cfg=dict(
+                        type='Pretrained',
+                        checkpoint=str(tmp_path / 'in1k.pth')))),
+            load_from=None))
     check_dataset_paths(cfg, splits=('train', ))
     with pytest.raises(FileNotFoundError) as info:
         check_dataset_paths(cfg)
@@ -177,7 +189,6 @@ def test_missing_dataset_and_checkpoint_paths_are_named(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         check_checkpoint_paths(cfg)
     assert "model.backbone.init_cfg.checkpoint = '" in str(info.value)
-    assert 'in1k.pth' in str(info.value) and 'init_cfg=None' in str(
-        info.value)
+    assert 'in1k.pth' in str(info.value) and 'init_cfg=None' in str(info.value)
     cfg.model.backbone.init_cfg = None
     check_checkpoint_paths(cfg)

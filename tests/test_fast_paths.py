@@ -18,7 +18,9 @@ from uniformer_mm.models.blocks import AttentionBlock, Mlp
 
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 REFERENCE = dict(
-    fused_attn=False, channels_last=False, recompute_gelu=False,
+    fused_attn=False,
+    channels_last=False,
+    recompute_gelu=False,
     in_place=False)
 FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu')
 
@@ -28,9 +30,11 @@ def _step(model, x):
     model.zero_grad(set_to_none=True)
     outs = model(x)
     outs = outs if isinstance(outs, tuple) else (outs, )
-    sum((o * torch.linspace(-1, 1, o.shape[1]).view(1, -1, *[1] *
-                                                     (o.dim() - 2))).square()
-        .mean() for o in outs).backward()
+    sum((
+        o *
+        torch.linspace(-1, 1, o.shape[1]).view(1, -1, *[1] *
+                                               (o.dim() - 2))).square().mean()
+        for o in outs).backward()
     return outs, {n: p.grad for n, p in model.named_parameters()}
 
 
@@ -47,8 +51,7 @@ def _assert_same_step(model, reference, x):
 
 
 @pytest.mark.parametrize(
-    'flags', [f for f in itertools.product([True, False], repeat=3)
-              if any(f)],
+    'flags', [f for f in itertools.product([True, False], repeat=3) if any(f)],
     ids=lambda f: '-'.join(n for n, on in zip(FLAGS, f) if on))
 @pytest.mark.parametrize('attn_mode', ['hybrid', 'window'])
 def test_2d_builds_match_reference(flags, attn_mode):
@@ -163,11 +166,13 @@ def test_bf16_is_finite_and_close(cast):
         assert ((out.float() - r).norm() / r.norm()) < 0.05
 
 
-@pytest.mark.parametrize('batch,tokens,score_block', [
-    (6, 49, 49 * 49 * 4),  # windows: 4 (batch * head) slices per block
-    (2, 300, 300 * 64),  # global: one slice, 64 query rows per block
-    (3, 50, 7),  # under one row of scores: one query row per block
-])
+@pytest.mark.parametrize(
+    'batch,tokens,score_block',
+    [
+        (6, 49, 49 * 49 * 4),  # windows: 4 (batch * head) slices per block
+        (2, 300, 300 * 64),  # global: one slice, 64 query rows per block
+        (3, 50, 7),  # under one row of scores: one query row per block
+    ])
 def test_blocked_bf16_attention_matches_float32(batch, tokens, score_block):
     g = torch.Generator().manual_seed(0)
     q, k, v = (2 * torch.randn(batch, 2, tokens, 16, generator=g)
@@ -250,8 +255,11 @@ def test_in_place_inference_matches_allocating_build(kind):
         build = dict(cls=UniFormer3D, arch=TINY)
         x = torch.randn(1, 3, 4, 64, 64)
     else:
-        build = dict(cls=UniFormer, arch=dict(TINY, layer_scale=True),
-                     attn_mode='hybrid', window_size=5)
+        build = dict(
+            cls=UniFormer,
+            arch=dict(TINY, layer_scale=True),
+            attn_mode='hybrid',
+            window_size=5)
         x = torch.randn(1, 3, 96, 64)
     cls = build.pop('cls')
     model = randomize_(cls(**build, drop_path_rate=0.1)).eval()

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from uniformer_mm import UniFormer
-from uniformer_mm.analysis.flops import (count_flops, set_fused_attention,
-                                         sdpa_flop_jit)
+from uniformer_mm.analysis.flops import (count_flops, sdpa_flop_jit,
+                                         set_fused_attention)
 from uniformer_mm.models.blocks import Attention, AttentionBlock, ConvBlock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +40,8 @@ def test_attention_by_formula(fused):
     result = count_flops(attn, (torch.randn(3, tokens, dim), ))
     # q k^T: 3 * 2 * 49 * 49 * 16, attn v the same, + qkv and proj
     assert result['flops'] == 3 * _attention_macs(tokens, dim, heads)
-    assert result['flops'] == 3 * (49 * (32 * 96 + 32 * 32) +
-                                   2 * 2 * 49 * 49 * 16)
+    assert result['flops'] == 3 * (49 *
+                                   (32 * 96 + 32 * 32) + 2 * 2 * 49 * 49 * 16)
     op = 'scaled_dot_product_attention' if fused else 'matmul'
     assert result['by_operator'][op] == 3 * 2 * 2 * 49 * 49 * 16
 
@@ -56,8 +56,7 @@ def _block_macs(dim, heads, height, width, window=None, mlp_ratio=4):
         # the normalised tokens are zero-padded to whole windows, and the
         # padding is attended to: every window costs a full window
         rows, cols = -(-height // window), -(-width // window)
-        macs += _attention_macs(None, dim, heads, window * window,
-                                rows * cols)
+        macs += _attention_macs(None, dim, heads, window * window, rows * cols)
     macs += 2 * tokens * dim * dim * mlp_ratio  # fc1, fc2
     return macs
 
@@ -66,8 +65,8 @@ def _block_macs(dim, heads, height, width, window=None, mlp_ratio=4):
 @pytest.mark.parametrize('window', [None, 4])
 def test_attention_block_global_and_window(fused, window):
     dim, heads, height, width = 32, 2, 10, 9  # 10x9 -> 3x3 windows of 4x4
-    block = AttentionBlock(dim, heads, window_size=window,
-                           fused_attn=fused).eval()
+    block = AttentionBlock(
+        dim, heads, window_size=window, fused_attn=fused).eval()
     result = count_flops(block, (torch.randn(1, dim, height, width), ))
     assert result['flops'] == _block_macs(dim, heads, height, width, window)
     if window is not None:
@@ -102,8 +101,8 @@ def test_backbone_fused_equals_eager_and_counts_attention():
     # stage 3 (6x4 tokens, 2 heads of 16): blocks 1-3 in 3x3 windows (the
     # 4 columns padded to 6: 2x2 windows of 9 tokens), block 4 global;
     # stage 4 (3x2 tokens, 4 heads) global
-    attn = (3 * 4 * 2 * 9 * 9 * 16 * 2) + (2 * 24 * 24 * 16 * 2) + (
-        4 * 6 * 6 * 16 * 2)
+    attn = (3 * 4 * 2 * 9 * 9 * 16 * 2) + (2 * 24 * 24 * 16 * 2) + (4 * 6 * 6 *
+                                                                    16 * 2)
     assert fused['by_operator']['scaled_dot_product_attention'] == attn
 
 
@@ -113,18 +112,21 @@ def test_hourglass_counts_the_reduced_tokens():
     models = pytest.importorskip('uniformer_mm.models')
     if not hasattr(models, 'UniFormerLight'):
         pytest.skip('the hourglass backbone is not in this checkout')
-    arch = dict(depths=[1, 1, 2, 1], embed_dims=[16, 32, 64, 128],
-                head_dim=32, conv_stem=True,
-                prune_ratios=[[], [], [1., .5], [.5]],
-                trade_offs=[[], [], [1., .5], [.5]])
+    arch = dict(
+        depths=[1, 1, 2, 1],
+        embed_dims=[16, 32, 64, 128],
+        head_dim=32,
+        conv_stem=True,
+        prune_ratios=[[], [], [1., .5], [.5]],
+        trade_offs=[[], [], [1., .5], [.5]])
     model = models.UniFormerLight(arch=arch).eval()
     result = count_flops(model, (torch.randn(1, 3, 64, 64), ))
     # 64x64 input: stage 3 has 4x4 = 16 tokens, stage 4 2x2 = 4 (head_dim
     # 32: 2 and 4 heads). Stage-3 block 1 keeps all: 16 + cls = 17 tokens;
     # block 2 keeps 8 + cls + representative = 10; stage 4 keeps
     # 2 + cls + representative = 4.
-    expected = (2 * 17 * 17 * 32 * 2) + (2 * 10 * 10 * 32 * 2) + (
-        4 * 4 * 4 * 32 * 2)
+    expected = (2 * 17 * 17 * 32 * 2) + (2 * 10 * 10 * 32 * 2) + (4 * 4 * 4 *
+                                                                  32 * 2)
     assert result['by_operator']['scaled_dot_product_attention'] == expected
     set_fused_attention(model, False)
     eager = count_flops(model, (torch.randn(1, 3, 64, 64), ))
@@ -149,8 +151,8 @@ def test_sdpa_handle_broadcasts_and_value_dim():
         def sizes(self):
             return self.shape
 
-    q, k, v = FakeValue([2, 3, 5, 8]), FakeValue([2, 3, 7, 8]), FakeValue(
-        [2, 3, 7, 4])
+    q, k, v = FakeValue([2, 3, 5, 8]), FakeValue([2, 3, 7,
+                                                  8]), FakeValue([2, 3, 7, 4])
     assert sdpa_flop_jit([q, k, v], []) == 2 * 3 * 5 * 7 * (8 + 4)
 
 
@@ -173,27 +175,43 @@ def test_imagenet_small_matches_paper():
 
 
 def test_cli_on_demo_detector():
-    config = ROOT / 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
-    done = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis/get_flops.py'),
-         str(config), '--shape', '128', '160'],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    config = (
+        ROOT / 'configs/detection/demo/'
+        'mask-rcnn_uniformer-tiny_fpn_synthetic.py')
+    done = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/analysis/get_flops.py'),
+        str(config), '--shape', '128', '160'
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300,
+                          cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert 'input:  128×160' in done.stdout
     flops = float(done.stdout.split('FLOPs:')[1].split()[0])
     assert flops > 0
     # the proposals are fixed, so the count is reproducible
-    again = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis/get_flops.py'),
-         str(config), '--shape', '128', '160', '--eager-attn'],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    again = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/analysis/get_flops.py'),
+        str(config), '--shape', '128', '160', '--eager-attn'
+    ],
+                           capture_output=True,
+                           text=True,
+                           timeout=300,
+                           cwd=ROOT)
     assert again.returncode == 0, again.stderr
     assert float(again.stdout.split('FLOPs:')[1].split()[0]) == flops
 
 
 def test_cli_needs_a_model():
     done = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis/get_flops.py')],
-        capture_output=True, text=True, timeout=120, cwd=ROOT)
+        [sys.executable,
+         str(ROOT / 'tools/analysis/get_flops.py')],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT)
     assert done.returncode != 0
     assert '--imagenet' in done.stderr

@@ -47,8 +47,11 @@ def _random_weights(cfg, scope, path):
     model = registry.build(cfg.model)
     model.init_weights()
     meta = cfg.test_dataloader.dataset.metainfo
-    save_weights(model, str(path), dataset_meta=dict(
-        classes=tuple(meta.classes), palette=list(meta.palette)),
+    save_weights(
+        model,
+        str(path),
+        dataset_meta=dict(
+            classes=tuple(meta.classes), palette=list(meta.palette)),
         config=cfg.pretty_text)
     # what the inferencers (and torch's default) do: weights-only
     ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
@@ -68,14 +71,18 @@ def test_detection_inferencer(tmp_path):
     prepare_synthetic_data(cfg, str(tmp_path / 'data'), verbose=False)
     weights = _random_weights(cfg, 'mmdet', tmp_path / 'det.pth')
     image = _val_image(cfg)
-    out = image_demo.run_inference(image, str(DET_CFG), weights,
-                                   out_dir=str(tmp_path / 'out'),
-                                   score_thr=0.0)
+    out = image_demo.run_inference(
+        image,
+        str(DET_CFG),
+        weights,
+        out_dir=str(tmp_path / 'out'),
+        score_thr=0.0)
     assert out['task'] == 'detection'
     vis = Path(out['vis_files'][0])
     assert vis == tmp_path / 'out' / 'vis' / '000000.jpg'
     assert vis.is_file() and vis.stat().st_size > 0
     import cv2
+
     # small images are drawn upscaled (short side >= 384 px)
     assert cv2.imread(str(vis)).shape == (384, 384, 3)
     (pred, ) = out['predictions']
@@ -91,8 +98,12 @@ def test_detection_inferencer(tmp_path):
     assert json.loads(saved.read_text())['labels'] == pred['labels']
     # ground truth on the left, at the original scale
     gt = image_demo.run_inference(
-        image, str(DET_CFG), weights, out_dir=str(tmp_path / 'gt'),
-        ground_truth=cfg.test_evaluator.ann_file, vis_scale=1)
+        image,
+        str(DET_CFG),
+        weights,
+        out_dir=str(tmp_path / 'gt'),
+        ground_truth=cfg.test_evaluator.ann_file,
+        vis_scale=1)
     assert cv2.imread(gt['vis_files'][0]).shape == (128, 256, 3)
 
 
@@ -102,8 +113,8 @@ def test_segmentation_inferencer(tmp_path):
     prepare_synthetic_data(cfg, str(tmp_path / 'data'), verbose=False)
     weights = _random_weights(cfg, 'mmseg', tmp_path / 'seg.pth')
     image = _val_image(cfg)
-    out = image_demo.run_inference(image, cfg, weights,
-                                   out_dir=str(tmp_path / 'out'))
+    out = image_demo.run_inference(
+        image, cfg, weights, out_dir=str(tmp_path / 'out'))
     assert out['task'] == 'segmentation'
     vis = Path(out['vis_files'][0])
     assert vis.is_file() and vis.stat().st_size > 0
@@ -117,7 +128,10 @@ def test_segmentation_inferencer(tmp_path):
         cv2.imread(str(label), cv2.IMREAD_UNCHANGED), sem)
     ds = cfg.test_dataloader.dataset
     gt = image_demo.run_inference(
-        image, cfg, weights, out_dir=str(tmp_path / 'gt'),
+        image,
+        cfg,
+        weights,
+        out_dir=str(tmp_path / 'gt'),
         ground_truth=osp.join(ds.data_root, ds.data_prefix.seg_map_path))
     assert cv2.imread(gt['vis_files'][0]).shape == (384, 768, 3)
 
@@ -128,8 +142,9 @@ def test_image_demo_cli(tmp_path, capsys):
     cfg.synthetic_data.update(num_train=1, num_val=2)
     prepare_synthetic_data(cfg, str(tmp_path / 'data'), verbose=False)
     img_dir = osp.dirname(_val_image(cfg))
-    image_demo.main([img_dir, str(SEG_CFG), '--out-dir',
-                     str(tmp_path / 'out')])
+    image_demo.main(
+        [img_dir, str(SEG_CFG), '--out-dir',
+         str(tmp_path / 'out')])
     printed = capsys.readouterr().out
     assert '000001.jpg' in printed
     assert sorted(p.name for p in (tmp_path / 'out' / 'vis').iterdir()) == [
@@ -146,7 +161,8 @@ def test_run_demo_end_to_end(tmp_path, task):
     in-memory model, weights-only weights, drawings."""
     run_demo = _load_tool('run_demo', 'tools/demo/run_demo.py')
     args = run_demo.parse_args([
-        '--task', task, '--work-dir', str(tmp_path / 'work'), '--data-root',
+        '--task', task, '--work-dir',
+        str(tmp_path / 'work'), '--data-root',
         str(tmp_path / 'data'), '--max-iters', '4', '--num-vis', '2',
         '--cfg-options', 'synthetic_data.num_train=16',
         'synthetic_data.num_val=8', 'train_dataloader.batch_size=2'
@@ -155,6 +171,6 @@ def test_run_demo_end_to_end(tmp_path, task):
     keys = run_demo.HEADLINE[task]
     assert keys[0] in summary['metrics']
     assert len(summary['vis']) == 2 and all(map(osp.isfile, summary['vis']))
-    assert torch.load(summary['weights'], weights_only=True)['meta'][
-        'iters'] == 4
+    assert torch.load(
+        summary['weights'], weights_only=True)['meta']['iters'] == 4
     assert osp.isfile(tmp_path / 'work' / 'demo_summary.json')

@@ -43,7 +43,8 @@ def test_light_config_builds_with_paper_params(path):
     preset = LIGHT.search(path).group(1)
     cfg = Config.fromfile(str(ROOT / path))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading'
+    ]
     backbone = cfg.model.backbone
     assert dict(backbone) == dict(
         type='UniFormerLight',
@@ -75,8 +76,9 @@ def test_metafiles_list_the_light_configs(zoo):
         meta = yaml.safe_load(f)
     collections = {c['Name'] for c in meta['Collections']}
     light = [m for m in meta['Models'] if LIGHT.search(m['Config'])]
-    assert {m['Config'] for m in light} == {
-        p for p in CONFIGS if p.startswith(zoo)}
+    assert {m['Config']
+            for m in light} == {p
+                                for p in CONFIGS if p.startswith(zoo)}
     for model in light:
         assert model['In Collection'] in collections
         assert model['Name'] == Path(model['Config']).stem
@@ -119,9 +121,10 @@ def _video_official_params(official_keys, arch, layer_scale):
             shapes[key] = list(tensor.shape)  # inflated, checked elsewhere
         elif '.gamma_' in key:
             shapes[key] = list(tensor.shape)
-    return sum(math.prod(s) for k, s in shapes.items()
-               if not k.endswith(('running_mean', 'running_var',
-                                  'num_batches_tracked')))
+    return sum(
+        math.prod(s) for k, s in shapes.items()
+        if not k.endswith(('running_mean', 'running_var',
+                           'num_batches_tracked')))
 
 
 def test_video_zoo_is_complete():
@@ -137,14 +140,13 @@ def test_video_zoo_is_complete():
 def test_video_config_recipe_and_params(name, official_keys):
     m = VIDEO_NAME.match(name)
     arch, frames, size = m['arch'], int(m['frames']), int(m['size'])
-    layer_scale, lr, wd, drop_path, policy = VIDEO_RECIPES[
-        arch, frames, size]
+    layer_scale, lr, wd, drop_path, policy = VIDEO_RECIPES[arch, frames, size]
     cfg = Config.fromfile(str(VIDEO / name))
     backbone = cfg.model.backbone
     assert backbone.type == 'UniFormerLight3D'
     assert backbone.arch == arch + ('-ls' if layer_scale else '')
-    assert backbone.get('layer_scale_init_value') == (
-        0.1 if layer_scale else None)
+    assert backbone.get('layer_scale_init_value') == (0.1
+                                                      if layer_scale else None)
     assert backbone.drop_path_rate == drop_path
     assert backbone.with_cp == [0, 0, 4, 0]
     pretrain = 192 if arch == 'xs' else (128 if size == 128 else 160)
@@ -160,13 +162,12 @@ def test_video_config_recipe_and_params(name, official_keys):
     # sparse sampling, one clip, one centre crop
     train = cfg.train_dataloader.dataset.pipeline
     test = cfg.test_dataloader.dataset.pipeline
-    assert train[1] == dict(type='UniformSample', clip_len=frames,
-                            num_clips=1)
+    assert train[1] == dict(type='UniformSample', clip_len=frames, num_clips=1)
     assert train[3] == dict(type='ClipRandAugment', policy=policy)
     assert train[5].scale == (size, size)
     for pipeline in (test, cfg.val_dataloader.dataset.pipeline):
-        assert pipeline[1] == dict(type='UniformSample', clip_len=frames,
-                                   num_clips=1, test_mode=True)
+        assert pipeline[1] == dict(
+            type='UniformSample', clip_len=frames, num_clips=1, test_mode=True)
         assert pipeline[3].scale == (-1, size)
         assert pipeline[4].crop_size == size
 

@@ -15,7 +15,6 @@ import copy
 import json
 import os
 import os.path as osp
-
 from pathlib import Path
 
 import cv2
@@ -48,10 +47,15 @@ def cfg():
 
 def _person(image_id, ann_id, bbox, keypoints):
     kps = np.asarray(keypoints, float).reshape(17, 3)
-    return dict(id=ann_id, image_id=image_id, category_id=1, bbox=bbox,
-                area=float(bbox[2] * bbox[3] * 0.5), iscrowd=0,
-                num_keypoints=int((kps[:, 2] > 0).sum()),
-                keypoints=kps.reshape(-1).tolist())
+    return dict(
+        id=ann_id,
+        image_id=image_id,
+        category_id=1,
+        bbox=bbox,
+        area=float(bbox[2] * bbox[3] * 0.5),
+        iscrowd=0,
+        num_keypoints=int((kps[:, 2] > 0).sum()),
+        keypoints=kps.reshape(-1).tolist())
 
 
 def _write_coco(root, image, persons, name='000000.jpg'):
@@ -62,10 +66,11 @@ def _write_coco(root, image, persons, name='000000.jpg'):
     h, w = image.shape[:2]
     ann_file = osp.join(root, 'ann.json')
     with open(ann_file, 'w') as f:
-        json.dump(dict(
-            images=[dict(id=1, file_name=name, width=w, height=h)],
-            annotations=persons,
-            categories=[dict(id=1, name='person')]), f)
+        json.dump(
+            dict(
+                images=[dict(id=1, file_name=name, width=w, height=h)],
+                annotations=persons,
+                categories=[dict(id=1, name='person')]), f)
     return ann_file
 
 
@@ -73,8 +78,8 @@ def _dataset(cfg, root, ann_file, test_mode):
     from mmpose.registry import DATASETS
     loader = cfg.val_dataloader if test_mode else cfg.train_dataloader
     ds_cfg = copy.deepcopy(loader.dataset)
-    ds_cfg.update(data_root=root, ann_file=ann_file,
-                  data_prefix=dict(img='images/'))
+    ds_cfg.update(
+        data_root=root, ann_file=ann_file, data_prefix=dict(img='images/'))
     return DATASETS.build(ds_cfg)
 
 
@@ -115,8 +120,8 @@ def test_all_keypoints_invisible_trains(tmp_path, cfg):
     assert sorted(train.get_data_info(i)['id']
                   for i in range(len(train))) == [2, 3]
     full = train[0]
-    assert float(full['data_samples'].gt_instance_labels.keypoint_weights.
-                 sum()) > 0
+    assert float(
+        full['data_samples'].gt_instance_labels.keypoint_weights.sum()) > 0
 
     # a sample that reaches the pipeline with no visible keypoint at all
     # (another dataset, or every joint pushed out of the crop): all target
@@ -149,29 +154,35 @@ def test_evaluator_ignores_person_without_keypoints(tmp_path, cfg):
         _person(1, 1, [70, 20, 40, 100], gt_kps.reshape(-1)),
         _person(1, 2, [5, 10, 50, 110], np.zeros(51)),
     ]
-    ann = _write_coco(str(tmp_path), np.zeros((128, 128, 3), np.uint8),
-                      persons)
+    ann = _write_coco(
+        str(tmp_path), np.zeros((128, 128, 3), np.uint8), persons)
 
     def evaluate(predictions):
         metric = CocoMetric(ann_file=ann, outfile_prefix=str(tmp_path / 'r'))
-        metric.dataset_meta = _dataset(cfg, str(tmp_path), ann,
-                                       test_mode=True).metainfo
+        metric.dataset_meta = _dataset(
+            cfg, str(tmp_path), ann, test_mode=True).metainfo
         samples = []
         for i, (kps, bbox) in enumerate(predictions):
-            samples.append(dict(
-                id=i + 1, img_id=1, img_path='000000.jpg', category_id=1,
-                ori_shape=(128, 128), raw_ann_info=persons[i],
-                gt_instances=dict(bbox_scores=np.ones(1)),
-                pred_instances=dict(
-                    keypoints=kps[None, :, :2].astype(np.float32),
-                    keypoint_scores=np.ones((1, 17), np.float32),
-                    bboxes=np.array([bbox], np.float32),
-                    bbox_scores=np.ones(1, np.float32))))
+            samples.append(
+                dict(
+                    id=i + 1,
+                    img_id=1,
+                    img_path='000000.jpg',
+                    category_id=1,
+                    ori_shape=(128, 128),
+                    raw_ann_info=persons[i],
+                    gt_instances=dict(bbox_scores=np.ones(1)),
+                    pred_instances=dict(
+                        keypoints=kps[None, :, :2].astype(np.float32),
+                        keypoint_scores=np.ones((1, 17), np.float32),
+                        bboxes=np.array([bbox], np.float32),
+                        bbox_scores=np.ones(1, np.float32))))
         metric.process([], samples)
         return metric.evaluate(len(samples))
 
-    junk = np.concatenate([np.random.default_rng(1).uniform(5, 55, (17, 2)),
-                           np.ones((17, 1))], 1)
+    junk = np.concatenate(
+        [np.random.default_rng(1).uniform(5, 55, (17, 2)),
+         np.ones((17, 1))], 1)
     perfect = evaluate([(gt_kps, [70, 20, 110, 120])])
     with_empty = evaluate([(gt_kps, [70, 20, 110, 120]),
                            (junk, [5, 10, 55, 120])])
@@ -219,8 +230,8 @@ def test_unclipped_box_outside_image_is_padded_by_affine(cfg):
     image = np.full((96, 128, 3), 200, np.uint8)
     bbox = np.array([[-40, -30, 40, 90]], np.float32)  # xyxy
     pipeline = Compose(cfg.val_pipeline)
-    data = pipeline(dict(img=image, bbox=bbox,
-                         bbox_score=np.ones(1, np.float32)))
+    data = pipeline(
+        dict(img=image, bbox=bbox, bbox_score=np.ones(1, np.float32)))
     crop = data['inputs'].numpy()
     assert crop.shape == (3, 128, 96)
     # left and top of the crop are outside the image: zero-filled
@@ -247,15 +258,20 @@ def test_unclipped_box_outside_image_is_padded_by_affine(cfg):
 def test_generated_box_touching_border(tmp_path, cfg):
     """Figures of the generated set that leave the frame load and crop."""
     from mmpose.registry import DATASETS
-    root = make_coco_keypoints(str(tmp_path / 'd'), num_train=30, num_val=1,
-                               out_of_frame_prob=1.0, verbose=False)
+    root = make_coco_keypoints(
+        str(tmp_path / 'd'),
+        num_train=30,
+        num_val=1,
+        out_of_frame_prob=1.0,
+        verbose=False)
     with open(osp.join(root, 'annotations',
                        'person_keypoints_train.json')) as f:
         coco = json.load(f)
-    border = [a for a in coco['annotations']
-              if a['bbox'][0] == 0 or a['bbox'][1] == 0 or
-              a['bbox'][0] + a['bbox'][2] >= 128 or
-              a['bbox'][1] + a['bbox'][3] >= 128]
+    border = [
+        a for a in coco['annotations']
+        if a['bbox'][0] == 0 or a['bbox'][1] == 0 or a['bbox'][0] +
+        a['bbox'][2] >= 128 or a['bbox'][1] + a['bbox'][3] >= 128
+    ]
     assert border
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.update(data_root=root)

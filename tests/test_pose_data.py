@@ -17,8 +17,8 @@ from uniformer_mm.datasets.synthetic_pose import (KEYPOINT_NAMES, SKELETON,
 
 ROOT = Path(__file__).resolve().parents[1]
 POSE_CFG = ROOT / 'configs/pose/demo/td-hm_uniformer-tiny_synthetic.py'
-SMALL = dict(num_train=24, num_val=6, image_size=96, unlabeled_every=4,
-             verbose=False)
+SMALL = dict(
+    num_train=24, num_val=6, image_size=96, unlabeled_every=4, verbose=False)
 
 
 def _digest(root):
@@ -35,8 +35,8 @@ def _digest(root):
 
 @pytest.fixture(scope='module')
 def pose_root(tmp_path_factory):
-    return make_coco_keypoints(str(tmp_path_factory.mktemp('pose') / 'd'),
-                               **SMALL)
+    return make_coco_keypoints(
+        str(tmp_path_factory.mktemp('pose') / 'd'), **SMALL)
 
 
 def _load(root, split):
@@ -61,8 +61,8 @@ def test_deterministic_and_idempotent(tmp_path, pose_root):
 def test_coco_keypoint_annotations(pose_root):
     size = SMALL['image_size']
     stats = {0: 0, 1: 0, 2: 0}
-    for split, num in (('train', SMALL['num_train']),
-                       ('val', SMALL['num_val'])):
+    for split, num in (('train', SMALL['num_train']), ('val',
+                                                       SMALL['num_val'])):
         coco = _load(pose_root, split)
         (cat, ) = coco['categories']
         assert cat['id'] == 1 and cat['name'] == 'person'
@@ -93,11 +93,14 @@ def test_coco_keypoint_annotations(pose_root):
 def test_unlabeled_persons(pose_root):
     every = SMALL['unlabeled_every']
     coco = _load(pose_root, 'train')
-    empty = {a['image_id'] - 1 for a in coco['annotations']
-             if a['num_keypoints'] == 0}
+    empty = {
+        a['image_id'] - 1
+        for a in coco['annotations'] if a['num_keypoints'] == 0
+    }
     # image k * every (k >= 1) carries one person without keypoints
-    assert {i for i in empty if i % every == 0} == set(
-        range(every, SMALL['num_train'], every))
+    assert {i
+            for i in empty
+            if i % every == 0} == set(range(every, SMALL['num_train'], every))
     for ann in coco['annotations']:
         if ann['num_keypoints'] == 0:
             assert not any(ann['keypoints'])
@@ -108,8 +111,8 @@ def test_figures_face_the_viewer():
     """Left joints are on the image's right (as for a person facing the
     camera), so a flip with the COCO left/right swap is again a figure."""
     for index in range(8):
-        image, persons = draw_pose_scene(3, 'train', index, 128, 2, 0.45,
-                                         0.9, 0.5, 0.0)
+        image, persons = draw_pose_scene(3, 'train', index, 128, 2, 0.45, 0.9,
+                                         0.5, 0.0)
         assert image.shape == (128, 128, 3) and image.dtype == np.uint8
         assert persons
         for p in persons:
@@ -123,19 +126,20 @@ def test_figures_face_the_viewer():
 def test_cli(tmp_path):
     from uniformer_mm.datasets.synthetic_pose import main
     out = tmp_path / 'cli'
-    main(['--out', str(out), '--num-train', '2', '--num-val', '1',
-          '--image-size', '64'])
-    assert sorted(os.listdir(out / 'images' / 'train')) == [
-        '000000.jpg', '000001.jpg'
-    ]
+    main([
+        '--out',
+        str(out), '--num-train', '2', '--num-val', '1', '--image-size', '64'
+    ])
+    assert sorted(os.listdir(out / 'images' /
+                             'train')) == ['000000.jpg', '000001.jpg']
     with open(out / 'manifest.json') as f:
         assert json.load(f)['kind'] == 'coco_keypoints'
 
 
 def test_bad_parameters(tmp_path):
     for bad in (dict(image_size=32), dict(max_people=0),
-                dict(min_height=0.9, max_height=0.5),
-                dict(occlude_prob=1.5), dict(unlabeled_every=-1)):
+                dict(min_height=0.9, max_height=0.5), dict(occlude_prob=1.5),
+                dict(unlabeled_every=-1)):
         with pytest.raises(ValueError):
             make_coco_keypoints(str(tmp_path / 'x'), verbose=False, **bad)
 

@@ -62,15 +62,18 @@ def demo(tmp_path_factory):
     assert ckpt['meta']['dataset_meta']['dataset_name'] == 'coco'
     ds = cfg.test_dataloader.dataset
     img_dir = osp.join(ds.data_root, ds.data_prefix.img)
-    return dict(cfg=cfg, weights=weights, img_dir=img_dir,
-                ann_file=cfg.test_evaluator.ann_file, tmp=tmp)
+    return dict(
+        cfg=cfg,
+        weights=weights,
+        img_dir=img_dir,
+        ann_file=cfg.test_evaluator.ann_file,
+        tmp=tmp)
 
 
 def _people(ann_file, name):
     with open(ann_file) as f:
         coco = json.load(f)
-    image_id = next(i['id'] for i in coco['images']
-                    if i['file_name'] == name)
+    image_id = next(i['id'] for i in coco['images'] if i['file_name'] == name)
     return [a for a in coco['annotations'] if a['image_id'] == image_id]
 
 
@@ -80,8 +83,8 @@ def test_pose_visualizer_builds_without_torchvision():
     missing (as on CPU machines here), and the stand-in says why it cannot
     draw SimCC heatmaps."""
     import importlib.util
-    from mmpose.visualization import PoseLocalVisualizer
-    from mmpose.visualization import simcc_vis
+
+    from mmpose.visualization import PoseLocalVisualizer, simcc_vis
     assert PoseLocalVisualizer(name='test_pose_vis') is not None
     if importlib.util.find_spec('torchvision') is None:
         with pytest.raises(RuntimeError, match='torchvision'):
@@ -93,11 +96,16 @@ def test_mmpose_inferencer_with_our_config(demo, tmp_path):
     (whole image as the person box) and writes a drawing and a json."""
     from mmpose.apis import MMPoseInferencer
     inferencer = MMPoseInferencer(
-        pose2d=str(POSE_CFG), pose2d_weights=demo['weights'],
-        det_model='whole_image', device='cpu')
+        pose2d=str(POSE_CFG),
+        pose2d_weights=demo['weights'],
+        det_model='whole_image',
+        device='cpu')
     image = osp.join(demo['img_dir'], '000000.jpg')
-    (result, ) = list(inferencer(image, vis_out_dir=str(tmp_path / 'vis'),
-                                 pred_out_dir=str(tmp_path / 'preds')))
+    (result, ) = list(
+        inferencer(
+            image,
+            vis_out_dir=str(tmp_path / 'vis'),
+            pred_out_dir=str(tmp_path / 'preds')))
     (person, ) = result['predictions'][0]
     assert np.asarray(person['keypoints']).shape == (17, 2)
     assert len(person['keypoint_scores']) == 17
@@ -109,13 +117,15 @@ def test_mmpose_inferencer_with_our_config(demo, tmp_path):
 
 def test_pose_demo_with_ground_truth_boxes(demo, tmp_path):
     out = pose_demo.run_pose_inference(
-        demo['img_dir'], demo['cfg'], demo['weights'],
-        out_dir=str(tmp_path / 'out'), ground_truth=demo['ann_file'],
+        demo['img_dir'],
+        demo['cfg'],
+        demo['weights'],
+        out_dir=str(tmp_path / 'out'),
+        ground_truth=demo['ann_file'],
         kpt_thr=0.0)
     assert out['task'] == 'pose'
-    assert [osp.basename(p) for p in out['images']] == [
-        '000000.jpg', '000001.jpg', '000002.jpg'
-    ]
+    assert [osp.basename(p) for p in out['images']
+            ] == ['000000.jpg', '000001.jpg', '000002.jpg']
     for path, vis, pred in zip(out['images'], out['vis_files'],
                                out['predictions']):
         people = _people(demo['ann_file'], osp.basename(path))
@@ -137,23 +147,29 @@ def test_pose_demo_with_ground_truth_boxes(demo, tmp_path):
 
 def test_pose_demo_whole_image_and_cli(demo, tmp_path, capsys):
     image = osp.join(demo['img_dir'], '000001.jpg')
-    pose_demo.main([image, str(POSE_CFG), '--weights', demo['weights'],
-                    '--out-dir', str(tmp_path / 'cli'), '--vis-scale', '1'])
+    pose_demo.main([
+        image,
+        str(POSE_CFG), '--weights', demo['weights'], '--out-dir',
+        str(tmp_path / 'cli'), '--vis-scale', '1'
+    ])
     printed = capsys.readouterr().out
     assert '000001.jpg: 1 person(s)' in printed
     pred = json.loads((tmp_path / 'cli' / 'preds' / '000001.json').read_text())
     assert pred['bboxes'] == [[0.0, 0.0, 128.0, 128.0]]  # the whole image
-    assert cv2.imread(str(tmp_path / 'cli' / 'vis' / '000001.jpg')).shape == (
-        128, 128, 3)
+    assert cv2.imread(str(tmp_path / 'cli' / 'vis' /
+                          '000001.jpg')).shape == (128, 128, 3)
     with pytest.raises(SystemExit):
         pose_demo.parse_args([str(POSE_CFG)])  # no image
 
 
 def test_image_demo_hands_pose_configs_to_pose_demo(demo, tmp_path):
     image = osp.join(demo['img_dir'], '000002.jpg')
-    out = image_demo.run_inference(image, str(POSE_CFG), demo['weights'],
-                                   out_dir=str(tmp_path / 'out'),
-                                   ground_truth=demo['ann_file'])
+    out = image_demo.run_inference(
+        image,
+        str(POSE_CFG),
+        demo['weights'],
+        out_dir=str(tmp_path / 'out'),
+        ground_truth=demo['ann_file'])
     assert out['task'] == 'pose'
     assert len(out['predictions'][0]['bboxes']) == len(
         _people(demo['ann_file'], '000002.jpg'))
@@ -163,7 +179,9 @@ def test_image_demo_hands_pose_configs_to_pose_demo(demo, tmp_path):
 
 
 def test_pose_demo_refuses_other_configs():
-    det = ROOT / 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
+    det = (
+        ROOT / 'configs/detection/demo/'
+        'mask-rcnn_uniformer-tiny_fpn_synthetic.py')
     with pytest.raises(ValueError, match='not an MMPose config'):
         pose_demo.build_pose_inferencer(str(det))
 
@@ -176,10 +194,14 @@ def _env():
 
 # a few images, a few iterations: this is about the tools, not learning
 SMALL = [
-    'synthetic_data.num_train=8', 'synthetic_data.num_val=3',
-    'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-    'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=4',
-    'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+    'synthetic_data.num_train=8',
+    'synthetic_data.num_val=3',
+    'train_cfg.max_iters=4',
+    'train_cfg.val_interval=4',
+    'default_hooks.checkpoint.interval=4',
+    'train_dataloader.batch_size=4',
+    'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0',
     'test_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
     'val_dataloader.persistent_workers=False',
@@ -193,24 +215,37 @@ def test_train_and_test_tools_on_pose_config(tmp_path):
     use), writes a weights-only checkpoint; tools/test.py evaluates it with
     CocoMetric and draws with --show-dir."""
     work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/train.py'), str(POSE_CFG),
-         '--work-dir', str(work_dir), '--cfg-options', *SMALL],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True,
-        timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/train.py'),
+        str(POSE_CFG), '--work-dir',
+        str(work_dir), '--cfg-options', *SMALL
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'coco/AP' in log
-    ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu',
-                      weights_only=True)
+    ckpt = torch.load(
+        work_dir / 'iter_4.pth', map_location='cpu', weights_only=True)
     assert ckpt['meta']['iter'] == 4
     assert any(k.startswith('backbone.blocks3.') for k in ckpt['state_dict'])
     assert any(k.startswith('head.final_layer') for k in ckpt['state_dict'])
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/test.py'), str(POSE_CFG),
-         str(work_dir / 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
-         '--show-dir', 'vis', '--cfg-options', *SMALL],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/test.py'),
+        str(POSE_CFG),
+        str(work_dir / 'iter_4.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--show-dir', 'vis', '--cfg-options', *SMALL
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'coco/AP' in log
@@ -221,15 +256,16 @@ def test_train_and_test_tools_on_pose_config(tmp_path):
 def test_run_demo_pose_end_to_end(tmp_path):
     run_demo = _load_tool('run_demo', 'tools/demo/run_demo.py')
     args = run_demo.parse_args([
-        '--task', 'pose', '--work-dir', str(tmp_path / 'work'),
-        '--data-root', str(tmp_path / 'data'), '--max-iters', '4',
-        '--num-vis', '2', '--threads', '1', '--cfg-options',
-        'synthetic_data.num_train=16', 'synthetic_data.num_val=4',
-        'train_dataloader.batch_size=4'
+        '--task', 'pose', '--work-dir',
+        str(tmp_path / 'work'), '--data-root',
+        str(tmp_path / 'data'), '--max-iters', '4', '--num-vis', '2',
+        '--threads', '1', '--cfg-options', 'synthetic_data.num_train=16',
+        'synthetic_data.num_val=4', 'train_dataloader.batch_size=4'
     ])
     summary = run_demo.run_demo(args)
     assert 'coco/AP' in summary['metrics']
     assert 0 <= summary['headline']['coco/AP'] <= 1
     assert len(summary['vis']) == 2 and all(map(osp.isfile, summary['vis']))
     meta = torch.load(summary['weights'], weights_only=True)['meta']
-    assert meta['iters'] == 4 and meta['dataset_meta']['dataset_name'] == 'coco'
+    assert meta['iters'] == 4
+    assert meta['dataset_meta']['dataset_name'] == 'coco'

@@ -71,7 +71,8 @@ def test_config_recipe(path):
     dpr, lr, per_gpu, sigma = RECIPES[Path(path).stem]
     cfg = Config.fromfile(str(ROOT / path))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading'
+    ]
     assert cfg.default_scope == 'mmpose'
 
     backbone = cfg.model.backbone
@@ -97,8 +98,10 @@ def test_config_recipe(path):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = cfg[loader].dataset.pipeline
         assert [tuple(s) for s in _affine_sizes(pipeline)] == [(w, h)]
-    target = [t for t in cfg.train_dataloader.dataset.pipeline
-              if t['type'] == 'GenerateTarget']
+    target = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] == 'GenerateTarget'
+    ]
     assert target[0]['encoder'] == codec
     assert cfg.model.test_cfg.flip_test and cfg.model.test_cfg.shift_heatmap
 
@@ -137,8 +140,8 @@ def test_config_builds_and_predicts_heatmaps(path):
             heatmaps = model.head.forward(feats)
     finally:
         torch.set_num_threads(threads)
-    assert len(feats) == 1 and tuple(feats[0].shape) == (1, 512, h // 32,
-                                                         w // 32)
+    assert len(feats) == 1 and tuple(
+        feats[0].shape) == (1, 512, h // 32, w // 32)
     assert tuple(heatmaps.shape) == (1, 17, h // 4, w // 4)
     assert torch.isfinite(heatmaps).all()
 

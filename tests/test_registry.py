@@ -21,8 +21,9 @@ TINY = dict(depths=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
     ('uniformer_mm', 'UniFormer3D', UniFormer3D, (1, 3, 4, 64, 64)),
 ])
 def test_each_registry_builds_each_type(scope, type_name, cls, shape):
-    registry = (OUR_MODELS if scope == 'uniformer_mm' else
-                importlib.import_module(f'{scope}.registry').MODELS)
+    registry = (
+        OUR_MODELS if scope == 'uniformer_mm' else
+        importlib.import_module(f'{scope}.registry').MODELS)
     # as a Runner of that codebase builds it (its scope is the default)
     with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(
@@ -75,7 +76,9 @@ else:
     raise AssertionError('the DRN stand-in must explain itself')
 print('ok')
 """
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith('ok')

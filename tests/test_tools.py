@@ -14,16 +14,28 @@ TINY = dict(depths=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 
 def _run(*args):
     return subprocess.run([sys.executable, *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def test_strip_checkpoint_round_trip(tmp_path):
     model = UniFormer(TINY)
     src, dst = tmp_path / 'trained.pth', tmp_path / 'clean.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v
-                               for k, v in model.state_dict().items()},
-                'meta': {'seed': np.int64(1), 'dtype': np.dtype('float32')},
-                'message_hub': {'log': np.zeros(4)}}, src)
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in model.state_dict().items()
+            },
+            'meta': {
+                'seed': np.int64(1),
+                'dtype': np.dtype('float32')
+            },
+            'message_hub': {
+                'log': np.zeros(4)
+            }
+        }, src)
     refused = _run(ROOT / 'tools/checkpoint/strip_checkpoint.py', src, dst)
     assert refused.returncode != 0 and '--trust-source' in refused.stderr
     assert not dst.exists()

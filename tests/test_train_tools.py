@@ -4,26 +4,29 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
-
 import uuid
+from pathlib import Path
 
 import pytest
 import torch
-from mmengine.runner import Runner
-
 from conftest import KillAfter, Killed
+from mmengine.runner import Runner
 
 from uniformer_mm.utils import load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[1]
-DET_DEMO = ROOT / 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
+DET_DEMO = ROOT / 'configs/detection/demo/' \
+    'mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 # a few images, a few iterations: this is about the tools, not learning
 SMALL = [
-    'synthetic_data.num_train=8', 'synthetic_data.num_val=4',
-    'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-    'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2',
-    'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+    'synthetic_data.num_train=8',
+    'synthetic_data.num_val=4',
+    'train_cfg.max_iters=4',
+    'train_cfg.val_interval=4',
+    'default_hooks.checkpoint.interval=4',
+    'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0',
     'test_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
     'val_dataloader.persistent_workers=False',
@@ -46,11 +49,17 @@ def _free_port() -> int:
 
 def test_dist_train_two_cpu_processes(tmp_path):
     work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        ['bash', str(ROOT / 'tools/dist_train.sh'), str(DET_DEMO), '2',
-         '--work-dir', str(work_dir), '--cfg-options', *SMALL],
-        cwd=tmp_path, env=dict(_env(), PORT=str(_free_port())), capture_output=True,
-        text=True, timeout=900)
+    result = subprocess.run([
+        'bash',
+        str(ROOT / 'tools/dist_train.sh'),
+        str(DET_DEMO), '2', '--work-dir',
+        str(work_dir), '--cfg-options', *SMALL
+    ],
+                            cwd=tmp_path,
+                            env=dict(_env(), PORT=str(_free_port())),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]  # torchrun: every rank exited 0
     assert 'Distributed training: True' in log
@@ -58,11 +67,18 @@ def test_dist_train_two_cpu_processes(tmp_path):
     assert ckpt['meta']['iter'] == 4
     assert any(k.startswith('backbone.blocks3.') for k in ckpt['state_dict'])
     # the test tool evaluates that checkpoint with the real COCO metric
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/test.py'), str(DET_DEMO),
-         str(work_dir / 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
-         '--show-dir', 'vis', '--cfg-options', *SMALL],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/test.py'),
+        str(DET_DEMO),
+        str(work_dir / 'iter_4.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--show-dir', 'vis', '--cfg-options', *SMALL
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert 'coco/bbox_mAP' in result.stdout + result.stderr
     assert list((tmp_path / 'test').rglob('vis/*.jpg'))
@@ -75,7 +91,8 @@ def _demo_runner(work_dir, *extra, kill_after=None):
     finally:
         sys.path.pop(0)
     args = train.parse_args([
-        str(DET_DEMO), '--work-dir', str(work_dir), '--cfg-options', *SMALL,
+        str(DET_DEMO), '--work-dir',
+        str(work_dir), '--cfg-options', *SMALL,
         'default_hooks.checkpoint.interval=2', 'train_cfg.val_interval=100',
         'train_dataloader.num_workers=1', *extra
     ])
@@ -89,8 +106,8 @@ def _demo_runner(work_dir, *extra, kill_after=None):
     return runner
 
 
-def test_resume_on_demo_config_matches_uninterrupted_run(tmp_path,
-                                                         monkeypatch):
+def test_resume_on_demo_config_matches_uninterrupted_run(
+        tmp_path, monkeypatch):
     """Killed after iteration 2 and restarted with --resume, training ends
     with the same weights, optimizer state and LR as without interruption
     (random RoI sampling, flips and all)."""
@@ -116,30 +133,42 @@ def test_resume_on_demo_config_matches_uninterrupted_run(tmp_path,
     ('slurm_test.sh', ['cfg.py', 'ckpt.pth'],
      ['test.py', 'cfg.py', 'ckpt.pth', '--amp', '--launcher=slurm']),
 ])
-def test_slurm_scripts_launch_their_tool(tmp_path, tool, positional,
-                                         expected):
+def test_slurm_scripts_launch_their_tool(tmp_path, tool, positional, expected):
     """Both SLURM scripts go through tools/slurm_run.sh; a stand-in srun
     records the command line it would run."""
     srun = tmp_path / 'srun'
     srun.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
     srun.chmod(0o755)
-    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
-               GPUS='16', SRUN_ARGS='--quotatype=spot', PYTHON='py')
-    result = subprocess.run(
-        ['bash', str(ROOT / 'tools' / tool), 'part', 'job', *positional,
-         '--amp'], env=env, capture_output=True, text=True, timeout=60)
+    env = dict(
+        os.environ,
+        PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+        GPUS='16',
+        SRUN_ARGS='--quotatype=spot',
+        PYTHON='py')
+    result = subprocess.run([
+        'bash',
+        str(ROOT / 'tools' / tool), 'part', 'job', *positional, '--amp'
+    ],
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     args = result.stdout.splitlines()
-    assert args[:7] == ['-p', 'part', '--job-name=job', '--gres=gpu:8',
-                        '--ntasks=16', '--ntasks-per-node=8',
-                        '--cpus-per-task=5']
+    assert args[:7] == [
+        '-p', 'part', '--job-name=job', '--gres=gpu:8', '--ntasks=16',
+        '--ntasks-per-node=8', '--cpus-per-task=5'
+    ]
     assert '--quotatype=spot' in args
     py = args.index('py')
     assert args[py + 1] == '-u'
     assert Path(args[py + 2]).resolve() == ROOT / 'tools' / expected[0]
     assert args[py + 3:] == expected[1:]
     # too few arguments: usage, no srun
-    result = subprocess.run(['bash', str(ROOT / 'tools' / tool), 'part'],
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ['bash', str(ROOT / 'tools' / tool), 'part'],
+        env=env,
+        capture_output=True,
+        text=True)
     assert result.returncode == 2 and 'usage' in result.stderr
     assert not result.stdout

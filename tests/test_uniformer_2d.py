@@ -21,8 +21,8 @@ def test_every_preset_forward_shapes(arch):
     dims = model.embed_dims
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(1, dims[i], 16 // 2**i,
-                                               24 // 2**i) for i in range(4)]
+    assert [tuple(o.shape) for o in outs
+            ] == [(1, dims[i], 16 // 2**i, 24 // 2**i) for i in range(4)]
 
 
 @pytest.mark.parametrize('attn_mode', ['global', 'window', 'hybrid'])
@@ -52,8 +52,11 @@ def test_hybrid_layout():
 @pytest.mark.parametrize('out_indices', [(3, ), (0, 2), (-1, ), 1])
 def test_out_indices(out_indices):
     model = UniFormer(TINY, out_indices=out_indices).eval()
-    wanted = sorted({i % 4 for i in (
-        out_indices if isinstance(out_indices, tuple) else (out_indices, ))})
+    wanted = sorted({
+        i % 4
+        for i in (out_indices if isinstance(out_indices, tuple) else (
+            out_indices, ))
+    })
     outs = model(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [model.embed_dims[i] for i in wanted]
     norms = {n for n, _ in model.named_children() if n.startswith('norm')}
@@ -63,8 +66,12 @@ def test_out_indices(out_indices):
 def _official_block_forward(block, x):
     """The official SABlock / SABlock_Windows computation, written out with
     explicit loops over windows and an explicit softmax."""
-    x = x + F.conv2d(x, block.pos_embed.weight, block.pos_embed.bias,
-                     padding=1, groups=x.shape[1])
+    x = x + F.conv2d(
+        x,
+        block.pos_embed.weight,
+        block.pos_embed.bias,
+        padding=1,
+        groups=x.shape[1])
     B, C, H, W = x.shape
     tokens = x.permute(0, 2, 3, 1)
     normed = F.layer_norm(tokens, (C, ), block.norm1.weight, block.norm1.bias,
@@ -73,8 +80,8 @@ def _official_block_forward(block, x):
     heads, hd = attn.num_heads, C // attn.num_heads
 
     def attend(seq):  # (n, C) -> (n, C)
-        qkv = F.linear(seq, attn.qkv.weight, attn.qkv.bias).view(
-            -1, 3, heads, hd)
+        qkv = F.linear(seq, attn.qkv.weight,
+                       attn.qkv.bias).view(-1, 3, heads, hd)
         q, k, v = (qkv[:, i].transpose(0, 1) for i in range(3))
         weights = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd), dim=-1)
         out = (weights @ v).transpose(0, 1).reshape(-1, C)
@@ -178,8 +185,10 @@ def test_train_mode_updates_bn_without_norm_eval():
 
 def test_drop_path_is_linear():
     model = UniFormer(TINY, drop_path_rate=0.7)
-    rates = [getattr(b.drop_path, 'drop_prob', 0.) for i in range(1, 5)
-             for b in getattr(model, f'blocks{i}')]
+    rates = [
+        getattr(b.drop_path, 'drop_prob', 0.) for i in range(1, 5)
+        for b in getattr(model, f'blocks{i}')
+    ]
     assert rates == pytest.approx(torch.linspace(0, 0.7, 7).tolist())
 
 

@@ -27,10 +27,9 @@ def test_multi_stage_output_and_final_norm():
         single = UniFormer3D(TINY).eval()
         single.load_state_dict(model.state_dict())
         last = single(x)
-    assert [tuple(o.shape) for o in outs] == [(2, 8, 3, 16, 16),
-                                              (2, 16, 3, 8, 8),
-                                              (2, 32, 3, 4, 4),
-                                              (2, 64, 3, 2, 2)]
+    assert [tuple(o.shape)
+            for o in outs] == [(2, 8, 3, 16, 16), (2, 16, 3, 8, 8),
+                               (2, 32, 3, 4, 4), (2, 64, 3, 2, 2)]
     torch.testing.assert_close(outs[-1], last)
     # the final output is the BatchNorm3d of the last stage
     with torch.no_grad():

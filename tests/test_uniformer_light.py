@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from conftest import randomize_
 
+from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
 from uniformer_mm.models import (ARCH_ZOO_LIGHT_3D, UniFormerLight,
                                  UniFormerLight3D, load_pretrained,
                                  unpruned_arch)
-from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
 from uniformer_mm.models.uniformer_light import _Tokens, hourglass_block
 
 TINY = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)
@@ -22,8 +22,8 @@ BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 
 def _n_params(shapes):
-    return sum(math.prod(s) for k, s in shapes.items()
-               if not k.endswith(BUFFERS))
+    return sum(
+        math.prod(s) for k, s in shapes.items() if not k.endswith(BUFFERS))
 
 
 def _shapes(model):
@@ -34,8 +34,8 @@ def _shapes(model):
 @pytest.mark.parametrize('preset', ['xxs', 'xs'])
 def test_dense_presets_have_exactly_the_official_tensors(
         preset, official_keys):
-    assert _shapes(UniFormerLight(preset)) == official_keys[
-        f'light_dense_{preset}']
+    assert _shapes(
+        UniFormerLight(preset)) == official_keys[f'light_dense_{preset}']
 
 
 @pytest.mark.parametrize('preset, paper_millions', [('xxs', 10.2),
@@ -45,11 +45,15 @@ def test_param_counts_equal_the_official_classifiers(preset, paper_millions,
     model = UniFormerLight(preset)
     shapes = official_keys[f'cls_light_{preset}']
     theirs = {k: v for k, v in shapes.items() if not k.startswith(CLASSIFIER)}
-    ours = {k: v for k, v in _shapes(model).items()
-            if not k.startswith(OUTPUT_NORMS)}
+    ours = {
+        k: v
+        for k, v in _shapes(model).items() if not k.startswith(OUTPUT_NORMS)
+    }
     assert ours == theirs
-    classifier = _n_params(
-        {k: v for k, v in shapes.items() if k.startswith(CLASSIFIER)})
+    classifier = _n_params({
+        k: v
+        for k, v in shapes.items() if k.startswith(CLASSIFIER)
+    })
     output_norms = 2 * sum(model.embed_dims)
     total = sum(p.numel() for p in model.parameters())
     assert total - output_norms + classifier == _n_params(shapes)
@@ -65,8 +69,11 @@ def test_3d_presets_are_the_official_models_inflated(preset, official_keys):
     ours = _shapes(UniFormerLight3D(preset))
     gammas = {k for k in ours if '.gamma_' in k}
     assert bool(gammas) == preset.endswith('-ls')
-    theirs = {k: v for k, v in shapes.items()
-              if not k.startswith(('head.', 'head_cls.', 'norm_cls.'))}
+    theirs = {
+        k: v
+        for k, v in shapes.items()
+        if not k.startswith(('head.', 'head_cls.', 'norm_cls.'))
+    }
     assert set(ours) - gammas == set(theirs)
     for key, shape in theirs.items():
         got = ours[key]
@@ -124,8 +131,8 @@ def test_shrink_keeps_the_top_tokens_plus_class_and_representative():
     model = UniFormerLight('xxs').eval()
     lengths = _attended_lengths(model, torch.randn(1, 3, 224, 160))
     n3, n4 = 14 * 10, 7 * 5
-    assert lengths == [n3 + 1] + [int(n3 * .5) + 2] * 7 + [int(n4 * .5) + 2
-                                                           ] * 2
+    assert lengths == [n3 + 1
+                       ] + [int(n3 * .5) + 2] * 7 + [int(n4 * .5) + 2] * 2
 
 
 @pytest.mark.parametrize('preset', ['xxs', 'xs'])
@@ -135,17 +142,18 @@ def test_unpruned_arch_keeps_every_token(preset):
     model = UniFormerLight(arch).eval()
     lengths = _attended_lengths(model, torch.randn(1, 3, 128, 96))
     depths = model.depths
-    assert lengths == [32 * 24 // 16 + 1] * depths[2] + [4 * 3 + 1
-                                                         ] * depths[3]
+    assert lengths == [32 * 24 // 16 + 1] * depths[2] + [4 * 3 + 1] * depths[3]
     video = UniFormerLight3D(unpruned_arch(preset, ARCH_ZOO_LIGHT_3D)).eval()
-    assert len(set(_attended_lengths(video, torch.randn(1, 3, 4, 64, 64))[
-        :depths[2]])) == 1
+    assert len(
+        set(
+            _attended_lengths(video, torch.randn(1, 3, 4, 64,
+                                                 64))[:depths[2]])) == 1
 
 
 def test_unpruned_model_needs_no_scores_and_loads_the_same_weights():
     pruned = randomize_(UniFormerLight(TINY)).eval()
-    full = UniFormerLight(dict(TINY, prune_ratios=[[], [], [1, 1, 1],
-                                                   [1, 1]])).eval()
+    full = UniFormerLight(
+        dict(TINY, prune_ratios=[[], [], [1, 1, 1], [1, 1]])).eval()
     full.load_state_dict(pruned.state_dict())
     assert full._track == [[False] * 3, [False] * 2]
     x = torch.randn(2, 3, 64, 64)
@@ -195,16 +203,15 @@ def _reference_block(block, cls_token, x, scores, ratio, trade_off):
 @pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('ratio, size', [(.5, (5, 7)), (.3, (4, 4)),
                                          (.5, (1, 2))])
-def test_hourglass_block_matches_the_written_out_algorithm(
-        fused, ratio, size):
+def test_hourglass_block_matches_the_written_out_algorithm(fused, ratio, size):
     model = randomize_(UniFormerLight(TINY, fused_attn=fused)).eval()
     block = model.blocks3[1]
     cls_token = torch.randn(2, 1, 32)
     x = torch.randn(2, 32, *size)
     scores = torch.rand(2, size[0] * size[1]).softmax(1)
     with torch.no_grad():
-        got = hourglass_block(block, _Tokens(cls_token, x, scores), ratio,
-                              .3, True)
+        got = hourglass_block(block, _Tokens(cls_token, x, scores), ratio, .3,
+                              True)
         expected = _reference_block(block, cls_token, x, scores, ratio, .3)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
@@ -246,8 +253,10 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
         with torch.no_grad():
             threaded[name] = [model(x) for _ in range(3)]
 
-    threads = [threading.Thread(target=run, args=args)
-               for args in (('a', a, xa), ('b', b, xb))]
+    threads = [
+        threading.Thread(target=run, args=args)
+        for args in (('a', a, xa), ('b', b, xb))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -261,12 +270,14 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
     assert not [n for n, v in vars(a).items() if isinstance(v, torch.Tensor)]
 
 
-# ----------------------------------------------------- conventions of the family
-@pytest.mark.parametrize('switch,shape', [
-    ('channels_last', (2, 3, 64, 96)),
-    ('fused_attn', (2, 3, 80, 72)),  # SDPA against the explicit softmax
-    ('in_place', (2, 3, 80, 72)),  # hourglass blocks sum in place too
-])
+# ------------------------------------------------- conventions of the family
+@pytest.mark.parametrize(
+    'switch,shape',
+    [
+        ('channels_last', (2, 3, 64, 96)),
+        ('fused_attn', (2, 3, 80, 72)),  # SDPA against the explicit softmax
+        ('in_place', (2, 3, 80, 72)),  # hourglass blocks sum in place too
+    ])
 def test_switch_off_gives_the_same_numbers(switch, shape):
     fast = randomize_(UniFormerLight(TINY)).eval()
     off = UniFormerLight(TINY, **{switch: False}).eval()
@@ -288,8 +299,9 @@ def test_with_cp_same_output_and_gradients(cls):
     outs = []
     for model in (plain, checkpointed):
         out = model(x)
-        outs.append(sum(o.square().sum() for o in (
-            out if isinstance(out, tuple) else (out, ))))
+        outs.append(
+            sum(o.square().sum()
+                for o in (out if isinstance(out, tuple) else (out, ))))
     torch.testing.assert_close(outs[0], outs[1])
     for out in outs:
         out.backward()
@@ -324,20 +336,27 @@ def test_default_init_matches_official():
 
 # ------------------------------------------------------------------- loading
 def _synthetic(shapes):
-    return {k: torch.randn(s) if s else torch.tensor(7)
-            for k, s in shapes.items()}
+    return {
+        k: torch.randn(s) if s else torch.tensor(7)
+        for k, s in shapes.items()
+    }
 
 
 @pytest.mark.parametrize('preset', ['xxs', 'xs'])
 def test_official_imagenet_file_loads_into_2d_and_3d(tmp_path, preset,
                                                      official_keys):
     weights = _synthetic(official_keys[f'cls_light_{preset}'])
-    ckpt = {'model': weights, 'epoch': 599,
-            'args': argparse.Namespace(model=f'uniformer_{preset}',
-                                       input_size=128)}
+    ckpt = {
+        'model': weights,
+        'epoch': 599,
+        'args':
+        argparse.Namespace(model=f'uniformer_{preset}', input_size=128)
+    }
     torch.save(ckpt, tmp_path / 'in1k.pth')
-    model = UniFormerLight(preset, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
+    model = UniFormerLight(
+        preset,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
     model.init_weights()
     for k, v in model.state_dict().items():
         if not k.startswith(OUTPUT_NORMS):
@@ -346,12 +365,11 @@ def test_official_imagenet_file_loads_into_2d_and_3d(tmp_path, preset,
     stats = load_pretrained(video, str(tmp_path / 'in1k.pth'))
     assert stats['skipped'] == 6  # head, head_cls, norm_cls
     stem = video.patch_embed1.proj[0].weight  # averaged over 3 steps
-    torch.testing.assert_close(stem.sum(2),
-                               weights['patch_embed1.proj.0.weight'])
+    torch.testing.assert_close(
+        stem.sum(2), weights['patch_embed1.proj.0.weight'])
 
 
-def test_imagenet_file_into_layer_scale_video_model(tmp_path,
-                                                    official_keys):
+def test_imagenet_file_into_layer_scale_video_model(tmp_path, official_keys):
     """As the official xxs-ls Kinetics runs: the residual scales, absent
     from the image file, start at layer_scale_init_value."""
     weights = _synthetic(official_keys['cls_light_xxs'])
@@ -365,8 +383,8 @@ def test_imagenet_file_into_layer_scale_video_model(tmp_path,
     plain = UniFormerLight3D('xxs')
     torch.save(plain.state_dict(), tmp_path / 'k400_plain.pth')
     with pytest.raises(ValueError, match='gamma_1'):
-        load_pretrained(UniFormerLight3D('xxs-ls'),
-                        str(tmp_path / 'k400_plain.pth'))
+        load_pretrained(
+            UniFormerLight3D('xxs-ls'), str(tmp_path / 'k400_plain.pth'))
 
 
 def test_head_dim_from_official_light_names():
@@ -383,8 +401,12 @@ def test_official_mmdet_file_loads(tmp_path, preset, official_keys):
     state['neck.lateral_convs.0.conv.weight'] = torch.rand(256, 56, 1, 1)
     head_dim = 28 if preset == 'xxs' else 32
     config = f"model = dict(backbone=dict(head_dim={head_dim}))"
-    torch.save({'state_dict': state, 'meta': {'config': config}},
-               tmp_path / 'mask_rcnn.pth')
+    torch.save({
+        'state_dict': state,
+        'meta': {
+            'config': config
+        }
+    }, tmp_path / 'mask_rcnn.pth')
     model = UniFormerLight(preset)
     stats = load_pretrained(model, str(tmp_path / 'mask_rcnn.pth'))
     assert stats['skipped'] == 0
@@ -395,17 +417,20 @@ def test_official_mmdet_file_loads(tmp_path, preset, official_keys):
 def test_official_slowfast_file_loads(tmp_path):
     source = randomize_(UniFormerLight3D('xxs-ls'))
     state = dict(source.state_dict())
-    state.update({'head.weight': torch.rand(400, 448),
-                  'head.bias': torch.rand(400),
-                  'head_cls.weight': torch.rand(400, 448),
-                  'head_cls.bias': torch.rand(400),
-                  'norm_cls.weight': torch.rand(448),
-                  'norm_cls.bias': torch.rand(448)})
-    torch.save({'model_state': state, 'cfg': 'UNIFORMER:\n  HEAD_DIM: 28\n'},
-               tmp_path / 'k400.pyth')
+    state.update({
+        'head.weight': torch.rand(400, 448),
+        'head.bias': torch.rand(400),
+        'head_cls.weight': torch.rand(400, 448),
+        'head_cls.bias': torch.rand(400),
+        'norm_cls.weight': torch.rand(448),
+        'norm_cls.bias': torch.rand(448)
+    })
+    torch.save({
+        'model_state': state,
+        'cfg': 'UNIFORMER:\n  HEAD_DIM: 28\n'
+    }, tmp_path / 'k400.pyth')
     model = UniFormerLight3D('xxs-ls')
-    assert load_pretrained(model, str(tmp_path / 'k400.pyth'))[
-        'skipped'] == 6
+    assert load_pretrained(model, str(tmp_path / 'k400.pyth'))['skipped'] == 6
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, source.state_dict()[k], msg=k)
     with pytest.raises(ValueError, match='gamma_1'):  # file has layer scale
@@ -423,15 +448,15 @@ def test_family_checkpoint_is_refused_with_the_missing_keys(tmp_path):
 # -------------------------------------------------------------------- errors
 @pytest.mark.parametrize('arch, fragment', [
     ('xxl', "Valid presets: 'xxs', 'xs'"),
-    (dict(TINY, prune_ratios=[[], [], [1, .5], [.5, .5]]),
-     '3 and 2 entries for stages 3-4'),
-    (dict(TINY, prune_ratios=[[], [], [.5, .5, .5], [.5, .5]]),
-     r'prune_ratios\[2\]\[0\] must be 1'),
+    (dict(TINY, prune_ratios=[[], [], [1, .5], [.5, .5]
+                              ]), '3 and 2 entries for stages 3-4'),
+    (dict(TINY, prune_ratios=[[], [], [.5, .5, .5], [.5, .5]
+                              ]), r'prune_ratios\[2\]\[0\] must be 1'),
     (dict(TINY, prune_ratios=[[], [], [1, 0, .5], [.5, .5]]),
      r'prune_ratios\[2\]\[1\] \(stage 3, block 1\) must be a number in '
      r'\(0.0, 1\]'),
-    (dict(TINY, trade_offs=[[], [], [1, .5, 1.5], [.5, .5]]),
-     r'trade_offs\[2\]\[2\]'),
+    (dict(TINY, trade_offs=[[], [], [1, .5, 1.5], [.5, .5]
+                            ]), r'trade_offs\[2\]\[2\]'),
     (dict(TINY, prune=[]), "unknown keys \\['prune'\\]"),
 ])
 def test_bad_arch(arch, fragment):

@@ -11,13 +11,15 @@ import sys
 
 import pytest
 import torch
+from conftest import randomize_
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import randomize_
-from uniformer_mm.checkpoints.video import (
-    build_label_remap, convert_slowfast_to_recognizer, normalize_class_name,
-    read_class_names, remap_from_label_files)
+from uniformer_mm.checkpoints.video import (build_label_remap,
+                                            convert_slowfast_to_recognizer,
+                                            normalize_class_name,
+                                            read_class_names,
+                                            remap_from_label_files)
 from uniformer_mm.utils import load_checkpoint_file
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -137,15 +139,19 @@ def test_label_files_in_both_official_layouts(tmp_path):
         "abseiling\npassing American football (in game)\n"
         "massaging person's head\n")
     official = read_class_names(
-        [str(tmp_path / 'common.list'), str(tmp_path / 'special.list')])
-    assert official == ['abseiling', 'passing_American_football_(in_game)',
-                        'massaging_persons_head']
-    assert read_class_names(str(tmp_path / 'tab.txt')) == [
-        'marching', 'riding a bike']
+        [str(tmp_path / 'common.list'),
+         str(tmp_path / 'special.list')])
+    assert official == [
+        'abseiling', 'passing_American_football_(in_game)',
+        'massaging_persons_head'
+    ]
+    assert read_class_names(str(tmp_path /
+                                'tab.txt')) == ['marching', 'riding a bike']
     plain = read_class_names(str(tmp_path / 'plain.txt'))
     assert plain[2] == "massaging person's head"
     assert remap_from_label_files(
-        [str(tmp_path / 'common.list'), str(tmp_path / 'special.list')],
+        [str(tmp_path / 'common.list'),
+         str(tmp_path / 'special.list')],
         str(tmp_path / 'plain.txt')).tolist() == [0, 1, 2]
     assert normalize_class_name('Putting [something] on a surface') == (
         normalize_class_name('putting something on a surface'))
@@ -165,14 +171,18 @@ def test_remap_errors_name_the_problem():
 def test_convert_errors_name_the_problem():
     model = _recognizer(num_classes=10, arch=TINY)
     official = _official_file(model)
-    with pytest.raises(ValueError, match='head has 10 classes.*num_classes=400'):
+    with pytest.raises(
+            ValueError, match='head has 10 classes.*num_classes=400'):
         convert_slowfast_to_recognizer(official, num_classes=400)
     with pytest.raises(ValueError, match='permutation of 0..9'):
         convert_slowfast_to_recognizer(official, torch.arange(400))
     with pytest.raises(ValueError, match='permutation of 0..9'):
         convert_slowfast_to_recognizer(official, [0] * 10)
-    no_head = {k: v for k, v in official['model_state'].items()
-               if not k.startswith('head.')}
+    no_head = {
+        k: v
+        for k, v in official['model_state'].items()
+        if not k.startswith('head.')
+    }
     with pytest.raises(ValueError, match='no classifier'):
         convert_slowfast_to_recognizer({'model_state': no_head})
     with pytest.raises(ValueError, match="not a SlowFast video checkpoint"):
@@ -195,11 +205,15 @@ def test_converter_tool_writes_a_loadable_remapped_file(tmp_path):
     (tmp_path / 'official.txt').write_text(''.join(
         f'{names[j]}\t{i}\n' for i, j in enumerate(perm.tolist())))
     (tmp_path / 'mmaction.txt').write_text(''.join(n + '\n' for n in names))
-    result = subprocess.run(
-        [sys.executable, CONVERTER, src, dst, '--config', K400_S16X4,
-         '--label-map', str(tmp_path / 'official.txt'),
-         str(tmp_path / 'mmaction.txt')],
-        capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([
+        sys.executable, CONVERTER, src, dst, '--config', K400_S16X4,
+        '--label-map',
+        str(tmp_path / 'official.txt'),
+        str(tmp_path / 'mmaction.txt')
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=ROOT)
     assert result.returncode == 0, result.stderr
     saved = load_checkpoint_file(dst)
     assert saved['meta']['num_classes'] == 400
@@ -213,7 +227,9 @@ def test_converter_tool_refuses_a_class_count_mismatch(tmp_path):
     torch.save(_official_file(_recognizer(num_classes=174)), src)
     result = subprocess.run(
         [sys.executable, CONVERTER, src, dst, '--config', K400_S16X4],
-        capture_output=True, text=True, cwd=ROOT)
+        capture_output=True,
+        text=True,
+        cwd=ROOT)
     assert result.returncode == 1
     assert 'has 174 classes' in result.stderr and 'expects 400' in (
         result.stderr)
@@ -240,13 +256,13 @@ def test_converter_tool_refuses_bad_label_maps_and_overwriting(tmp_path):
     labels = [str(tmp_path / 'official.txt'), str(tmp_path / 'dataset.txt')]
     dst = str(tmp_path / 'ours.pth')
     with pytest.raises(ValueError, match=r"not in the checkpoint.*'a b'"):
-        tool.convert(tool.parse_args([src, dst, '--label-map', *labels,
-                                      '--exact-names']))
+        tool.convert(
+            tool.parse_args(
+                [src, dst, '--label-map', *labels, '--exact-names']))
     with pytest.raises(ValueError, match='goes with --label-map'):
         tool.convert(tool.parse_args([src, dst, '--exact-names']))
     imagenet = str(tmp_path / 'imagenet.pth')
     torch.save({'model': _official_file(model)['model_state']}, imagenet)
     with pytest.raises(ValueError, match='not a SlowFast video'):
-        tool.convert(tool.parse_args([imagenet, dst, '--label-map',
-                                      *labels]))
+        tool.convert(tool.parse_args([imagenet, dst, '--label-map', *labels]))
     assert not osp.exists(dst)

@@ -1,4 +1,5 @@
-"""The video model zoo: configs/video (Kinetics, Something-Something, UCF/HMDB).
+"""The video model zoo: configs/video (Kinetics, Something-Something,
+UCF/HMDB).
 
 Every config must load, build its recognizer without weights, carry the
 official run's recipe (exp/*/config.yaml + run.sh upstream) and the paper's
@@ -30,31 +31,55 @@ NAME = re.compile(r'^uniformer-(?P<arch>[sb])_(?P<pre>imagenet1k|k400|k600)'
 # Official run.sh settings: (drop path, lr) per config; the batch, epochs,
 # clip and GPUs are in the name (checked against the config below).
 RECIPES = {
-    'uniformer-s_imagenet1k-pre_8xb16-8x8x1-100e_kinetics400-rgb.py': (0.1, 4e-4),
-    'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py': (0.1, 1e-4),
-    'uniformer-s_imagenet1k-pre_8xb4-16x8x1-110e_kinetics400-rgb.py': (0.1, 1e-4),
-    'uniformer-s_imagenet1k-pre_8xb4-32x4x1-110e_kinetics400-rgb.py': (0.1, 1e-4),
-    'uniformer-b_imagenet1k-pre_8xb8-8x8x1-100e_kinetics400-rgb.py': (0.3, 2e-4),
-    'uniformer-b_imagenet1k-pre_8xb5-16x4x1-110e_kinetics400-rgb.py': (0.3, 1.25e-4),
-    'uniformer-b_imagenet1k-pre_8xb5-16x8x1-110e_kinetics400-rgb.py': (0.3, 1.25e-4),
-    'uniformer-b_imagenet1k-pre_8xb4-32x4x1-110e_kinetics400-rgb.py': (0.3, 1e-4),
-    'uniformer-s_imagenet1k-pre_8xb12-16x4x1-110e_kinetics600-rgb.py': (0.1, 3e-4),
-    'uniformer-s_imagenet1k-pre_8xb4-16x8x1-110e_kinetics600-rgb.py': (0.1, 1e-4),
-    'uniformer-b_imagenet1k-pre_8xb5-16x4x1-110e_kinetics600-rgb.py': (0.3, 1.25e-4),
-    'uniformer-b_imagenet1k-pre_8xb4-16x8x1-110e_kinetics600-rgb.py': (0.3, 1.25e-4),
+    'uniformer-s_imagenet1k-pre_8xb16-8x8x1-100e_kinetics400-rgb.py': (0.1,
+                                                                       4e-4),
+    'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py': (0.1,
+                                                                       1e-4),
+    'uniformer-s_imagenet1k-pre_8xb4-16x8x1-110e_kinetics400-rgb.py': (0.1,
+                                                                       1e-4),
+    'uniformer-s_imagenet1k-pre_8xb4-32x4x1-110e_kinetics400-rgb.py': (0.1,
+                                                                       1e-4),
+    'uniformer-b_imagenet1k-pre_8xb8-8x8x1-100e_kinetics400-rgb.py': (0.3,
+                                                                      2e-4),
+    'uniformer-b_imagenet1k-pre_8xb5-16x4x1-110e_kinetics400-rgb.py':
+    (0.3, 1.25e-4),
+    'uniformer-b_imagenet1k-pre_8xb5-16x8x1-110e_kinetics400-rgb.py':
+    (0.3, 1.25e-4),
+    'uniformer-b_imagenet1k-pre_8xb4-32x4x1-110e_kinetics400-rgb.py': (0.3,
+                                                                       1e-4),
+    'uniformer-s_imagenet1k-pre_8xb12-16x4x1-110e_kinetics600-rgb.py': (0.1,
+                                                                        3e-4),
+    'uniformer-s_imagenet1k-pre_8xb4-16x8x1-110e_kinetics600-rgb.py': (0.1,
+                                                                       1e-4),
+    'uniformer-b_imagenet1k-pre_8xb5-16x4x1-110e_kinetics600-rgb.py':
+    (0.3, 1.25e-4),
+    'uniformer-b_imagenet1k-pre_8xb4-16x8x1-110e_kinetics600-rgb.py':
+    (0.3, 1.25e-4),
     # 4 nodes: BASE_LR_SCALE_NUM_SHARDS made 1e-4 into 4e-4
-    'uniformer-b_imagenet1k-pre_32xb4-32x4x1-110e_kinetics600-rgb.py': (0.3, 4e-4),
+    'uniformer-b_imagenet1k-pre_32xb4-32x4x1-110e_kinetics600-rgb.py': (0.3,
+                                                                        4e-4),
     'uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py': (0.2, 5e-5),
     'uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py': (0.2, 5e-5),
 }
-for _data, _dp in (('sthv2', {('s', 16, 'k400'): 0.3, ('s', 16, 'k600'): 0.3,
-                              ('s', 32, 'k400'): 0.3, ('s', 32, 'k600'): 0.3,
-                              ('b', 16, 'k400'): 0.4, ('b', 16, 'k600'): 0.5,
-                              ('b', 32, 'k400'): 0.5, ('b', 32, 'k600'): 0.5}),
-                   ('sthv1', {('s', 16, 'k400'): 0.2, ('s', 16, 'k600'): 0.2,
-                              ('s', 32, 'k400'): 0.2, ('s', 32, 'k600'): 0.3,
-                              ('b', 16, 'k400'): 0.6, ('b', 16, 'k600'): 0.5,
-                              ('b', 32, 'k400'): 0.6, ('b', 32, 'k600'): 0.6})):
+for _data, _dp in (('sthv2', {
+    ('s', 16, 'k400'): 0.3,
+    ('s', 16, 'k600'): 0.3,
+    ('s', 32, 'k400'): 0.3,
+    ('s', 32, 'k600'): 0.3,
+    ('b', 16, 'k400'): 0.4,
+    ('b', 16, 'k600'): 0.5,
+    ('b', 32, 'k400'): 0.5,
+    ('b', 32, 'k600'): 0.5
+}), ('sthv1', {
+    ('s', 16, 'k400'): 0.2,
+    ('s', 16, 'k600'): 0.2,
+    ('s', 32, 'k400'): 0.2,
+    ('s', 32, 'k600'): 0.3,
+    ('b', 16, 'k400'): 0.6,
+    ('b', 16, 'k600'): 0.5,
+    ('b', 32, 'k400'): 0.6,
+    ('b', 32, 'k600'): 0.6
+})):
     for (_a, _f, _pre), _d in _dp.items():
         _bs = 5 if (_a, _f) == ('b', 16) else 4
         _ep = 50 if _data == 'sthv2' else 60
@@ -65,8 +90,14 @@ for _data, _dp in (('sthv2', {('s', 16, 'k400'): 0.3, ('s', 16, 'k600'): 0.3,
 # UniFormer-B 49.8M (paper, Table 1 of the ICLR version).
 PAPER_PARAMS = {'s': 21.4, 'b': 49.8}
 PARAM_TOLERANCE = 0.015
-CLASSES = {'kinetics400': 400, 'kinetics600': 600, 'sthv1': 174,
-           'sthv2': 174, 'ucf101-split1': 101, 'hmdb51-split1': 51}
+CLASSES = {
+    'kinetics400': 400,
+    'kinetics600': 600,
+    'sthv1': 174,
+    'sthv2': 174,
+    'ucf101-split1': 101,
+    'hmdb51-split1': 51
+}
 
 
 def _parse(name):
@@ -86,8 +117,9 @@ def _build(model_cfg):
 
 
 def _sampler(pipeline):
-    found = [t for t in pipeline
-             if t['type'] in ('SampleFrames', 'UniformSample')]
+    found = [
+        t for t in pipeline if t['type'] in ('SampleFrames', 'UniformSample')
+    ]
     assert len(found) == 1
     return found[0]
 
@@ -103,7 +135,8 @@ def test_config_carries_the_official_recipe(name):
     m = _parse(name)
     cfg = Config.fromfile(str(ZOO / name))
     assert cfg.custom_imports['imports'] == [
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading']
+        'uniformer_mm', 'uniformer_mm.engine.safe_loading'
+    ]
     assert cfg.default_scope == 'mmaction'
     backbone, head = cfg.model.backbone, cfg.model.cls_head
     assert backbone.type == 'UniFormer3D'
@@ -123,8 +156,9 @@ def test_config_carries_the_official_recipe(name):
     assert head.type == 'I3DHead' and head.num_classes == classes
     assert head.dropout_ratio == 0 and head.label_smooth_eps == 0.1
     blend = cfg.model.data_preprocessor.blending
-    assert [(a.type, a.alpha, a.num_classes) for a in blend.augments] == [
-        ('MixupBlending', 0.8, classes), ('CutmixBlending', 1.0, classes)]
+    assert [(a.type, a.alpha, a.num_classes)
+            for a in blend.augments] == [('MixupBlending', 0.8, classes),
+                                         ('CutmixBlending', 1.0, classes)]
 
     # optimiser and schedule
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
@@ -157,8 +191,9 @@ def test_config_carries_the_official_recipe(name):
             assert sampler.clip_len == int(m['segments'])
         else:
             assert sampler.type == 'SampleFrames'
-            assert (sampler.clip_len, sampler.frame_interval) == (
-                int(m['clip']), int(m['interval']))
+            assert (sampler.clip_len,
+                    sampler.frame_interval) == (int(m['clip']),
+                                                int(m['interval']))
     crop = [t for t in test if 'Crop' in t['type']]
     resize = [t for t in test if t['type'] == 'Resize']
     assert resize[0].scale == (-1, 224)
@@ -170,12 +205,17 @@ def test_config_carries_the_official_recipe(name):
         assert _sampler(test).num_clips == 5 and crop[0].type == 'ThreeCrop'
     # official AUG.AA_TYPE, right after decoding
     # SSv2's WebM files record no frame count: CheckedPyAVInit counts them
-    decoder = {'sthv1': 'RawFrameDecode', 'sthv2': 'CheckedPyAVDecode'}.get(
-        m['data'], 'PyAVDecode')
+    decoder = {
+        'sthv1': 'RawFrameDecode',
+        'sthv2': 'CheckedPyAVDecode'
+    }.get(m['data'], 'PyAVDecode')
     augment = [t for t in train if 'RandAugment' in t['type']]
-    assert augment == [dict(type='ClipRandAugment', policy=(
-        'rand-m5-n2-mstd0.25' if m['data'].endswith('-split1') else
-        'rand-m7-n4-mstd0.5-inc1'))]
+    assert augment == [
+        dict(
+            type='ClipRandAugment',
+            policy=('rand-m5-n2-mstd0.25' if m['data'].endswith('-split1') else
+                    'rand-m7-n4-mstd0.5-inc1'))
+    ]
     assert types.index('ClipRandAugment') == types.index(decoder) + 1
     # SSv labels name directions: the official runs never flip
     assert ('Flip' in types) == (not m['segments'])
@@ -242,8 +282,9 @@ def _dataset(cfg, split, tmp_path, pipeline=None):
         frames.mkdir(parents=True)
         import cv2
         for i in range(1, 81):
-            cv2.imwrite(str(frames / f'{i:05d}.jpg'),
-                        np.full((72, 96, 3), 3 * i, np.uint8))
+            cv2.imwrite(
+                str(frames / f'{i:05d}.jpg'),
+                np.full((72, 96, 3), 3 * i, np.uint8))
         (tmp_path / 'list.txt').write_text('clip0 80 3\n')
         dataset.data_prefix = dict(img=str(tmp_path / 'rawframes'))
     else:
@@ -274,8 +315,9 @@ def test_test_views_decoded_from_real_files(name, views, tmp_path):
 
 
 def test_train_pipeline_decodes_and_augments(tmp_path):
-    cfg = Config.fromfile(str(
-        ZOO / 'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        str(ZOO /
+            'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'))
     item = _dataset(cfg, 'train', tmp_path)[0]
     assert item['inputs'].shape == (1, 3, 16, 224, 224)
 
@@ -284,8 +326,9 @@ def test_forward_on_a_tiny_random_clip():
     """One S recognizer of the zoo, data preprocessor included, on a tiny
     random clip: one score per class, averaged over the clips."""
     from mmaction.structures import ActionDataSample
-    cfg = Config.fromfile(str(
-        ZOO / 'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        str(ZOO /
+            'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py'))
     model = _build(cfg.model).eval()
     torch.set_num_threads(1)
     video = torch.randint(0, 256, (2, 3, 8, 64, 64), dtype=torch.uint8)
@@ -306,8 +349,8 @@ def test_metafile_lists_every_config():
         assert model['Name'] == Path(model['Config']).stem
         assert (ROOT / model['Config']).is_file(), model['Config']
         m = _parse(Path(model['Config']).name)
-        assert model['Metadata']['Parameters'] == int(
-            PAPER_PARAMS[m['arch']] * 10**6)
+        assert model['Metadata']['Parameters'] == int(PAPER_PARAMS[m['arch']] *
+                                                      10**6)
         assert model['Metadata']['FLOPs'] > 0
         top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
         assert 50 < top1 < 100

@@ -26,8 +26,8 @@ from uniformer_mm.datasets.transforms import (CheckedPyAVDecode,
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO_CFG = ROOT / 'configs/video/demo/uniformer3d-tiny_synthetic-video.py'
-SMALL = dict(num_train=8, num_val=4, num_frames=8, image_size=64,
-             verbose=False)
+SMALL = dict(
+    num_train=8, num_val=4, num_frames=8, image_size=64, verbose=False)
 TIMEOUT_S = 60
 
 
@@ -45,8 +45,8 @@ def _digest(root):
 def _decode(path):
     import av
     with av.open(path) as container:
-        return np.stack([f.to_ndarray(format='rgb24')
-                         for f in container.decode(video=0)])
+        return np.stack(
+            [f.to_ndarray(format='rgb24') for f in container.decode(video=0)])
 
 
 def _in_child(fn, timeout=TIMEOUT_S):
@@ -82,16 +82,16 @@ def _in_child(fn, timeout=TIMEOUT_S):
 
 @pytest.fixture(scope='module')
 def video_root(tmp_path_factory):
-    return make_video_dataset(str(tmp_path_factory.mktemp('video') / 'd'),
-                              **SMALL)
+    return make_video_dataset(
+        str(tmp_path_factory.mktemp('video') / 'd'), **SMALL)
 
 
 # ----------------------------------------------------------------- data set
 def test_layout_list_and_decoded_frames(video_root):
     with open(osp.join(video_root, 'train_list.txt')) as f:
         lines = [line.split() for line in f]
-    assert [p for p, _ in lines] == [
-        f'videos/train/{i:06d}.mp4' for i in range(8)]
+    assert [p for p, _ in lines
+            ] == [f'videos/train/{i:06d}.mp4' for i in range(8)]
     labels = [int(label) for _, label in lines]
     assert labels == [i % len(VIDEO_CLASSES) for i in range(8)]
     frames = _decode(osp.join(video_root, lines[1][0]))
@@ -112,25 +112,27 @@ def test_deterministic_and_idempotent(tmp_path, video_root):
     make_video_dataset(again, **dict(SMALL, num_train=5))  # regenerated
     with open(osp.join(again, 'train_list.txt')) as f:
         assert len(f.readlines()) == 5
-    other = make_video_dataset(str(tmp_path / 'other'),
-                               **dict(SMALL, seed=7))
+    other = make_video_dataset(str(tmp_path / 'other'), **dict(SMALL, seed=7))
     assert _digest(other) != _digest(video_root)
 
 
 def test_one_frame_cannot_tell_the_direction():
     """The two classes of an axis are the same clip played backwards, so the
     set of frames (and so any single frame) is identical."""
-    clips = {label: draw_clip(0, 'val', 3, 10, 48, label=label)[0]
-             for label in range(len(VIDEO_CLASSES))}
-    left, right, up, down = (clips[VIDEO_CLASSES.index(n)]
-                             for n in ('left', 'right', 'up', 'down'))
+    clips = {
+        label: draw_clip(0, 'val', 3, 10, 48, label=label)[0]
+        for label in range(len(VIDEO_CLASSES))
+    }
+    left, right, up, down = (
+        clips[VIDEO_CLASSES.index(n)] for n in ('left', 'right', 'up', 'down'))
     np.testing.assert_array_equal(left, right[::-1])
     np.testing.assert_array_equal(up, down[::-1])
     assert not np.array_equal(left, right)  # but the order differs
     assert not np.array_equal(right, down)
     # the shape really moves: consecutive frames differ
-    assert all(np.abs(right[t + 1].astype(int) - right[t]).sum() > 0
-               for t in range(9))
+    assert all(
+        np.abs(right[t + 1].astype(int) - right[t]).sum() > 0
+        for t in range(9))
 
 
 def test_bad_parameters(tmp_path):
@@ -193,18 +195,22 @@ def test_clip_shorter_than_clip_len(tmp_path, mode):
     results = dict(filename=path, start_index=0, modality='RGB')
     results = CheckedPyAVInit()(results)
     assert results['total_frames'] == 3
-    results = SampleFrames(clip_len=8, frame_interval=2, test_mode=True,
-                           out_of_bound_opt=mode)(results)
+    results = SampleFrames(
+        clip_len=8, frame_interval=2, test_mode=True, out_of_bound_opt=mode)(
+            results)
     results = CheckedPyAVDecode()(results)
-    expected = {'repeat_last': [0, 2, 2, 2, 2, 2, 2, 2],
-                'loop': [0, 2, 1, 0, 2, 1, 0, 2]}[mode]
+    expected = {
+        'repeat_last': [0, 2, 2, 2, 2, 2, 2, 2],
+        'loop': [0, 2, 1, 0, 2, 1, 0, 2]
+    }[mode]
     assert results['frame_inds'].tolist() == expected
     assert len(results['imgs']) == 8  # clip_len frames
-    np.testing.assert_array_equal(np.stack(results['imgs']),
-                                  frames[expected])
+    np.testing.assert_array_equal(np.stack(results['imgs']), frames[expected])
     cfg = Config.fromfile(str(VIDEO_CFG))
-    sample_cfgs = [t for t in cfg.train_pipeline + cfg.val_pipeline
-                   if t.type == 'SampleFrames']
+    sample_cfgs = [
+        t for t in cfg.train_pipeline + cfg.val_pipeline
+        if t.type == 'SampleFrames'
+    ]
     assert {t.out_of_bound_opt for t in sample_cfgs} == {'repeat_last'}
 
 
@@ -215,10 +221,13 @@ def _bad_files(root):
     with open(osp.join(root, 'videos/val/000001.mp4'), 'rb') as f:
         good = f.read()
     contents = {
-        'empty.mp4': b'',
-        'truncated.mp4': good[:len(good) // 2],
-        'garbage.mp4': np.random.default_rng(0).integers(
-            0, 256, 4096, dtype=np.uint8).tobytes(),
+        'empty.mp4':
+        b'',
+        'truncated.mp4':
+        good[:len(good) // 2],
+        'garbage.mp4':
+        np.random.default_rng(0).integers(0, 256, 4096,
+                                          dtype=np.uint8).tobytes(),
     }
     for name, data in contents.items():
         with open(osp.join(bad, name), 'wb') as f:
@@ -226,8 +235,8 @@ def _bad_files(root):
     return [f'videos/bad/{name}' for name in contents]
 
 
-@pytest.mark.parametrize('which', [0, 1, 2],
-                         ids=['empty', 'truncated', 'garbage'])
+@pytest.mark.parametrize(
+    'which', [0, 1, 2], ids=['empty', 'truncated', 'garbage'])
 def test_unreadable_video_is_an_error_naming_the_file(video_root, tmp_path,
                                                       which):
     """val/test (on_error='raise'): a clear error, never a hang."""
@@ -253,8 +262,8 @@ def test_unreadable_videos_are_skipped_in_training(video_root, tmp_path):
     cfg = _cfg(video_root)
     bad = _bad_files(video_root)
     ann = tmp_path / 'list.txt'
-    ann.write_text(''.join(f'{p} 0\n' for p in bad) +
-                   'videos/train/000003.mp4 3\n')
+    ann.write_text(''.join(f'{p} 0\n'
+                           for p in bad) + 'videos/train/000003.mp4 3\n')
     train = _dataset(cfg, 'train', str(ann))
 
     def load_all_twice():
@@ -266,8 +275,9 @@ def test_unreadable_videos_are_skipped_in_training(video_root, tmp_path):
                 messages.append(record.getMessage())
 
         MMLogger.get_current_instance().addHandler(Collect())
-        labels = [int(train[i]['data_samples'].gt_label)
-                  for i in (0, 1, 2, 0, 1, 2)]
+        labels = [
+            int(train[i]['data_samples'].gt_label) for i in (0, 1, 2, 0, 1, 2)
+        ]
         return labels, messages
 
     kind, value = _in_child(load_all_twice)
@@ -294,8 +304,9 @@ def test_decode_error_names_the_file(tmp_path):
     drawn, _ = draw_clip(0, 'train', 2, 16, 64)
     path = str(tmp_path / 'faststart.mp4')
     # header (moov) first, so that a truncated file still opens
-    with av.open(path, 'w',
-                 container_options={'movflags': '+faststart'}) as container:
+    with av.open(
+            path, 'w', container_options={'movflags':
+                                          '+faststart'}) as container:
         stream = container.add_stream('libx264', rate=8)
         stream.width = stream.height = 64
         stream.pix_fmt = 'yuv420p'
@@ -312,11 +323,12 @@ def test_decode_error_names_the_file(tmp_path):
     results = CheckedPyAVInit()(dict(filename=cut, start_index=0))
     assert results['total_frames'] == 16  # the header promises 16
 
-    results = SampleFrames(clip_len=8, frame_interval=2,
-                           test_mode=True)(results)
+    results = SampleFrames(
+        clip_len=8, frame_interval=2, test_mode=True)(
+            results)
     with pytest.raises(UnreadableVideoError, match='decoding failed') as e:
         CheckedPyAVDecode()(results)
     assert cut in str(e.value)
-    results['video_reader'] = CheckedPyAVInit()(
-        dict(filename=cut, start_index=0))['video_reader']
+    results['video_reader'] = CheckedPyAVInit()(dict(
+        filename=cut, start_index=0))['video_reader']
     assert CheckedPyAVDecode(on_error='skip')(results) is None

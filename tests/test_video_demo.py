@@ -53,19 +53,21 @@ def one_thread():
 def _decode(path):
     import av
     with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format='rgb24')
-                         for f in container.decode(video=0)])
+        return np.stack(
+            [f.to_ndarray(format='rgb24') for f in container.decode(video=0)])
 
 
 def test_video_demo_draws_and_predicts(small_cfg, tmp_path, one_thread):
     root = small_cfg.data_root
     val_list = os.path.join(root, 'val_list.txt')
     out = video_demo.run_video_inference(
-        os.path.join(root, 'videos', 'val'), small_cfg,
-        out_dir=str(tmp_path / 'out'), ground_truth=val_list, vis_scale=3)
+        os.path.join(root, 'videos', 'val'),
+        small_cfg,
+        out_dir=str(tmp_path / 'out'),
+        ground_truth=val_list,
+        vis_scale=3)
     assert len(out['videos']) == len(out['vis_files']) == 4
-    for i, (vis, pred) in enumerate(zip(out['vis_files'],
-                                        out['predictions'])):
+    for i, (vis, pred) in enumerate(zip(out['vis_files'], out['predictions'])):
         assert pred['gt_label'] == i % 4  # from the list
         assert len(pred['scores']) == 4
         assert abs(sum(pred['scores']) - 1) < 1e-3  # average_clips='prob'
@@ -77,8 +79,8 @@ def test_video_demo_draws_and_predicts(small_cfg, tmp_path, one_thread):
         assert frames.shape[2] == 64 * 3 and frames.shape[1] > 64 * 3
         banner = frames[:, 64 * 3 + 2:]
         assert banner.max() > 150  # text was drawn
-        saved = json.loads((tmp_path / 'out' / 'preds' /
-                            f'{i:06d}.json').read_text())
+        saved = json.loads(
+            (tmp_path / 'out' / 'preds' / f'{i:06d}.json').read_text())
         assert saved['label'] == pred['label']
     assert all(Path(f).stat().st_size > 0 for f in out['strip_files'])
 
@@ -93,7 +95,8 @@ def test_video_demo_loads_the_weights(small_cfg, tmp_path, one_thread):
         for p in trained.parameters():
             p.add_(torch.randn_like(p) * 0.5)
     weights = save_weights(
-        trained, str(tmp_path / 'w.pth'),
+        trained,
+        str(tmp_path / 'w.pth'),
         dataset_meta=dict(classes=('L', 'R', 'U', 'D')))
     assert load_checkpoint_file(weights)['meta']['dataset_meta']
     video = os.path.join(small_cfg.data_root, 'videos', 'val', '000002.mp4')
@@ -107,16 +110,17 @@ def test_video_demo_loads_the_weights(small_cfg, tmp_path, one_thread):
     torch.manual_seed(0)
     random_init = video_demo.run_video_inference(
         video, small_cfg, None, out_dir=str(tmp_path / 'rand'))
-    assert not np.allclose(random_init['predictions'][0]['scores'],
-                           pred['scores'], atol=1e-3)
+    assert not np.allclose(
+        random_init['predictions'][0]['scores'], pred['scores'], atol=1e-3)
 
 
 def test_video_demo_cli(small_cfg, tmp_path, capsys, one_thread):
     video = os.path.join(small_cfg.data_root, 'videos', 'val', '000001.mp4')
     cfg_file = tmp_path / 'cfg.py'
     small_cfg.dump(str(cfg_file))
-    out = video_demo.main([video, str(cfg_file), '--out-dir',
-                           str(tmp_path / 'o')])
+    out = video_demo.main(
+        [video, str(cfg_file), '--out-dir',
+         str(tmp_path / 'o')])
     assert Path(out['vis_files'][0]).is_file()
     assert '000001.mp4' in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match='no such video'):
@@ -136,23 +140,35 @@ def test_train_and_test_tools_run_the_video_demo_config(tmp_path):
     # data_root is relative: the data is generated under tmp_path (cwd)
     data = ['--cfg-options', *SMALL]
     work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/train.py'), str(VIDEO_CFG),
-         '--work-dir', str(work_dir), *data],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True,
-        timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/train.py'),
+        str(VIDEO_CFG), '--work-dir',
+        str(work_dir), *data
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'acc/top1' in log  # validated at iteration 4
     ckpt = load_checkpoint_file(work_dir / 'iter_4.pth')
     assert ckpt['meta']['iter'] == 4
     assert any(k.startswith('backbone.blocks3.') for k in ckpt['state_dict'])
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/test.py'), str(VIDEO_CFG),
-         str(work_dir / 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
-         *data],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True,
-        timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/test.py'),
+        str(VIDEO_CFG),
+        str(work_dir / 'iter_4.pth'), '--work-dir',
+        str(tmp_path / 'test'), *data
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'acc/top1' in log
@@ -162,17 +178,21 @@ def test_train_and_test_tools_run_the_video_demo_config(tmp_path):
 def test_run_demo_video_task(tmp_path):
     """The one-command demo for the video task: data, training, evaluation,
     weights-only file, drawn val videos."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/demo/run_demo.py'), '--task',
-         'video', '--work-dir', str(tmp_path / 'demo'), '--data-root',
-         str(tmp_path / 'data'), '--max-iters', '4', '--threads', '1',
-         '--num-vis', '2', '--cfg-options', *SMALL],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True,
-        timeout=900)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/demo/run_demo.py'), '--task', 'video', '--work-dir',
+        str(tmp_path / 'demo'), '--data-root',
+        str(tmp_path / 'data'), '--max-iters', '4', '--threads', '1',
+        '--num-vis', '2', '--cfg-options', *SMALL
+    ],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
-    summary = json.loads((tmp_path / 'demo' / 'demo_summary.json')
-                         .read_text())
+    summary = json.loads((tmp_path / 'demo' / 'demo_summary.json').read_text())
     assert summary['task'] == 'video' and summary['max_iters'] == 4
     assert 0 <= summary['headline']['acc/top1'] <= 1
     assert len(summary['vis']) == 2

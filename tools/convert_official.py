@@ -91,7 +91,9 @@ def parse_args(argv=None):
         help='with --label-map: match class names exactly, not after '
         'normalize_class_name() (case, _, brackets, quotes)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, key=value')
     return parser.parse_args(argv)
 
@@ -103,17 +105,16 @@ def _imagenet_candidates(state_dict, checkpoint, args):
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         model, _ = build_model_from_config(cfg)
-        return [(model.backbone, f'the backbone of {args.config}',
-                 args.config)]
+        return [(model.backbone, f'the backbone of {args.config}', args.config)
+                ]
     from uniformer_mm.models import UniFormer
     recorded = head_dim_from_metadata(checkpoint)
     preset = match_preset(state_dict, recorded[0] if recorded else None)
     if preset is not None:
-        return [(UniFormer(arch=preset), f"UniFormer(arch='{preset}')",
-                 None)]
+        return [(UniFormer(arch=preset), f"UniFormer(arch='{preset}')", None)]
     from uniformer_mm.models import UniFormerLight
-    return [(UniFormerLight(arch=name), f"UniFormerLight(arch='{name}')",
-             None) for name in sorted(set(UniFormerLight.arch_zoo))]
+    return [(UniFormerLight(arch=name), f"UniFormerLight(arch='{name}')", None)
+            for name in sorted(set(UniFormerLight.arch_zoo))]
 
 
 def _convert_imagenet(state_dict, checkpoint, args):
@@ -142,7 +143,8 @@ def _label_remap(args):
         return None
     from uniformer_mm.checkpoints.video import remap_from_label_files
     return remap_from_label_files(
-        args.label_map[:-1], args.label_map[-1],
+        args.label_map[:-1],
+        args.label_map[-1],
         normalize=not args.exact_names)
 
 
@@ -200,8 +202,12 @@ def convert(args) -> dict:
         converted, stats, target, config = _convert_imagenet(
             state_dict, checkpoint, args)
         summary.update(
-            target=target, config=config, tensors=len(converted),
-            missing=0, unexpected=0, dropped=stats['dropped'],
+            target=target,
+            config=config,
+            tensors=len(converted),
+            missing=0,
+            unexpected=0,
+            dropped=stats['dropped'],
             not_in_file=stats['not_in_file'],
             use='--cfg-options model.backbone.init_cfg.checkpoint='
             f'{args.output} (a config whose backbone is {target})')
@@ -209,8 +215,7 @@ def convert(args) -> dict:
         config = args.config
         why = 'given'
         if config is None:
-            config, why = suggest_config(layout, state_dict, checkpoint,
-                                         ROOT)
+            config, why = suggest_config(layout, state_dict, checkpoint, ROOT)
             if config is None:
                 raise ConversionError(
                     f'this repository has no config for the file ({why}); '
@@ -221,10 +226,11 @@ def convert(args) -> dict:
             cfg.merge_from_dict(args.cfg_options)
         model, _ = build_model_from_config(cfg)
         if layout == 'slowfast':
-            _check_video_classes(state_dict, model,
-                                 osp.relpath(config, ROOT), remap)
-        converted, stats = convert_whole_model(
-            layout, state_dict, model, osp.relpath(config, ROOT), remap)
+            _check_video_classes(state_dict, model, osp.relpath(config, ROOT),
+                                 remap)
+        converted, stats = convert_whole_model(layout, state_dict, model,
+                                               osp.relpath(config, ROOT),
+                                               remap)
         # the strict load is the proof: every key, every shape
         model.load_state_dict(converted, strict=True)
         if layout == 'slowfast':
@@ -243,8 +249,12 @@ def convert(args) -> dict:
                 meta['label_remap'] = files
             meta.update(num_classes=classes, class_order=order)
         summary.update(
-            target=type(model).__name__, config=osp.relpath(config, ROOT),
-            why=why, tensors=stats['tensors'], missing=0, unexpected=0,
+            target=type(model).__name__,
+            config=osp.relpath(config, ROOT),
+            why=why,
+            tensors=stats['tensors'],
+            missing=0,
+            unexpected=0,
             dropped=stats['dropped'],
             use=f'load_from={args.output} with {osp.relpath(config, ROOT)}')
         meta['config'] = osp.relpath(config, ROOT)
@@ -253,8 +263,10 @@ def convert(args) -> dict:
         meta['dataset_meta'] = dataset_meta
     out_dir = osp.dirname(osp.abspath(args.output))
     os.makedirs(out_dir, exist_ok=True)
-    torch.save({'state_dict': converted,
-                'meta': to_weights_only(meta)[0]}, args.output)
+    torch.save({
+        'state_dict': converted,
+        'meta': to_weights_only(meta)[0]
+    }, args.output)
     load_checkpoint_file(args.output)  # readable weights-only
     return summary
 
@@ -266,8 +278,8 @@ def _arch_names_by_depths() -> dict:
     out = {}
     for zoo in (ARCH_ZOO_LIGHT_2D, ARCH_ZOO_2D):
         for canonical, aliases in preset_aliases(zoo).items():
-            out.setdefault(tuple(zoo[canonical]['depths']),
-                           (canonical, *aliases))
+            out.setdefault(
+                tuple(zoo[canonical]['depths']), (canonical, *aliases))
     return out
 
 
@@ -286,34 +298,36 @@ def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
         return None, label
     attention = official_attention(checkpoint)
     if layout == 'mmdet2':
-        cascade = any(k.startswith('roi_head.bbox_head.0.')
-                      for k in state_dict)
-        path = _scan_configs(root, 'configs/detection', names, lambda c: (
-            (c.model.get('roi_head', {}).get('type') == 'CascadeRoIHead')
-            == cascade))
+        cascade = any(
+            k.startswith('roi_head.bbox_head.0.') for k in state_dict)
+        path = _scan_configs(
+            root, 'configs/detection', names, lambda c: ((c.model.get(
+                'roi_head', {}).get('type') == 'CascadeRoIHead') == cascade))
         why = (('Cascade Mask' if cascade else 'Mask') + f' R-CNN, {label} '
                '(the 1x and 3x configs build the same model)')
     elif layout == 'mmseg0':
         head = 'FPNHead' if any(k.startswith('neck.') for k in state_dict) \
             else 'UPerHead'
         mode, window = attention or ('global', None)
-        path = _scan_configs(root, 'configs/segmentation', names, lambda c: (
-            c.model.decode_head.get('type') == head and c.model.backbone.get(
-                'attn_mode', 'global') == mode and (
-                    mode == 'global' or c.model.backbone.get(
-                        'window_size', 14) == window)))
-        why = (f'{head}, {label}, attention '
-               + (f'{mode} {window or ""} from the file\'s training config'
-                  if attention else 'global (the file records none; the '
-                  'same weights serve the h/w variants)'))
+        path = _scan_configs(
+            root, 'configs/segmentation', names, lambda c:
+            (c.model.decode_head.get('type') == head and c.model.backbone.get(
+                'attn_mode', 'global') == mode and
+             (mode == 'global' or c.model.backbone.get('window_size', 14) ==
+              window)))
+        why = (f'{head}, {label}, attention ' +
+               (f'{mode} {window or ""} from the file\'s training config'
+                if attention else 'global (the file records none; the '
+                'same weights serve the h/w variants)'))
     elif layout == 'mmpose0':
         size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
                                config_text(checkpoint))
         path, why = None, f'MMPose top-down heatmap, {label}'
         if size_match:
             size = [int(size_match.group(1)), int(size_match.group(2))]
-            path = _scan_configs(root, 'configs/pose', names, lambda c: (
-                list(c.get('codec', {}).get('input_size', ())) == size))
+            path = _scan_configs(
+                root, 'configs/pose', names, lambda c:
+                (list(c.get('codec', {}).get('input_size', ())) == size))
             why += f', input {size[1]}x{size[0]} (from the file\'s config)'
         else:
             why += ' (the file records no input size: pass --config)'
@@ -332,8 +346,8 @@ def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
             if frames and _clip_len(c) not in (None, frames):
                 return False
             name = osp.basename(c.filename or '')
-            return not dataset or dataset.startswith('kinetics') or (
-                dataset in name)
+            return not dataset or dataset.startswith('kinetics') or (dataset
+                                                                     in name)
 
         path = _scan_configs(root, 'configs/video', names, accept)
         why = (f'video, {label}, {classes} classes' +
@@ -356,8 +370,8 @@ def _clip_len(cfg) -> Optional[int]:
 
 def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
                   accept) -> Optional[str]:
-    for path in sorted(glob.glob(osp.join(root, folder, '**', '*.py'),
-                                 recursive=True)):
+    for path in sorted(
+            glob.glob(osp.join(root, folder, '**', '*.py'), recursive=True)):
         rel = osp.relpath(path, root)
         if {'_base_', 'demo'} & set(rel.split(osp.sep)):
             continue
@@ -383,16 +397,16 @@ def main(argv=None):
     print(f"layout:     {summary['layout_name']} ({summary['layout']})")
     print(f"target:     {summary['target']}")
     if summary.get('config'):
-        print(f"config:     {summary['config']}"
-              + (f" ({summary['why']})" if summary.get('why') else ''))
+        print(f"config:     {summary['config']}" +
+              (f" ({summary['why']})" if summary.get('why') else ''))
     print(f"tensors:    {summary['tensors']} converted; missing "
           f"{summary['missing']}, unexpected {summary['unexpected']}")
     if summary.get('classes'):
         print(f"classes:    {summary['classes']}")
     if summary.get('dropped'):
         print(f"dropped:    {len(summary['dropped'])} tensors the target "
-              f"does not have: {', '.join(summary['dropped'][:8])}"
-              + (' ...' if len(summary['dropped']) > 8 else ''))
+              f"does not have: {', '.join(summary['dropped'][:8])}" +
+              (' ...' if len(summary['dropped']) > 8 else ''))
     if summary.get('not_in_file'):
         print(f"initialised: {', '.join(summary['not_in_file'])} are not "
               'in ImageNet files and keep their initial values')

@@ -57,8 +57,8 @@ def build_config(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
-        if not ('auto_scale_lr' in cfg and 'base_batch_size'
-                in cfg.auto_scale_lr):
+        if not ('auto_scale_lr' in cfg
+                and 'base_batch_size' in cfg.auto_scale_lr):
             raise RuntimeError('--auto-scale-lr needs auto_scale_lr = '
                                'dict(base_batch_size=N) in the config')
         cfg.auto_scale_lr.enable = True

@@ -17,8 +17,7 @@ from mmengine.registry import Registry
 
 from .compat import mmaction_drn, mmpose_simcc_vis
 from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
-from .models import (UniFormer, UniFormer3D, UniFormerLight,
-                     UniFormerLight3D)
+from .models import UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D
 
 MODELS = Registry(
     'model',
@@ -35,8 +34,8 @@ CODEBASE_TYPES = {
 }
 # codebase -> our modules whose import registers data transforms there
 CODEBASE_MODULES = {
-    'mmaction': ('uniformer_mm.datasets.transforms',
-                 'uniformer_mm.datasets.rand_augment'),
+    'mmaction':
+    ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.rand_augment'),
 }
 
 
@@ -60,8 +59,7 @@ def register_all_modules() -> None:
     """
     mmaction_drn.install()
     mmpose_simcc_vis.install()
-    for module in (UniFormer, UniFormer3D, UniFormerLight,
-                   UniFormerLight3D):
+    for module in (UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D):
         _register(MODELS, module)
     _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)

@@ -51,8 +51,7 @@ optim_wrapper = dict(
 # Both from iteration 0: the warm-up factor multiplies the cosine curve, as
 # mmcv's warm-up did in the official run.
 param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=1000),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=1000),
     dict(
         type='CosineAnnealingLR',
         eta_min_ratio=1e-8,

@@ -7,5 +7,4 @@ model = dict(
     backbone=dict(
         arch='base',
         drop_path_rate=0.6,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_base_k400_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_k400_16x4.pth')))

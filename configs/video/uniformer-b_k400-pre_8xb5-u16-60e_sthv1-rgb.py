@@ -7,8 +7,7 @@ model = dict(
     backbone=dict(
         arch='base',
         drop_path_rate=0.6,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_base_k400_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_k400_16x4.pth')))
 train_dataloader = dict(batch_size=5)
 optim_wrapper = dict(optimizer=dict(lr=2.5e-4))
 param_scheduler = _base_.param_scheduler  # warm-up from 1e-6

@@ -5,5 +5,4 @@ _base_ = ['./uniformer-b_k400-pre_8xb4-u32-60e_sthv1-rgb.py']
 
 model = dict(
     backbone=dict(
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_base_k600_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_k600_16x4.pth')))

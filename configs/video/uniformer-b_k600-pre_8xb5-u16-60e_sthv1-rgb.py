@@ -6,5 +6,4 @@ _base_ = ['./uniformer-b_k400-pre_8xb5-u16-60e_sthv1-rgb.py']
 model = dict(
     backbone=dict(
         drop_path_rate=0.5,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_base_k600_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_base_k600_16x4.pth')))

@@ -8,8 +8,7 @@ num_classes = 101
 model = dict(
     backbone=dict(
         drop_path_rate=0.2,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_small_k400_16x4.pth')),
+        init_cfg=dict(checkpoint='checkpoints/uniformer_small_k400_16x4.pth')),
     cls_head=dict(num_classes=num_classes),
     data_preprocessor=dict(
         blending=dict(augments=[
@@ -43,9 +42,20 @@ test_dataloader = dict(
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 train_cfg = dict(max_epochs=25, val_interval=1)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 5e-5, by_epoch=True, begin=0,
-         end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=20, eta_min=1e-6, by_epoch=True,
-         begin=5, end=25, convert_to_iter_based=True)
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 5e-5,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=20,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=5,
+        end=25,
+        convert_to_iter_based=True)
 ]
 auto_scale_lr = dict(base_batch_size=128)

@@ -5,5 +5,4 @@ _base_ = ['./_base_/sthv1_u16_rawframes-60e.py']
 
 model = dict(
     backbone=dict(
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_small_k600_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_small_k600_16x4.pth')))

@@ -6,5 +6,4 @@ _base_ = ['./uniformer-s_k400-pre_8xb4-u32-60e_sthv1-rgb.py']
 model = dict(
     backbone=dict(
         drop_path_rate=0.3,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_small_k600_16x4.pth')))
+        init_cfg=dict(checkpoint='checkpoints/uniformer_small_k600_16x4.pth')))

@@ -15,15 +15,20 @@ TINY = dict(depths=[1, 1, 1, 1], embed_dims=[32, 64, 128, 256])
 
 
 def _imagenet_file(path, model, name, token_labeling=False):
-    weights = {k: v for k, v in model.state_dict().items()
-               if not k.startswith(('norm1', 'norm2', 'norm3', 'norm4'))}
+    weights = {
+        k: v
+        for k, v in model.state_dict().items()
+        if not k.startswith(('norm1', 'norm2', 'norm3', 'norm4'))
+    }
     weights['head.weight'] = torch.rand(1000, 256)
     weights['head.bias'] = torch.rand(1000)
     if token_labeling:
         weights['aux_head.weight'] = torch.rand(1000, 256)
         weights['aux_head.bias'] = torch.rand(1000)
-    torch.save({'model': weights, 'args': argparse.Namespace(model=name)},
-               path)
+    torch.save({
+        'model': weights,
+        'args': argparse.Namespace(model=name)
+    }, path)
     return weights
 
 
@@ -46,11 +51,16 @@ def log_records():
     logger.removeHandler(handler)
 
 
-@pytest.mark.parametrize('name', ['uniformer_tiny_custom', 'uniformer_',
-                                  'uniformer_small_custom', 'my_net'])
+@pytest.mark.parametrize('name', [
+    'uniformer_tiny_custom', 'uniformer_', 'uniformer_small_custom', 'my_net'
+])
 def test_own_model_name_records_no_head_dim(name):
-    ckpt = {'model': {'head.weight': torch.zeros(1)},
-            'args': argparse.Namespace(model=name)}
+    ckpt = {
+        'model': {
+            'head.weight': torch.zeros(1)
+        },
+        'args': argparse.Namespace(model=name)
+    }
     assert head_dim_from_metadata(ckpt) is None
 
 
@@ -85,22 +95,27 @@ def test_official_name_with_other_head_dim_is_refused(tmp_path, name,
     other = 32 if head_dim == 64 else 64
     source = UniFormer(dict(TINY, head_dim=head_dim))
     _imagenet_file(tmp_path / 'in1k.pth', source, name, token_labeling)
-    with pytest.raises(ValueError,
-                       match=f'trained with head_dim={head_dim} .*'
-                       f'has head_dim={other}.*-hd32'):
-        load_pretrained(UniFormer(dict(TINY, head_dim=other)),
-                        str(tmp_path / 'in1k.pth'))
+    with pytest.raises(
+            ValueError,
+            match=f'trained with head_dim={head_dim} .*'
+            f'has head_dim={other}.*-hd32'):
+        load_pretrained(
+            UniFormer(dict(TINY, head_dim=other)), str(tmp_path / 'in1k.pth'))
     # and the matching head_dim loads, without the "not checked" note
-    load_pretrained(UniFormer(dict(TINY, head_dim=head_dim)),
-                    str(tmp_path / 'in1k.pth'))
+    load_pretrained(
+        UniFormer(dict(TINY, head_dim=head_dim)), str(tmp_path / 'in1k.pth'))
 
 
 def test_unreleased_combination_is_not_guessed():
     """``*_dim64`` exists only as token labeling; in the plain ImageNet
     layout the name records nothing."""
     assert OFFICIAL_IMAGENET_NAMES['uniformer_small_dim64'][0] is None
-    ckpt = {'model': {'head.weight': torch.zeros(1)},
-            'args': argparse.Namespace(model='uniformer_small_dim64')}
+    ckpt = {
+        'model': {
+            'head.weight': torch.zeros(1)
+        },
+        'args': argparse.Namespace(model='uniformer_small_dim64')
+    }
     assert head_dim_from_metadata(ckpt) is None
     ckpt['model']['aux_head.weight'] = torch.zeros(1)
     assert head_dim_from_metadata(ckpt) == (

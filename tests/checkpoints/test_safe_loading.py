@@ -15,16 +15,23 @@ from uniformer_mm.engine import (WeightsOnlyCheckpointHook,
 
 
 def _run(code: str) -> str:
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def _official_file(path):
     # an official ImageNet file: the training args as argparse.Namespace
-    torch.save({'model': {'w': torch.ones(2)},
-                'args': argparse.Namespace(model='uniformer_small')}, path)
+    torch.save(
+        {
+            'model': {
+                'w': torch.ones(2)
+            },
+            'args': argparse.Namespace(model='uniformer_small')
+        }, path)
 
 
 def test_import_changes_no_loader_and_config_import_installs_it(tmp_path):
@@ -63,8 +70,9 @@ def test_install_is_idempotent_and_the_hook_installs(monkeypatch):
     if mmengine_local is load_local_checkpoint:  # conftest installed ours
         from mmengine.runner.checkpoint import load_from_local
         mmengine_local = load_from_local
-    monkeypatch.setattr(CheckpointLoader, '_schemes',
-                        {**schemes, '': mmengine_local})
+    monkeypatch.setattr(CheckpointLoader, '_schemes', {
+        **schemes, '': mmengine_local
+    })
     assert not weights_only_loader_installed()
     WeightsOnlyCheckpointHook().before_run(runner=None)
     assert weights_only_loader_installed()

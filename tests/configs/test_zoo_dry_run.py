@@ -39,10 +39,16 @@ CONFIGS = zoo_configs()
 
 
 def test_the_zoo_is_all_there():
-    counts = {task: sum(c.startswith(task + '/') for c in CONFIGS)
-              for task in TASKS}
-    assert counts == {'detection': 8, 'segmentation': 18, 'pose': 6,
-                      'video': 39}, counts
+    counts = {
+        task: sum(c.startswith(task + '/') for c in CONFIGS)
+        for task in TASKS
+    }
+    assert counts == {
+        'detection': 8,
+        'segmentation': 18,
+        'pose': 6,
+        'video': 39
+    }, counts
 
 
 @pytest.fixture(scope='session')
@@ -71,6 +77,6 @@ def test_dry_run(config, standin_dir, tmp_path, capsys):
     assert result.ok, result.summary() + '\n' + '\n'.join(lines[-40:])
     task = config.split('/')[0]
     for metric in METRIC[task]:
-        assert any(key.endswith(metric) for key in result.metrics), (
-            metric, result.metrics)
+        assert any(key.endswith(metric)
+                   for key in result.metrics), (metric, result.metrics)
     assert any(c.startswith('datasets -> stand-in') for c in result.changes)

@@ -40,12 +40,14 @@ def _dot(shape=(64, 80), centre=(50, 20), half=2):
 
 
 # ------------------------------------------------------------- policies
-@pytest.mark.parametrize('policy,expected', [
-    (DENSE, (7.0, 4, 0.5, True)),
-    (HOURGLASS, (5.0, 2, 0.25, False)),
-    ('rand', (10.0, 2, 0.0, False)),  # timm defaults: m10, n2, no noise
-    ('rand-n3-inc0-m9', (9.0, 3, 0.0, False)),  # any order
-])
+@pytest.mark.parametrize(
+    'policy,expected',
+    [
+        (DENSE, (7.0, 4, 0.5, True)),
+        (HOURGLASS, (5.0, 2, 0.25, False)),
+        ('rand', (10.0, 2, 0.0, False)),  # timm defaults: m10, n2, no noise
+        ('rand-n3-inc0-m9', (9.0, 3, 0.0, False)),  # any order
+    ])
 def test_policy_strings(policy, expected):
     parsed = parse_policy(policy)
     assert tuple(parsed) == expected
@@ -56,8 +58,9 @@ def test_operation_sets():
     plain, inc = set(RAND_OPS), set(RAND_INCREASING_OPS)
     assert len(plain) == len(inc) == 15
     # the increasing set swaps exactly the six magnitude-decreasing ops
-    swapped = {'Posterize', 'Solarize', 'Color', 'Contrast', 'Brightness',
-               'Sharpness'}
+    swapped = {
+        'Posterize', 'Solarize', 'Color', 'Contrast', 'Brightness', 'Sharpness'
+    }
     assert plain - inc == swapped
     assert inc - plain == {name + 'Increasing' for name in swapped}
 
@@ -102,30 +105,48 @@ def test_bad_frames_name_the_fix():
 
 
 # ------------------------------------------- magnitude -> argument
-@pytest.mark.parametrize('name,magnitude,sign,expected', [
-    # plain set: Posterize/Solarize weaken as the magnitude grows,
-    # enhancements go from 0.1 (m0) to 1.9 (m10)
-    ('Posterize', 7, 1, 2), ('Posterize', 5, 1, 2), ('Posterize', 0, 1, 0),
-    ('Posterize', 10, 1, 4),
-    ('Solarize', 7, 1, 179), ('Solarize', 0, 1, 0), ('Solarize', 10, 1, 256),
-    ('Color', 7, 1, 1.36), ('Color', 7, -1, 1.36), ('Contrast', 0, 1, 0.1),
-    ('Brightness', 5, -1, 1.0), ('Sharpness', 10, 1, 1.9),
-    # increasing set: stronger with the magnitude, random sign on factors
-    ('PosterizeIncreasing', 7, 1, 2), ('PosterizeIncreasing', 0, 1, 4),
-    ('PosterizeIncreasing', 10, 1, 0),
-    ('SolarizeIncreasing', 7, 1, 77), ('SolarizeIncreasing', 0, 1, 256),
-    ('SolarizeIncreasing', 10, 1, 0),
-    ('ColorIncreasing', 7, 1, 1.63), ('ContrastIncreasing', 7, -1, 0.37),
-    ('BrightnessIncreasing', 0, -1, 1.0),
-    ('SharpnessIncreasing', 10, -1, 0.1),
-    # shared by both sets
-    ('Rotate', 7, 1, 21.0), ('Rotate', 7, -1, -21.0), ('Rotate', 10, 1, 30.0),
-    ('ShearX', 5, -1, -0.15), ('ShearY', 10, 1, 0.3),
-    ('TranslateXRel', 7, -1, -0.315), ('TranslateYRel', 10, 1, 0.45),
-    ('SolarizeAdd', 7, 1, 77), ('SolarizeAdd', 10, -1, 110),
-    ('AutoContrast', 7, 1, None), ('Equalize', 7, -1, None),
-    ('Invert', 7, 1, None),
-])
+@pytest.mark.parametrize(
+    'name,magnitude,sign,expected',
+    [
+        # plain set: Posterize/Solarize weaken as the magnitude grows,
+        # enhancements go from 0.1 (m0) to 1.9 (m10)
+        ('Posterize', 7, 1, 2),
+        ('Posterize', 5, 1, 2),
+        ('Posterize', 0, 1, 0),
+        ('Posterize', 10, 1, 4),
+        ('Solarize', 7, 1, 179),
+        ('Solarize', 0, 1, 0),
+        ('Solarize', 10, 1, 256),
+        ('Color', 7, 1, 1.36),
+        ('Color', 7, -1, 1.36),
+        ('Contrast', 0, 1, 0.1),
+        ('Brightness', 5, -1, 1.0),
+        ('Sharpness', 10, 1, 1.9),
+        # increasing set: stronger with the magnitude, random sign on factors
+        ('PosterizeIncreasing', 7, 1, 2),
+        ('PosterizeIncreasing', 0, 1, 4),
+        ('PosterizeIncreasing', 10, 1, 0),
+        ('SolarizeIncreasing', 7, 1, 77),
+        ('SolarizeIncreasing', 0, 1, 256),
+        ('SolarizeIncreasing', 10, 1, 0),
+        ('ColorIncreasing', 7, 1, 1.63),
+        ('ContrastIncreasing', 7, -1, 0.37),
+        ('BrightnessIncreasing', 0, -1, 1.0),
+        ('SharpnessIncreasing', 10, -1, 0.1),
+        # shared by both sets
+        ('Rotate', 7, 1, 21.0),
+        ('Rotate', 7, -1, -21.0),
+        ('Rotate', 10, 1, 30.0),
+        ('ShearX', 5, -1, -0.15),
+        ('ShearY', 10, 1, 0.3),
+        ('TranslateXRel', 7, -1, -0.315),
+        ('TranslateYRel', 10, 1, 0.45),
+        ('SolarizeAdd', 7, 1, 77),
+        ('SolarizeAdd', 10, -1, 110),
+        ('AutoContrast', 7, 1, None),
+        ('Equalize', 7, -1, None),
+        ('Invert', 7, 1, None),
+    ])
 def test_magnitude_to_argument(name, magnitude, sign, expected):
     arg = op_argument(name, magnitude, sign)
     if isinstance(expected, int) or expected is None:
@@ -266,8 +287,8 @@ def test_translate_shifts_by_a_fraction_of_the_size(pct):
 
 def test_fill_and_interpolation_are_configurable():
     frame = _dot()
-    out = apply_op(frame, 'Rotate', 30.0, interpolation='nearest',
-                   fill=(0, 255, 0))
+    out = apply_op(
+        frame, 'Rotate', 30.0, interpolation='nearest', fill=(0, 255, 0))
     assert tuple(out[0, 0]) == (0, 255, 0)
     assert set(np.unique(out)) <= {0, 255}  # nearest: no new values
 
@@ -281,11 +302,15 @@ def test_magnitude_noise_is_gaussian_and_clipped():
         assert m.mean() == pytest.approx(mean, abs=0.02)
         assert m.std() == pytest.approx(std, rel=0.03)
     # N(10, 1) is clipped at 10: half the draws sit on the bound
-    m = np.array([ClipRandAugment('rand-m10-mstd1').sample_magnitude()
-                  for _ in range(4000)])
+    m = np.array([
+        ClipRandAugment('rand-m10-mstd1').sample_magnitude()
+        for _ in range(4000)
+    ])
     assert m.max() == 10 and (m == 10).mean() == pytest.approx(0.5, abs=0.03)
-    m = np.array([ClipRandAugment('rand-m0-mstd1').sample_magnitude()
-                  for _ in range(4000)])
+    m = np.array([
+        ClipRandAugment('rand-m0-mstd1').sample_magnitude()
+        for _ in range(4000)
+    ])
     assert m.min() == 0 and (m == 0).mean() == pytest.approx(0.5, abs=0.03)
     # no mstd: the magnitude is fixed
     assert {ClipRandAugment('rand-m5').sample_magnitude()
@@ -302,8 +327,7 @@ def test_op_choice_probability_and_signs():
     assert set(names) == set(RAND_INCREASING_OPS)
     counts = np.array([names.count(n) for n in RAND_INCREASING_OPS])
     assert counts.min() > 0.8 * len(names) / 15  # uniform choice
-    rotations = np.array([arg for c in clips for n, arg in c
-                          if n == 'Rotate'])
+    rotations = np.array([arg for c in clips for n, arg in c if n == 'Rotate'])
     assert (rotations < 0).mean() == pytest.approx(0.5, abs=0.06)
     # |angle| = 30 * m / 10 with m ~ N(7, 0.5)
     assert np.abs(rotations).mean() == pytest.approx(21, abs=0.3)

@@ -14,8 +14,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from uniformer_mm.datasets.standin import (COCO_CATEGORY_IDS,
-                                           make_standin_data)
+from uniformer_mm.datasets.standin import COCO_CATEGORY_IDS, make_standin_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CFG = 'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py'
@@ -30,8 +29,8 @@ UCF_CFG = ('configs/video/'
            'uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py')
 # the ten ids COCO 2017 never used
 COCO_UNUSED = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
-_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video',
-              'img_path', 'seg_map_path')
+_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video', 'img_path',
+              'seg_map_path')
 
 
 def _rebase(node, root):
@@ -79,8 +78,8 @@ def mtimes(paths):
     for path in paths:
         if osp.isdir(path):
             for name in sorted(os.listdir(path)):
-                out[osp.join(path, name)] = os.stat(
-                    osp.join(path, name)).st_mtime_ns
+                out[osp.join(path, name)] = os.stat(osp.join(path,
+                                                             name)).st_mtime_ns
         out[path] = os.stat(path).st_mtime_ns
     return out
 
@@ -124,8 +123,8 @@ def test_coco_instances_real_ids_names_and_masks(tmp_path):
             poly = np.array(ann['segmentation'][0]).reshape(-1, 2)
             x0, y0 = poly.min(0)
             x1, y1 = poly.max(0)
-            np.testing.assert_allclose(ann['bbox'], [x0, y0, x1 - x0,
-                                                     y1 - y0], atol=0.02)
+            np.testing.assert_allclose(
+                ann['bbox'], [x0, y0, x1 - x0, y1 - y0], atol=0.02)
             # area: the pixels of the polygon as pycocotools rasterises it
             assert coco.annToMask(ann).sum() == ann['area'] > 0
 
@@ -147,10 +146,9 @@ def test_coco_instances_own_classes_and_num_classes(tmp_path):
     assert [(c['id'], c['name']) for c in cats] == [(1, 'cat'), (2, 'dog')]
     ds = build(cfg, 'mmdet')
     assert ds.metainfo['classes'] == ('cat', 'dog') and len(ds) == 2
-    labels = np.concatenate([
-        [i['bbox_label'] for i in ds.get_data_info(k)['instances']]
-        for k in range(len(ds))
-    ])
+    labels = np.concatenate(
+        [[i['bbox_label'] for i in ds.get_data_info(k)['instances']]
+         for k in range(len(ds))])
     assert set(labels) <= {0, 1}
 
     # a head with fewer classes: only the first categories are used
@@ -177,8 +175,8 @@ def test_ade20k_layout_values_and_dataset(tmp_path):
     values = set()
     for jpg, png in zip(jpgs, pngs):
         img = cv2.imread(str(root / 'images/training' / jpg))
-        label = cv2.imread(str(root / 'annotations/training' / png),
-                           cv2.IMREAD_UNCHANGED)
+        label = cv2.imread(
+            str(root / 'annotations/training' / png), cv2.IMREAD_UNCHANGED)
         assert label.dtype == np.uint8 and label.shape == img.shape[:2]
         values |= set(np.unique(label).tolist())
     # 0 is ADE20K's "other"; classes are 1..150
@@ -195,20 +193,25 @@ def test_ade20k_layout_values_and_dataset(tmp_path):
     make_standin_data(val, scope='mmseg', num_samples=2, num_classes=5)
     assert len(build(val, 'mmseg')) == 2
     for png in os.listdir(root / 'annotations/validation'):
-        label = cv2.imread(str(root / 'annotations/validation' / png),
-                           cv2.IMREAD_UNCHANGED)
+        label = cv2.imread(
+            str(root / 'annotations/validation' / png), cv2.IMREAD_UNCHANGED)
         assert label.max() <= 5
 
 
 def test_seg_own_classes_with_list_file(tmp_path):
-    cfg = dict(type='BaseSegDataset', data_root=str(tmp_path / 'mine'),
-               ann_file='splits/train.txt',
-               data_prefix=dict(img_path='img', seg_map_path='ann'),
-               metainfo=dict(classes=('bg', 'road', 'car'),
-                             palette=[[0, 0, 0], [1, 1, 1], [2, 2, 2]]),
-               pipeline=[dict(type='LoadImageFromFile'),
-                         dict(type='LoadAnnotations'),
-                         dict(type='PackSegInputs')])
+    cfg = dict(
+        type='BaseSegDataset',
+        data_root=str(tmp_path / 'mine'),
+        ann_file='splits/train.txt',
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        metainfo=dict(
+            classes=('bg', 'road', 'car'),
+            palette=[[0, 0, 0], [1, 1, 1], [2, 2, 2]]),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='PackSegInputs')
+        ])
     make_standin_data(cfg, scope='mmseg', num_samples=2)
     names = open(tmp_path / 'mine/splits/train.txt').read().split()
     assert len(names) == 2
@@ -312,25 +315,28 @@ def test_sthv1_rawframes(tmp_path):
     for line, label in zip(lines, (0, 173)):
         frame_dir, total, lab = line.split(' ')
         assert int(lab) == label
-        names = sorted(os.listdir(osp.join(cfg['data_prefix']['img'],
-                                           frame_dir)))
+        names = sorted(
+            os.listdir(osp.join(cfg['data_prefix']['img'], frame_dir)))
         # RawframeDataset counts frames from start_index 1
         assert names == [f'{i:05d}.jpg' for i in range(1, int(total) + 1)]
-        assert cv2.imread(osp.join(cfg['data_prefix']['img'], frame_dir,
-                                   names[-1])).shape == (96, 128, 3)
+        assert cv2.imread(
+            osp.join(cfg['data_prefix']['img'], frame_dir,
+                     names[-1])).shape == (96, 128, 3)
     ds = build(cfg, 'mmaction')
     assert len(ds) == 2
     assert ds[1]['inputs'].shape == (1, 3, 16, 224, 224)
 
     # offsets and another template
-    cfg.update(with_offset=True, filename_tmpl='img_{:05}.jpg',
-               start_index=0, ann_file=cfg['ann_file'] + '.offsets')
+    cfg.update(
+        with_offset=True,
+        filename_tmpl='img_{:05}.jpg',
+        start_index=0,
+        ann_file=cfg['ann_file'] + '.offsets')
     make_standin_data(cfg, scope='mmaction', num_samples=1)
-    frame_dir, offset, total, label = open(
-        cfg['ann_file']).read().split()
+    frame_dir, offset, total, label = open(cfg['ann_file']).read().split()
     assert offset == '0' and label == '0'
-    assert osp.isfile(osp.join(cfg['data_prefix']['img'], frame_dir,
-                               'img_00000.jpg'))
+    assert osp.isfile(
+        osp.join(cfg['data_prefix']['img'], frame_dir, 'img_00000.jpg'))
     assert build(cfg, 'mmaction')[0]['inputs'].shape[2] == 16
 
 
@@ -445,19 +451,23 @@ def test_deterministic_in_seed(tmp_path):
 
 def test_bad_input():
     with pytest.raises(ValueError, match='VideoDataset'):
-        make_standin_data(dict(type='LVISDataset', ann_file='x.json'),
-                          scope='mmdet')
+        make_standin_data(
+            dict(type='LVISDataset', ann_file='x.json'), scope='mmdet')
     with pytest.raises(ValueError, match='supported'):
         make_standin_data(dict(type='CocoDataset'), scope='mmaction')
     with pytest.raises(ValueError, match='num_samples'):
-        make_standin_data(dict(type='VideoDataset', ann_file='x.txt'),
-                          scope='mmaction', num_samples=0)
+        make_standin_data(
+            dict(type='VideoDataset', ann_file='x.txt'),
+            scope='mmaction',
+            num_samples=0)
 
 
 def test_cli_writes_every_split_of_a_config(tmp_path):
     from uniformer_mm.datasets.standin import main
-    files = main([osp.join(REPO, STHV1_CFG), '--data-root',
-                  str(tmp_path), '--num-samples', '1'])
+    files = main([
+        osp.join(REPO, STHV1_CFG), '--data-root',
+        str(tmp_path), '--num-samples', '1'
+    ])
     for name in ('sthv1_train_list_rawframes.txt',
                  'sthv1_val_list_rawframes.txt'):
         assert str(tmp_path / 'sthv1' / name) in files
@@ -465,8 +475,11 @@ def test_cli_writes_every_split_of_a_config(tmp_path):
 
 
 def test_same_named_lists_sharing_a_folder_are_refused(tmp_path):
-    a = dict(type='VideoDataset', ann_file=str(tmp_path / 'a/train.txt'),
-             data_prefix=dict(video=str(tmp_path / 'videos')), pipeline=[])
+    a = dict(
+        type='VideoDataset',
+        ann_file=str(tmp_path / 'a/train.txt'),
+        data_prefix=dict(video=str(tmp_path / 'videos')),
+        pipeline=[])
     b = dict(a, ann_file=str(tmp_path / 'b/train.txt'))
     c = dict(a, ann_file=str(tmp_path / 'b/train_2.txt'))
     make_standin_data(a, scope='mmaction', num_classes=3)

@@ -72,6 +72,7 @@ print(json.dumps(dict(
 
 def test_zoo_train_pipeline_without_torchvision(tmp_path):
     from uniformer_mm.datasets.synthetic_video import write_video
+
     # 40 frames of a moving gradient, 48x64: SampleFrames(16, 4) loops
     # over the short file as MMAction2 does
     t = np.arange(40)[:, None, None, None]
@@ -82,12 +83,17 @@ def test_zoo_train_pipeline_without_torchvision(tmp_path):
     (tmp_path / 'list.txt').write_text('clip0.mp4 7\n')
 
     result = subprocess.run(
-        [sys.executable, '-c', SCRIPT, str(CONFIG), str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+        [sys.executable, '-c', SCRIPT,
+         str(CONFIG), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out['types'][:4] == [
-        'PyAVInit', 'SampleFrames', 'PyAVDecode', 'ClipRandAugment']
+        'PyAVInit', 'SampleFrames', 'PyAVDecode', 'ClipRandAugment'
+    ]
     # one clip of 16 frames, 3 x 224 x 224, as the model's preprocessor wants
     assert out['shapes'] == [[1, 3, 16, 224, 224]] * 3
     assert out['dtype'] == 'torch.uint8' and out['label'] == 7

@@ -4,18 +4,14 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import randomize_
+from mmengine.config import Config
 
-pytest.importorskip('onnx')
-pytest.importorskip('onnxruntime')
-
-from mmengine.config import Config  # noqa: E402
-
-from conftest import randomize_  # noqa: E402
-from uniformer_mm.analysis.build import build_model_from_config  # noqa: E402
-from uniformer_mm.deploy import (NotExportableError,  # noqa: E402
-                                 export_module, export_onnx, exportable,
-                                 onnx_session, relative_error, verify_onnx)
-from uniformer_mm.models import UniFormer, UniFormer3D  # noqa: E402
+from uniformer_mm.analysis.build import build_model_from_config
+from uniformer_mm.deploy import (NotExportableError, export_module,
+                                 export_onnx, exportable, onnx_session,
+                                 relative_error, verify_onnx)
+from uniformer_mm.models import UniFormer, UniFormer3D
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOL = 1e-4
@@ -33,8 +29,7 @@ def _parity(module, sample, inputs, tmp_path, name='model.onnx'):
 
 # window 3 on a stage-3 map of 6x6 (export, no padding), 5x7 and 4x9 (both
 # padded): the padding must come from the input size, not the export's
-@pytest.mark.parametrize('attn_mode,arch', [('global', TINY),
-                                            ('window', TINY),
+@pytest.mark.parametrize('attn_mode,arch', [('global', TINY), ('window', TINY),
                                             ('hybrid', HYBRID)])
 def test_backbone_2d_dynamic_parity(attn_mode, arch, tmp_path):
     model = randomize_(
@@ -62,12 +57,12 @@ def _demo_model(config):
 
 
 @pytest.mark.parametrize('config,sample_shape,shapes', [
-    ('segmentation/demo/fpn_uniformer-tiny_synthetic.py', (2, 3, 128, 96),
-     [(1, 3, 96, 160), (2, 3, 160, 128)]),
-    ('pose/demo/td-hm_uniformer-tiny_synthetic.py', (2, 3, 128, 96),
-     [(1, 3, 96, 64), (3, 3, 160, 128)]),
-    ('video/demo/uniformer3d-tiny_synthetic-video.py', (2, 3, 4, 64, 64),
-     [(1, 3, 6, 64, 96), (2, 3, 2, 96, 64)]),
+    ('segmentation/demo/fpn_uniformer-tiny_synthetic.py',
+     (2, 3, 128, 96), [(1, 3, 96, 160), (2, 3, 160, 128)]),
+    ('pose/demo/td-hm_uniformer-tiny_synthetic.py',
+     (2, 3, 128, 96), [(1, 3, 96, 64), (3, 3, 160, 128)]),
+    ('video/demo/uniformer3d-tiny_synthetic-video.py',
+     (2, 3, 4, 64, 64), [(1, 3, 6, 64, 96), (2, 3, 2, 96, 64)]),
 ])
 def test_demo_model_dynamic_parity(config, sample_shape, shapes, tmp_path):
     model, _ = _demo_model(config)
@@ -142,8 +137,8 @@ def test_export_onnx_cli_verify(tmp_path, capsys):
     out = tmp_path / 'pose.onnx'
     assert main([
         osp.join(ROOT, 'configs/pose/demo/td-hm_uniformer-tiny_synthetic.py'),
-        'none', '--out', str(out), '--shape', '128', '96', '--dynamic',
-        '--verify'
+        'none', '--out',
+        str(out), '--shape', '128', '96', '--dynamic', '--verify'
     ]) == 0
     lines = [
         line for line in capsys.readouterr().out.splitlines()
@@ -202,8 +197,8 @@ def test_detector_backbone_only_and_refusal(tmp_path):
 
 @pytest.mark.parametrize('size', [(7, 10), (5, 3), (6, 6)])
 def test_adaptive_pool_replacement_matches(size):
-    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(6),
-                               torch.nn.AdaptiveAvgPool2d((2, 3)))
+    pool = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(6), torch.nn.AdaptiveAvgPool2d((2, 3)))
     x = torch.randn(2, 4, *size)
     expected = pool[0](x), pool[1](x)
     with exportable(pool):

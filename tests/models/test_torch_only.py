@@ -67,14 +67,17 @@ print('OUT imported:', blocked)
 """
 
 
-def test_backbones_build_run_and_load_official_files_without_mmcv(
-        tmp_path):
+def test_backbones_build_run_and_load_official_files_without_mmcv(tmp_path):
     script = f'FILE = {str(tmp_path / "cls_small.pth")!r}\n' + SCRIPT
     result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = [line[4:] for line in result.stdout.splitlines()
-             if line.startswith('OUT ')]
+    lines = [
+        line[4:] for line in result.stdout.splitlines()
+        if line.startswith('OUT ')
+    ]
     # the Pretrained init logs its load summary
     assert 'Loaded ' in result.stdout and '(ImageNet layout)' in result.stdout
     assert lines[-1] == 'imported: []'
@@ -84,8 +87,10 @@ def test_backbones_build_run_and_load_official_files_without_mmcv(
                         '(1, 320, 4, 4), (1, 512, 2, 2)]')
     # UniFormer3D: the final map, T / 2 and H, W / 32
     assert lines[1] == 'UniFormer3D [(1, 512, 2, 2, 2)]'
-    assert names == ['UniFormer', 'UniFormer3D', 'UniFormer', 'UniFormer3D',
-                     'UniFormerLight', 'UniFormerLight3D']
+    assert names == [
+        'UniFormer', 'UniFormer3D', 'UniFormer', 'UniFormer3D',
+        'UniFormerLight', 'UniFormerLight3D'
+    ]
 
 
 def test_blocker_makes_mmcv_unimportable():
@@ -97,7 +102,9 @@ except ImportError as e:
     print('blocked:', e)
 """
     result = subprocess.run([sys.executable, '-c', code],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
     assert 'blocked: mmcv' in result.stdout
 
 

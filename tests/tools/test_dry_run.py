@@ -23,26 +23,29 @@ POSE = ROOT / 'configs/pose/td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
 
 def _prepare(path, **kwargs):
     changes = dr._Changes(lambda line: None)
-    cfg, batch, samples = dr._prepare(str(path), '/tmp/work', 2,
-                                      kwargs.pop('small', False), None,
-                                      changes)
+    cfg, batch, samples = dr._prepare(
+        str(path), '/tmp/work', 2, kwargs.pop('small', False), None, changes)
     return cfg, batch, samples, changes.items
 
 
 def test_dataset_paths_move_under_the_standin_root():
-    with_root = dict(data_root='data/coco/', ann_file='annotations/a.json',
-                     data_prefix=dict(img='train2017/'),
-                     bbox_file='data/coco/person_detection_results/d.json')
+    with_root = dict(
+        data_root='data/coco/',
+        ann_file='annotations/a.json',
+        data_prefix=dict(img='train2017/'),
+        bbox_file='data/coco/person_detection_results/d.json')
     dr._rebase_dataset(with_root, '/s')
     assert with_root == dict(
-        data_root='/s/data/coco/', ann_file='annotations/a.json',
+        data_root='/s/data/coco/',
+        ann_file='annotations/a.json',
         data_prefix=dict(img='train2017/'),
         bbox_file='/s/data/coco/person_detection_results/d.json')
-    no_root = dict(ann_file='data/k400/list.txt',
-                   data_prefix=dict(video='/abs/videos'))
+    no_root = dict(
+        ann_file='data/k400/list.txt', data_prefix=dict(video='/abs/videos'))
     dr._rebase_dataset(no_root, '/s')
-    assert no_root == dict(ann_file='/s/data/k400/list.txt',
-                           data_prefix=dict(video='/s/abs/videos'))
+    assert no_root == dict(
+        ann_file='/s/data/k400/list.txt',
+        data_prefix=dict(video='/s/abs/videos'))
     with pytest.raises(dr.DryRunError, match='remote'):
         dr._rebase_dataset(dict(ann_file='s3://bucket/list.txt'), '/s')
 
@@ -56,8 +59,10 @@ def test_cpu_changes_of_a_segmentation_config():
         assert cfg[key].num_workers == 0
         assert not cfg[key].get('persistent_workers')
     # SyncBN -> BN everywhere in the model, and said so
-    norms = [node['type'] for _, node in dr._walk(cfg.model)
-             if node.get('type') in ('SyncBN', 'BN')]
+    norms = [
+        node['type'] for _, node in dr._walk(cfg.model)
+        if node.get('type') in ('SyncBN', 'BN')
+    ]
     assert norms and set(norms) == {'BN'}
     assert any(c.startswith('SyncBN -> BN') for c in changes)
     assert cfg.train_cfg.max_iters == 2 and cfg.train_cfg.val_interval == 2
@@ -86,8 +91,10 @@ def test_detector_keeps_its_detections_and_runners_their_own_visualizer():
     assert cfg.model.test_cfg.rcnn.score_thr == 0
     assert any('score_thr 0.05 -> 0' in c for c in changes)
     # MMEngine looks visualizers up by name process-wide: one per phase
-    names = {dr._runner_cfg(cfg, phase).visualizer.name
-             for phase in ('train', 'resume', 'test')}
+    names = {
+        dr._runner_cfg(cfg, phase).visualizer.name
+        for phase in ('train', 'resume', 'test')
+    }
     assert len(names) == 3 and cfg.visualizer.name == 'visualizer'
 
 
@@ -109,30 +116,43 @@ def test_small_inputs_shrink_video_sizes_clips_and_views():
 def test_pose_keeps_its_codec_sizes_in_small_mode():
     cfg, _, _, _ = _prepare(POSE, small=True)
     assert cfg.codec['input_size'] == (192, 256)
-    affine = [t for t in cfg.test_dataloader.dataset.pipeline
-              if t['type'] == 'TopdownAffine'][0]
+    affine = [
+        t for t in cfg.test_dataloader.dataset.pipeline
+        if t['type'] == 'TopdownAffine'
+    ][0]
     assert tuple(affine['input_size']) == (192, 256)
 
 
 def test_standin_weights_never_replace_a_real_file(tmp_path):
     real = tmp_path / 'uniformer_small_in1k.pth'
     real.write_bytes(b'not loaded here')
-    cfg = Config(dict(model=dict(backbone=dict(
-        type='UniFormer', arch='small',
-        init_cfg=dict(type='Pretrained', checkpoint=str(real))))))
+    cfg = Config(
+        dict(
+            model=dict(
+                backbone=dict(
+                    type='UniFormer',
+                    arch='small',
+                    init_cfg=dict(type='Pretrained', checkpoint=str(real))))))
     lines = []
     dr._standin_weights(cfg, str(tmp_path / 'w'), dr._Changes(lines.append))
     assert cfg.model.backbone.init_cfg.checkpoint == str(real)
-    assert lines == [f'change: model.backbone.init_cfg: the real {real} '
-                     'is used']
+    assert lines == [
+        f'change: model.backbone.init_cfg: the real {real} '
+        'is used'
+    ]
 
 
 def test_standin_weights_have_the_official_layout(tmp_path):
-    cfg = Config(dict(model=dict(backbone=dict(
-        type='UniFormer3D', arch='s',
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='checkpoints/uniformer_small_k600_16x4.pth')
-    ))))
+    cfg = Config(
+        dict(
+            model=dict(
+                backbone=dict(
+                    type='UniFormer3D',
+                    arch='s',
+                    init_cfg=dict(
+                        type='Pretrained',
+                        checkpoint='checkpoints/uniformer_small_k600_16x4.pth')
+                ))))
     dr._standin_weights(cfg, str(tmp_path), dr._Changes(lambda line: None))
     path = cfg.model.backbone.init_cfg.checkpoint
     assert osp.basename(path) == \
@@ -164,10 +184,15 @@ def test_failure_is_one_line_naming_the_stage(tmp_path):
 def test_cli_exit_status_and_last_line(tmp_path):
     bad = tmp_path / 'no_train.py'
     bad.write_text("default_scope = 'mmseg'\n")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/dry_run.py'), str(bad),
-         '--work-dir', str(tmp_path / 'w')],
-        capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools/dry_run.py'),
+        str(bad), '--work-dir',
+        str(tmp_path / 'w')
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == \
         'dry-run FAILED at config: the config has no train_dataloader'

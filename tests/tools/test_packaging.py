@@ -50,7 +50,8 @@ def _zoo_models():
 def _make_venv(path: Path) -> Path:
     """A venv whose site-packages reaches the running environment's."""
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
-                    str(path)], check=True)
+                    str(path)],
+                   check=True)
     python = path / 'bin' / 'python'
     purelib = Path(
         subprocess.run([
@@ -163,10 +164,13 @@ def hooked_python(tmp_path_factory):
                     '`pip install -e . --no-deps --no-build-isolation`)')
     python = _make_venv(tmp_path_factory.mktemp('hooked') / 'venv')
     purelib = Path(
-        subprocess.run(
-            [str(python), '-c',
-             'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-            check=True, capture_output=True, text=True).stdout.strip())
+        subprocess.run([
+            str(python), '-c',
+            'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+        ],
+                       check=True,
+                       capture_output=True,
+                       text=True).stdout.strip())
     shutil.copy(STARTUP_PTH, purelib)
     return python
 
@@ -253,8 +257,10 @@ def test_wheel_carries_the_zoo(wheel):
     assert mim + 'model-index.yml' in names
     for tool in ('train.py', 'test.py', 'convert_official.py'):
         assert mim + 'tools/' + tool in names
-    assert {'uniformer_mm-startup.pth', '_uniformer_mm_startup.py',
-            'uniformer_mm/__init__.py'} <= names
+    assert {
+        'uniformer_mm-startup.pth', '_uniformer_mm_startup.py',
+        'uniformer_mm/__init__.py'
+    } <= names
     assert not any(n.endswith('.pyc') for n in names)
 
 
@@ -271,8 +277,8 @@ def test_wheel_install_mim_search_train_test(wheel, tmp_path):
     ], tmp_path, env)
     work = tmp_path / 'work'
     work.mkdir()
-    (work / 'my_config.py').write_text(
-        f"_base_ = ['uniformer_mm::{ZOO_CONFIG}']\n")
+    (work /
+     'my_config.py').write_text(f"_base_ = ['uniformer_mm::{ZOO_CONFIG}']\n")
     code = textwrap.dedent(f'''
         import sys
         import mmaction.models
@@ -290,8 +296,7 @@ def test_wheel_install_mim_search_train_test(wheel, tmp_path):
     assert zoo_file.startswith(str(tmp_path / 'venv'))
     assert zoo_file.endswith('uniformer_mm/.mim/configs/' + ZOO_CONFIG)
 
-    search = _run([python, '-m', 'mim', 'search', 'uniformer_mm'], work,
-                  env)
+    search = _run([python, '-m', 'mim', 'search', 'uniformer_mm'], work, env)
     listed = [
         line.split(':', 1)[1].strip() for line in search.splitlines()
         if line.startswith('config id:')
@@ -306,8 +311,7 @@ def test_wheel_install_mim_search_train_test(wheel, tmp_path):
     ckpt = work / 'train' / 'iter_1.pth'
     assert ckpt.is_file()
     log = _run([
-        python, '-m', 'mim', 'test', 'uniformer_mm', DET_DEMO,
-        '--checkpoint', ckpt, '--work-dir', 'test', '--cfg-options',
-        *ONE_ITER
+        python, '-m', 'mim', 'test', 'uniformer_mm', DET_DEMO, '--checkpoint',
+        ckpt, '--work-dir', 'test', '--cfg-options', *ONE_ITER
     ], work, env)
     assert 'coco/bbox_mAP' in log

@@ -70,41 +70,50 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 BUILDS = {
-    'eager': dict(fused_attn=False, channels_last=False,
-                  recompute_gelu=False, in_place=False),
-    '+fused': dict(fused_attn=True, channels_last=False,
-                   recompute_gelu=False, in_place=False),
-    'ours': dict(),
+    'eager':
+    dict(
+        fused_attn=False,
+        channels_last=False,
+        recompute_gelu=False,
+        in_place=False),
+    '+fused':
+    dict(
+        fused_attn=True,
+        channels_last=False,
+        recompute_gelu=False,
+        in_place=False),
+    'ours':
+    dict(),
 }
 
 # name -> (backbone type, kwargs, input shape)
 BACKBONE_CASES = {
     's-224': ('UniFormer', dict(arch='small'), (8, 3, 224, 224)),
-    's-h14': ('UniFormer', dict(arch='small', attn_mode='hybrid'),
-              (2, 3, 800, 1216)),
-    's-h14-cp': ('UniFormer',
-                 dict(arch='small', attn_mode='hybrid', with_cp=[0, 0, 8, 0]),
-                 (2, 3, 800, 1216)),
-    'b-h14': ('UniFormer', dict(arch='base', attn_mode='hybrid'),
-              (2, 3, 800, 1216)),
-    'b-h14-cp': ('UniFormer',
-                 dict(arch='base', attn_mode='hybrid', with_cp=[0, 0, 20, 0]),
-                 (2, 3, 800, 1216)),
+    's-h14': ('UniFormer', dict(arch='small',
+                                attn_mode='hybrid'), (2, 3, 800, 1216)),
+    's-h14-cp':
+    ('UniFormer', dict(arch='small', attn_mode='hybrid',
+                       with_cp=[0, 0, 8, 0]), (2, 3, 800, 1216)),
+    'b-h14': ('UniFormer', dict(arch='base',
+                                attn_mode='hybrid'), (2, 3, 800, 1216)),
+    'b-h14-cp':
+    ('UniFormer', dict(arch='base', attn_mode='hybrid',
+                       with_cp=[0, 0, 20, 0]), (2, 3, 800, 1216)),
     's-global-512': ('UniFormer', dict(arch='small'), (1, 3, 512, 512)),
-    'video-s-16x224': ('UniFormer3D', dict(arch='small'),
-                       (1, 3, 16, 224, 224)),
+    'video-s-16x224':
+    ('UniFormer3D', dict(arch='small'), (1, 3, 16, 224, 224)),
 }
 
 MODEL_CASES = {
-    'mask-rcnn-s-h14': ('configs/detection/'
-                        'mask-rcnn_uniformer-s-h14_fpn_1x_coco.py',
-                        (2, 800, 1216)),
-    'upernet-s-h14': ('configs/segmentation/'
-                      'upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py',
-                      (2, 512, 512)),
-    'recognizer-s-16x224': ('configs/video/uniformer-s_imagenet1k-pre_'
-                            '8xb4-16x4x1-110e_kinetics400-rgb.py',
-                            (1, 16, 224, 224)),
+    'mask-rcnn-s-h14':
+    ('configs/detection/'
+     'mask-rcnn_uniformer-s-h14_fpn_1x_coco.py', (2, 800, 1216)),
+    'upernet-s-h14':
+    ('configs/segmentation/'
+     'upernet_uniformer-s-h14_8xb2-160k_ade20k-512x512.py', (2, 512, 512)),
+    'recognizer-s-16x224':
+    ('configs/video/uniformer-s_imagenet1k-pre_'
+     '8xb4-16x4x1-110e_kinetics400-rgb.py', (1, 16, 224, 224)),
 }
 
 
@@ -185,7 +194,10 @@ def _timed(fn, device) -> float:
     return time.perf_counter() - start
 
 
-def compare(runners: dict, repeats: int, device: str, memory: PeakMemory,
+def compare(runners: dict,
+            repeats: int,
+            device: str,
+            memory: PeakMemory,
             with_train: bool = True) -> dict:
     """Median times / peak memory of each build, repeats interleaved.
 
@@ -235,13 +247,14 @@ def print_table(title: str, rows: dict) -> None:
         for name, r in builds.items():
             if name == 'eager':
                 continue
-            print(f'{case:22} {name:7} forward '
-                  f'{_fmt_ratio(eager["forward"], r["forward"])}  '
-                  f'forward+backward '
-                  f'{_fmt_ratio(eager.get("train"), r.get("train"))}  '
-                  f'peak training memory '
-                  f'{_fmt_ratio(r.get("peak"), eager.get("peak"))}',
-                  flush=True)
+            print(
+                f'{case:22} {name:7} forward '
+                f'{_fmt_ratio(eager["forward"], r["forward"])}  '
+                f'forward+backward '
+                f'{_fmt_ratio(eager.get("train"), r.get("train"))}  '
+                f'peak training memory '
+                f'{_fmt_ratio(r.get("peak"), eager.get("peak"))}',
+                flush=True)
 
 
 # ---------------------------------------------------------------- builders
@@ -282,28 +295,37 @@ def _fake_batch(scope: str, shape, num_classes: int):
         from mmdet.testing import demo_mm_inputs
         n, h, w = shape
         return demo_mm_inputs(
-            batch_size=n, image_shapes=[(3, h, w)] * n, num_items=[5] * n,
-            num_classes=num_classes, with_mask=True)
+            batch_size=n,
+            image_shapes=[(3, h, w)] * n,
+            num_items=[5] * n,
+            num_classes=num_classes,
+            with_mask=True)
     if scope == 'mmseg':
         from mmengine.structures import PixelData
         from mmseg.structures import SegDataSample
         n, h, w = shape
         samples = []
         for _ in range(n):
-            s = SegDataSample(metainfo=dict(
-                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
-            s.gt_sem_seg = PixelData(data=torch.randint(
-                0, num_classes, (1, h, w), generator=g))
+            s = SegDataSample(
+                metainfo=dict(
+                    img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+            s.gt_sem_seg = PixelData(
+                data=torch.randint(0, num_classes, (1, h, w), generator=g))
             samples.append(s)
-        inputs = [torch.randint(0, 256, (3, h, w), generator=g,
-                                dtype=torch.uint8) for _ in range(n)]
+        inputs = [
+            torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
+            for _ in range(n)
+        ]
         return dict(inputs=inputs, data_samples=samples)
     from mmaction.structures import ActionDataSample
     n, t, h, w = shape
-    inputs = [torch.randint(0, 256, (1, 3, t, h, w), generator=g,
-                            dtype=torch.uint8) for _ in range(n)]
-    samples = [ActionDataSample().set_gt_label(i % num_classes)
-               for i in range(n)]
+    inputs = [
+        torch.randint(0, 256, (1, 3, t, h, w), generator=g, dtype=torch.uint8)
+        for _ in range(n)
+    ]
+    samples = [
+        ActionDataSample().set_gt_label(i % num_classes) for i in range(n)
+    ]
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -407,12 +429,13 @@ def section_scaling(args, memory):
             model, _ = build_backbone('s-h14', BUILDS[name], args.device)
             x = torch.randn(1, 3, *size, device=args.device)
             runners[name] = backbone_runners(model, x)
-        res = compare(runners, max(1, args.repeats // 2), args.device,
-                      memory)
+        res = compare(runners, max(1, args.repeats // 2), args.device, memory)
         tokens = math.ceil(size[0] / 16) * math.ceil(size[1] / 16)
         for name, r in res.items():
-            print(f'{short:>10} {tokens:>9} {name:7} {r["forward"]:8.3f} '
-                  f'{r.get("peak", 0) / 2**20:9.0f}', flush=True)
+            print(
+                f'{short:>10} {tokens:>9} {name:7} {r["forward"]:8.3f} '
+                f'{r.get("peak", 0) / 2**20:9.0f}',
+                flush=True)
     print('\nglobal attention training memory vs tokens (S global, one '
           'image; growth exponent between consecutive sizes, 1 = linear, '
           '2 = quadratic)')
@@ -435,11 +458,15 @@ def section_scaling(args, memory):
         exps = ['', '']
         if prev:
             growth = math.log(tokens / prev[0])
-            exps = [f'{math.log(peaks[n] / prev[1][n]) / growth:.2f}'
-                    for n in ('eager', 'ours')]
-        print(f'{side:>4}x{side:<4} {tokens:>9} '
-              f'{peaks["eager"] / 2**20:10.0f} {peaks["ours"] / 2**20:9.0f} '
-              f'{exps[0]:>9} {exps[1]:>8}', flush=True)
+            exps = [
+                f'{math.log(peaks[n] / prev[1][n]) / growth:.2f}'
+                for n in ('eager', 'ours')
+            ]
+        print(
+            f'{side:>4}x{side:<4} {tokens:>9} '
+            f'{peaks["eager"] / 2**20:10.0f} {peaks["ours"] / 2**20:9.0f} '
+            f'{exps[0]:>9} {exps[1]:>8}',
+            flush=True)
         prev = (tokens, peaks)
 
 
@@ -452,8 +479,8 @@ def _bf16_slowdown(n: int = 512, repeats: int = 3) -> float:
     for dtype in (torch.float32, torch.bfloat16):
         a, b = (torch.randn(n, n, dtype=dtype) for _ in range(2))
         torch.mm(a, b)
-        times[dtype] = _median_time(lambda a=a, b=b: torch.mm(a, b), repeats,
-                                    'cpu')
+        times[dtype] = _median_time(
+            lambda a=a, b=b: torch.mm(a, b), repeats, 'cpu')
     return times[torch.bfloat16] / times[torch.float32]
 
 
@@ -466,18 +493,19 @@ def section_amp(args, memory):
     if args.device == 'cpu':
         print(f'\n## reduced precision: CPU {cpu_capability()}')
         if not cpu_bf16_native():
-            print('skipping bf16: this CPU emulates bf16 '
-                  f'({torch.backends.cpu.get_cpu_capability()}, no '
-                  'AVX512-BF16 or AMX); a 512x512 bf16 matmul measured '
-                  f'{_bf16_slowdown():.0f}x slower than float32 here. The '
-                  'bf16 figures need a CPU with AVX512-BF16 or AMX.',
-                  flush=True)
+            print(
+                'skipping bf16: this CPU emulates bf16 '
+                f'({torch.backends.cpu.get_cpu_capability()}, no '
+                'AVX512-BF16 or AMX); a 512x512 bf16 matmul measured '
+                f'{_bf16_slowdown():.0f}x slower than float32 here. The '
+                'bf16 figures need a CPU with AVX512-BF16 or AMX.',
+                flush=True)
             return
     model, shape = build_backbone('s-h14', {}, args.device)
     model.eval()
     x = torch.randn(*shape, device=args.device)
-    dtypes = [torch.bfloat16] + ([torch.float16]
-                                 if args.device == 'cuda' else [])
+    dtypes = [torch.bfloat16
+              ] + ([torch.float16] if args.device == 'cuda' else [])
     print('\n## reduced precision, S-h14 backbone, '
           f'{"x".join(map(str, shape))}, eval, repeats interleaved; '
           'error = relative L2 vs fp32, worst of the 4 outputs')
@@ -501,26 +529,37 @@ def section_amp(args, memory):
             checks[name] = (all(torch.isfinite(o).all().item() for o in outs),
                             max(((o.float() - r).norm() / r.norm()).item()
                                 for o, r in zip(outs, ref)))
-    times = compare({name: (run, None) for name, run in runs.items()},
-                    args.repeats, args.device, memory, with_train=False)
+    times = compare({
+        name: (run, None)
+        for name, run in runs.items()
+    },
+                    args.repeats,
+                    args.device,
+                    memory,
+                    with_train=False)
     t32 = times['fp32']['forward']
     for name, row in times.items():
         finite, err = checks[name]
-        print(f'{name:28} forward {row["forward"]:.3f} s: '
-              f'{t32 / row["forward"]:.2f}x fp32; finite {finite}, '
-              f'error {err:.2e}', flush=True)
+        print(
+            f'{name:28} forward {row["forward"]:.3f} s: '
+            f'{t32 / row["forward"]:.2f}x fp32; finite {finite}, '
+            f'error {err:.2e}',
+            flush=True)
     # the ceiling: how much faster this device multiplies in each dtype
     n = 2048
     rates = {}
     for dtype in [torch.float32] + dtypes:
-        a, b = (torch.randn(n, n, device=args.device, dtype=dtype)
-                for _ in range(2))
+        a, b = (
+            torch.randn(n, n, device=args.device, dtype=dtype)
+            for _ in range(2))
         torch.mm(a, b)
         rates[dtype] = 2 * n**3 / _median_time(
             lambda a=a, b=b: torch.mm(a, b), args.repeats, args.device)
-    print(f'{n}x{n} matmul: ' + ', '.join(
-        f'{str(d).split(".")[-1]} {r / 1e9:.0f} GFLOP/s '
-        f'({r / rates[torch.float32]:.2f}x fp32)' for d, r in rates.items()),
+    print(
+        f'{n}x{n} matmul: ' +
+        ', '.join(f'{str(d).split(".")[-1]} {r / 1e9:.0f} GFLOP/s '
+                  f'({r / rates[torch.float32]:.2f}x fp32)'
+                  for d, r in rates.items()),
         flush=True)
 
 
@@ -538,9 +577,11 @@ def section_compile(args, memory):
         err = max((o - r).abs().max().item() for o, r in zip(outs, ref))
         t_eager = _median_time(lambda: model(x), args.repeats, args.device)
         t_comp = _median_time(lambda: compiled(x), args.repeats, args.device)
-    print(f'max abs difference vs eager mode {err:.2e}; first call '
-          f'(compiles) {first:.1f} s; steady state {t_comp:.3f} s vs '
-          f'{t_eager:.3f} s: {t_eager / t_comp:.2f}x', flush=True)
+    print(
+        f'max abs difference vs eager mode {err:.2e}; first call '
+        f'(compiles) {first:.1f} s; steady state {t_comp:.3f} s vs '
+        f'{t_eager:.3f} s: {t_eager / t_comp:.2f}x',
+        flush=True)
 
 
 def _throughput(models: dict, x, repeats: int, device: str) -> dict:
@@ -553,8 +594,10 @@ def _throughput(models: dict, x, repeats: int, device: str) -> dict:
         for _ in range(repeats):
             for name, model in models.items():
                 times[name].append(_timed(lambda m=model: m(x), device))
-    return {name: x.shape[0] / statistics.median(t)
-            for name, t in times.items()}
+    return {
+        name: x.shape[0] / statistics.median(t)
+        for name, t in times.items()
+    }
 
 
 def section_throughput(args, memory):
@@ -565,8 +608,9 @@ def section_throughput(args, memory):
     from uniformer_mm.models import ARCH_ZOO_LIGHT_3D, unpruned_arch
     for video in (False, True):
         dense = uniformer_mm.UniFormer3D if video else uniformer_mm.UniFormer
-        light = (uniformer_mm.UniFormerLight3D
-                 if video else uniformer_mm.UniFormerLight)
+        light = (
+            uniformer_mm.UniFormerLight3D
+            if video else uniformer_mm.UniFormerLight)
         zoo = ARCH_ZOO_LIGHT_3D if video else None
         torch.manual_seed(0)
         models = {'small': dense('small', out_indices=(3, ))}
@@ -633,14 +677,20 @@ def section_onnx(args, memory):
                     times['ort'].append(
                         _timed(lambda: session.run(None, feed), 'cpu'))
         t_torch, t_ort = (statistics.median(times[k]) for k in times)
-        print(f'{case:16} {t_torch:8.3f} {t_ort:9.3f} '
-              f'{_fmt_ratio(t_torch, t_ort):>9} {err:12.2e}', flush=True)
+        print(
+            f'{case:16} {t_torch:8.3f} {t_ort:9.3f} '
+            f'{_fmt_ratio(t_torch, t_ort):>9} {err:12.2e}',
+            flush=True)
 
 
-SECTIONS = dict(backbone=section_backbone, model=section_model,
-                scaling=section_scaling, amp=section_amp,
-                compile=section_compile, throughput=section_throughput,
-                onnx=section_onnx)
+SECTIONS = dict(
+    backbone=section_backbone,
+    model=section_model,
+    scaling=section_scaling,
+    amp=section_amp,
+    compile=section_compile,
+    throughput=section_throughput,
+    onnx=section_onnx)
 
 
 def parse_args(argv=None):
@@ -648,25 +698,38 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    parser.add_argument('--sections', default=','.join(SECTIONS),
-                        help=f'comma-separated, from {list(SECTIONS)}')
-    parser.add_argument('--cases', default=','.join(BACKBONE_CASES),
-                        help=f'backbone cases, from {list(BACKBONE_CASES)}')
-    parser.add_argument('--model-cases', default=','.join(MODEL_CASES),
-                        help=f'full-model cases, from {list(MODEL_CASES)}')
+    parser.add_argument(
+        '--sections',
+        default=','.join(SECTIONS),
+        help=f'comma-separated, from {list(SECTIONS)}')
+    parser.add_argument(
+        '--cases',
+        default=','.join(BACKBONE_CASES),
+        help=f'backbone cases, from {list(BACKBONE_CASES)}')
+    parser.add_argument(
+        '--model-cases',
+        default=','.join(MODEL_CASES),
+        help=f'full-model cases, from {list(MODEL_CASES)}')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--ablation', action='store_true',
-                        help='also the eager build with fused attention '
-                        'only (+fused)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='torch CPU threads (default: torch\'s own)')
-    parser.add_argument('--keep-freed-memory', action='store_true',
-                        help='glibc: serve every allocation from the heap '
-                        'and never return freed memory to the system, so '
-                        'large CPU tensors stop paying page faults on each '
-                        'allocation (what a caching allocator does); shows '
-                        'how much of a CPU time is page faults')
+    parser.add_argument(
+        '--ablation',
+        action='store_true',
+        help='also the eager build with fused attention '
+        'only (+fused)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='torch CPU threads (default: torch\'s own)')
+    parser.add_argument(
+        '--keep-freed-memory',
+        action='store_true',
+        help='glibc: serve every allocation from the heap '
+        'and never return freed memory to the system, so '
+        'large CPU tensors stop paying page faults on each '
+        'allocation (what a caching allocator does); shows '
+        'how much of a CPU time is page faults')
     args = parser.parse_args(argv)
     for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
                        ('model_cases', MODEL_CASES)):
@@ -701,15 +764,14 @@ def main(argv=None):
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('--device cuda: no CUDA device here; use --device cpu')
     memory = PeakMemory(args.device)
-    print(f'torch {torch.__version__}, device {args.device}'
-          + (f' ({torch.cuda.get_device_name()})'
-             if args.device == 'cuda' else
-             f', {torch.get_num_threads()} threads, {os.cpu_count()} cores')
-          + f', {args.repeats} repeats, fp32 unless stated'
-          + (', freed memory kept (glibc mallopt)'
-             if args.keep_freed_memory else '')
-          + ('' if memory.available else
-             '; peak memory not measurable here (/proc/self/clear_refs)'))
+    print(f'torch {torch.__version__}, device {args.device}' +
+          (f' ({torch.cuda.get_device_name()})' if args.device == 'cuda' else
+           f', {torch.get_num_threads()} threads, {os.cpu_count()} cores') +
+          f', {args.repeats} repeats, fp32 unless stated' +
+          (', freed memory kept (glibc mallopt)' if args.
+           keep_freed_memory else '') +
+          ('' if memory.available else
+           '; peak memory not measurable here (/proc/self/clear_refs)'))
     for section in args.sections:
         SECTIONS[section](args, memory)
 

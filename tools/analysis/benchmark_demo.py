@@ -46,8 +46,7 @@ REPORTED = {
 }
 # mmseg's IoUMetric reports percentages, CocoMetric fractions: everything
 # here is compared and printed as a fraction
-SCALE = {'detection': 1.0, 'segmentation': 0.01, 'pose': 1.0,
-         'video': 1.0}
+SCALE = {'detection': 1.0, 'segmentation': 0.01, 'pose': 1.0, 'video': 1.0}
 BUDGET_S = 15 * 60
 
 
@@ -55,31 +54,46 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train the demo configs from random init for a fixed '
         'budget; report metric, learning curve, wall time.')
-    parser.add_argument('--tasks', nargs='+', choices=sorted(CONFIGS),
-                        default=['detection', 'segmentation', 'pose',
-                                 'video'],
-                        help='default: every demo task')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        choices=sorted(CONFIGS),
+        default=['detection', 'segmentation', 'pose', 'video'],
+        help='default: every demo task')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_demo')
-    parser.add_argument('--data-dir', default=None,
-                        help='parent of synthetic_coco/ and synthetic_seg/ '
-                        '(default: the configs\' data_root, under data/)')
-    parser.add_argument('--max-iters', type=int, default=None,
-                        help='override the configs\' budget (the lr '
-                        'schedule is scaled to it)')
+    parser.add_argument(
+        '--data-dir',
+        default=None,
+        help='parent of synthetic_coco/ and synthetic_seg/ '
+        '(default: the configs\' data_root, under data/)')
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        default=None,
+        help='override the configs\' budget (the lr '
+        'schedule is scaled to it)')
     parser.add_argument('--val-interval', type=int, default=None)
-    parser.add_argument('--threads', type=int, default=0,
-                        help='torch CPU threads (default 0: one per core, '
-                        'at most 8). '
-                        'OpenMP threads then wait passively '
-                        '(OMP_WAIT_POLICY=PASSIVE unless set), which keeps a '
-                        'shared CPU from slowing the small ops down by an '
-                        'order of magnitude')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        metavar='KEY=VALUE',
-                        help='override entries of every benchmarked config')
-    parser.add_argument('--json', default=None,
-                        help='also write the results here (default: '
-                        'WORK_DIR/benchmark.json)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='torch CPU threads (default 0: one per core, '
+        'at most 8). '
+        'OpenMP threads then wait passively '
+        '(OMP_WAIT_POLICY=PASSIVE unless set), which keeps a '
+        'shared CPU from slowing the small ops down by an '
+        'order of magnitude')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='override entries of every benchmarked config')
+    parser.add_argument(
+        '--json',
+        default=None,
+        help='also write the results here (default: '
+        'WORK_DIR/benchmark.json)')
     return parser.parse_args(argv)
 
 
@@ -122,12 +136,12 @@ def _curve_hook():
             if 'train/loss' in hub.log_scalars:
                 loss = float(hub.get_scalar('train/loss').mean(50))
             self.points.append(
-                dict(iter=int(runner.iter),
-                     seconds=round(now - self.t0, 1),
-                     train_seconds=round(now - self.t0 - self.val_seconds,
-                                         1),
-                     train_loss=None if loss is None else round(loss, 4),
-                     metrics=_numbers(metrics)))
+                dict(
+                    iter=int(runner.iter),
+                    seconds=round(now - self.t0, 1),
+                    train_seconds=round(now - self.t0 - self.val_seconds, 1),
+                    train_loss=None if loss is None else round(loss, 4),
+                    metrics=_numbers(metrics)))
 
     return LearningCurveHook()
 
@@ -147,15 +161,13 @@ def benchmark_task(task, args) -> dict:
     if args.cfg_options:
         from mmengine.config import DictAction
         ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='opts')(None, ns,
-                                                   args.cfg_options)
+        DictAction(option_strings=[], dest='opts')(None, ns, args.cfg_options)
         cfg.merge_from_dict(ns.opts)
     cfg.work_dir = osp.join(args.work_dir, task)
     data_root = None
     if args.data_dir:
-        data_root = osp.join(
-            args.data_dir,
-            osp.basename(cfg.data_root.rstrip('/\\')))
+        data_root = osp.join(args.data_dir,
+                             osp.basename(cfg.data_root.rstrip('/\\')))
     t0 = time.time()
     data_root = prepare_synthetic_data(cfg, data_root)
     t_data = time.time() - t0
@@ -171,14 +183,18 @@ def benchmark_task(task, args) -> dict:
     runner.train()
     wall = time.time() - t0
     weights = save_weights(
-        runner.model, osp.join(cfg.work_dir, 'model_weights.pth'),
+        runner.model,
+        osp.join(cfg.work_dir, 'model_weights.pth'),
         dataset_meta=runner.train_dataloader.dataset.metainfo,
-        config=cfg.pretty_text, iters=int(cfg.train_cfg.max_iters),
+        config=cfg.pretty_text,
+        iters=int(cfg.train_cfg.max_iters),
         task=task)
     key, target = TARGETS[task]
     for point in hook.points:
-        point['metrics'] = {k: round(v * SCALE[task], 4)
-                            for k, v in point['metrics'].items()}
+        point['metrics'] = {
+            k: round(v * SCALE[task], 4)
+            for k, v in point['metrics'].items()
+        }
     final = hook.points[-1]['metrics'] if hook.points else {}
     return dict(
         task=task,
@@ -193,9 +209,8 @@ def benchmark_task(task, args) -> dict:
             train=round(time.time() - t1 - hook.val_seconds, 1),
             evaluation=round(hook.val_seconds, 1),
             wall=round(wall, 1)),
-        seconds_per_iter=round(
-            (time.time() - t1 - hook.val_seconds) /
-            max(int(cfg.train_cfg.max_iters), 1), 3),
+        seconds_per_iter=round((time.time() - t1 - hook.val_seconds) /
+                               max(int(cfg.train_cfg.max_iters), 1), 3),
         metric=key,
         target=target,
         final={k: final[k]

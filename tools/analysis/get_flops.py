@@ -71,8 +71,8 @@ def default_shape(cfg: Config, scope: str) -> Tuple[int, ...]:
         width, height = codec['input_size']
         return (int(height), int(width))
     pipeline = _test_pipeline(cfg)
-    sample = _find_transform(pipeline, ('SampleFrames', 'UniformSample',
-                                        'UniformSampleFrames'))
+    sample = _find_transform(
+        pipeline, ('SampleFrames', 'UniformSample', 'UniformSampleFrames'))
     crop = _find_transform(pipeline, ('CenterCrop', 'ThreeCrop', 'TenCrop'))
     if sample is None or 'clip_len' not in sample:
         raise ValueError('no SampleFrames(clip_len=...) in the video test '
@@ -181,14 +181,24 @@ PAPER_COCO = [  # (model, config, paper G at 800x1280)
      'configs/detection/mask-rcnn_uniformer-xs_fpn_1x_coco.py', None),
 ]
 PAPER_ADE20K = {  # (head, arch[-attn]) -> paper G at 512x2048
-    ('fpn', 's-h14'): 172, ('fpn', 's-w32'): 183, ('fpn', 's-h32'): 199,
-    ('fpn', 's'): 247, ('fpn', 'b-h14'): 328, ('fpn', 'b-w32'): 310,
-    ('fpn', 'b-h32'): 350, ('fpn', 'b'): 471,
-    ('upernet', 's-h14'): 947, ('upernet', 's-w32'): 939,
-    ('upernet', 's-h32'): 955, ('upernet', 's'): 1004,
-    ('upernet', 'b-h14'): 1085, ('upernet', 'b-w32'): 1066,
-    ('upernet', 'b-h32'): 1106, ('upernet', 'b'): 1227,
-    ('fpn', 'xxs'): None, ('fpn', 'xs'): None,  # official README: '-'
+    ('fpn', 's-h14'): 172,
+    ('fpn', 's-w32'): 183,
+    ('fpn', 's-h32'): 199,
+    ('fpn', 's'): 247,
+    ('fpn', 'b-h14'): 328,
+    ('fpn', 'b-w32'): 310,
+    ('fpn', 'b-h32'): 350,
+    ('fpn', 'b'): 471,
+    ('upernet', 's-h14'): 947,
+    ('upernet', 's-w32'): 939,
+    ('upernet', 's-h32'): 955,
+    ('upernet', 's'): 1004,
+    ('upernet', 'b-h14'): 1085,
+    ('upernet', 'b-w32'): 1066,
+    ('upernet', 'b-h32'): 1106,
+    ('upernet', 'b'): 1227,
+    ('fpn', 'xxs'): None,
+    ('fpn', 'xs'): None,  # official README: '-'
 }
 PAPER_POSE = {  # (arch, H, W) -> paper G
     ('s', 256, 192): 4.7, ('s', 384, 288): 11.1, ('s', 448, 320): 14.8,
@@ -197,12 +207,16 @@ PAPER_POSE = {  # (arch, H, W) -> paper G
 # (dataset token of our config names, arch, frames, side, paper G per
 # video, views per video in the paper's figure)
 PAPER_VIDEO = [
-    ('kinetics400', 's', 8, 224, 70, 4), ('kinetics400', 's', 16, 224, 167, 4),
+    ('kinetics400', 's', 8, 224, 70, 4),
+    ('kinetics400', 's', 16, 224, 167, 4),
     ('kinetics400', 's', 32, 224, 438, 4),
-    ('kinetics400', 'b', 8, 224, 161, 4), ('kinetics400', 'b', 16, 224, 387, 4),
+    ('kinetics400', 'b', 8, 224, 161, 4),
+    ('kinetics400', 'b', 16, 224, 387, 4),
     ('kinetics400', 'b', 32, 224, 1036, 4),
-    ('sthv2', 's', 16, 224, 125, 3), ('sthv2', 's', 32, 224, 329, 3),
-    ('sthv2', 'b', 16, 224, 290, 3), ('sthv2', 'b', 32, 224, 777, 3),
+    ('sthv2', 's', 16, 224, 125, 3),
+    ('sthv2', 's', 32, 224, 329, 3),
+    ('sthv2', 'b', 16, 224, 290, 3),
+    ('sthv2', 'b', 32, 224, 777, 3),
     ('ucf101', 's', 16, 224, 625, 15),
     ('kinetics400', 'xxs', 4, 128, 1.0, 1),
     ('kinetics400', 'xxs', 4, 160, 1.6, 1),
@@ -219,8 +233,8 @@ _ARCH_NAMES = {'s': 'small', 'b': 'base', 'xxs': 'xxs', 'xs': 'xs'}
 def _configs(folder: str) -> List[str]:
     import glob
     return sorted(
-        p for p in glob.glob(osp.join(ROOT, folder, '**', '*.py'),
-                             recursive=True)
+        p for p in glob.glob(
+            osp.join(ROOT, folder, '**', '*.py'), recursive=True)
         if not {'_base_', 'demo'} & set(osp.relpath(p, ROOT).split(osp.sep)))
 
 
@@ -244,8 +258,7 @@ def _backbone_arch(path: str) -> Optional[str]:
     return arch.lower().replace('-ls', '') if isinstance(arch, str) else None
 
 
-def _find_config(folder: str, arch: str,
-                 extra=None) -> Optional[str]:
+def _find_config(folder: str, arch: str, extra=None) -> Optional[str]:
     """The first config of ``folder`` whose backbone arch is ``arch``
     (and for which ``extra(cfg)`` holds)."""
     for path in _configs(folder):
@@ -260,8 +273,7 @@ def _video_match(cfg: Config, dataset: str, shape: Tuple[int, ...]) -> bool:
     """A video config for ``dataset`` whose test clips have ``shape``."""
     filename = osp.basename(cfg.filename or '')
     try:
-        return dataset in filename and default_shape(cfg,
-                                                     'mmaction') == shape
+        return dataset in filename and default_shape(cfg, 'mmaction') == shape
     except ValueError:
         return False
 
@@ -277,14 +289,24 @@ def report_rows() -> List[Dict[str, Any]]:
     rows = []
     light = _light_available()
     for model, arch, paper in PAPER_IMAGENET:
-        rows.append(dict(section='ImageNet-1K', model=model,
-                         spec=f'imagenet:{arch}' if light or arch not in (
-                             'xxs', 'xs') else None, shape=(224, 224),
-                         paper=paper, unit=0.1))
+        rows.append(
+            dict(
+                section='ImageNet-1K',
+                model=model,
+                spec=f'imagenet:{arch}'
+                if light or arch not in ('xxs', 'xs') else None,
+                shape=(224, 224),
+                paper=paper,
+                unit=0.1))
     for model, path, paper in PAPER_COCO:
-        rows.append(dict(section='COCO detection', model=model,
-                         spec=path if osp.isfile(osp.join(ROOT, path))
-                         else None, shape=(800, 1280), paper=paper, unit=1))
+        rows.append(
+            dict(
+                section='COCO detection',
+                model=model,
+                spec=path if osp.isfile(osp.join(ROOT, path)) else None,
+                shape=(800, 1280),
+                paper=paper,
+                unit=1))
     for (head, arch), paper in PAPER_ADE20K.items():
         name, schedule = (('Semantic FPN', '8xb4-80k') if head == 'fpn' else
                           ('UperNet', '8xb2-160k'))
@@ -293,31 +315,43 @@ def report_rows() -> List[Dict[str, Any]]:
                                                if attn else '')
         path = (f'configs/segmentation/{head}_uniformer-{arch}_{schedule}'
                 '_ade20k-512x512.py')
-        rows.append(dict(section='ADE20K segmentation',
-                         model=f'{name}, {label}',
-                         spec=path if osp.isfile(osp.join(ROOT, path))
-                         else None, shape=(512, 2048), paper=paper, unit=1))
+        rows.append(
+            dict(
+                section='ADE20K segmentation',
+                model=f'{name}, {label}',
+                spec=path if osp.isfile(osp.join(ROOT, path)) else None,
+                shape=(512, 2048),
+                paper=paper,
+                unit=1))
     for (arch, height, width), paper in PAPER_POSE.items():
         path = _find_config(
-            'configs/pose', arch,
-            lambda c, h=height, w=width: list(c.get('codec', {}).get(
-                'input_size', ())) == [w, h])
-        rows.append(dict(section='COCO pose (top-down)',
-                         model=f'UniFormer-{arch.upper()}', spec=path,
-                         shape=(height, width), paper=paper, unit=0.1))
+            'configs/pose',
+            arch,
+            lambda c, h=height, w=width: list(
+                c.get('codec', {}).get('input_size', ())) == [w, h])
+        rows.append(
+            dict(
+                section='COCO pose (top-down)',
+                model=f'UniFormer-{arch.upper()}',
+                spec=path,
+                shape=(height, width),
+                paper=paper,
+                unit=0.1))
     for dataset, arch, frames, side, paper, views in PAPER_VIDEO:
         path = _find_config(
-            'configs/video', arch,
-            lambda c, d=dataset, t=(frames, side, side): _video_match(
-                c, d, t))
-        rows.append(dict(section='Video (one view)',
-                         model=f'UniFormer-{arch.upper()}, {dataset}',
-                         spec=path, shape=(frames, side, side),
-                         paper=paper / views,
-                         paper_text=(f'{paper:g}/{views} = {paper / views:.2f}'
-                                     if views > 1 else f'{paper:g}'),
-                         unit=(0.1 if paper < 100 and views == 1 else 1) /
-                         views))
+            'configs/video',
+            arch,
+            lambda c, d=dataset, t=(frames, side, side): _video_match(c, d, t))
+        rows.append(
+            dict(
+                section='Video (one view)',
+                model=f'UniFormer-{arch.upper()}, {dataset}',
+                spec=path,
+                shape=(frames, side, side),
+                paper=paper / views,
+                paper_text=(f'{paper:g}/{views} = {paper / views:.2f}'
+                            if views > 1 else f'{paper:g}'),
+                unit=(0.1 if paper < 100 and views == 1 else 1) / views))
     return rows
 
 
@@ -368,10 +402,12 @@ def measure_rows(rows: List[Dict[str, Any]]) -> None:
         except (ImportError, ValueError, KeyError) as error:
             row['error'] = f'{type(error).__name__}: {error}'
         row['seconds'] = round(time.perf_counter() - start, 1)
-        print(f"{row['model']} {shape_str(row['shape'])}: "
-              + (row.get('error') or
-                 f"{row['flops'] / 1e9:.2f} G, {row['params'] / 1e6:.2f} M "
-                 f"({row['seconds']} s)"), flush=True)
+        print(
+            f"{row['model']} {shape_str(row['shape'])}: " +
+            (row.get('error')
+             or f"{row['flops'] / 1e9:.2f} G, {row['params'] / 1e6:.2f} M "
+             f"({row['seconds']} s)"),
+            flush=True)
 
 
 def render_report(rows: List[Dict[str, Any]], notes: Dict[str, str]) -> str:
@@ -381,10 +417,12 @@ def render_report(rows: List[Dict[str, Any]], notes: Dict[str, str]) -> str:
     for row in rows:
         if row['section'] != section:
             section = row['section']
-            lines += ['', f'### {section}', '',
-                      '| Model | Input | Params (ours) | FLOPs paper | '
-                      'FLOPs ours | ours vs paper | Config | Note |',
-                      '| :-- | :-: | --: | --: | --: | --: | :-- | :-- |']
+            lines += [
+                '', f'### {section}', '',
+                '| Model | Input | Params (ours) | FLOPs paper | '
+                'FLOPs ours | ours vs paper | Config | Note |',
+                '| :-- | :-: | --: | --: | --: | --: | :-- | :-- |'
+            ]
         if row['spec'] is None:
             ours, params, diff = 'not measured', '', ''
             where = 'no config / backbone in this checkout yet'
@@ -403,17 +441,20 @@ def render_report(rows: List[Dict[str, Any]], notes: Dict[str, str]) -> str:
         lines.append(f"| {row['model']} | {shape_str(row['shape'])} | "
                      f'{params} | {paper} | '
                      f'{ours} | {diff} | {where} | {row_note(row, notes)} |')
-    missing = [f"{r['section']}: {r['model']} {shape_str(r['shape'])}"
-               for r in rows if r['spec'] is None]
+    missing = [
+        f"{r['section']}: {r['model']} {shape_str(r['shape'])}" for r in rows
+        if r['spec'] is None
+    ]
     tail = REPORT_TAIL
     if missing:
         tail += ('\n## Not measured yet\n\nNo config or backbone for these '
-                 'rows in this checkout when the table was generated:\n\n'
-                 + ''.join(f'- {m}\n' for m in missing))
+                 'rows in this checkout when the table was generated:\n\n' +
+                 ''.join(f'- {m}\n' for m in missing))
     return '\n'.join(lines) + '\n' + tail
 
 
-def write_report(out: str, notes: Dict[str, str],
+def write_report(out: str,
+                 notes: Dict[str, str],
                  reuse: Optional[str] = None) -> List[Dict[str, Any]]:
     """Measure every row (or reuse the measurements saved next to ``out``
     by an earlier run) and write the Markdown table to ``out``."""
@@ -426,8 +467,11 @@ def write_report(out: str, notes: Dict[str, str],
         for row in rows:
             old = saved.get(row_key(row))
             if old and old.get('spec') == row['spec']:
-                row.update({k: old[k] for k in ('flops', 'params', 'error',
-                                                'seconds') if k in old})
+                row.update({
+                    k: old[k]
+                    for k in ('flops', 'params', 'error', 'seconds')
+                    if k in old
+                })
             elif row['spec'] is not None:
                 measure_rows([row])
     else:
@@ -435,8 +479,7 @@ def write_report(out: str, notes: Dict[str, str],
     with open(out, 'w', encoding='utf-8') as f:
         f.write(render_report(rows, notes))
     with open(raw, 'w', encoding='utf-8') as f:
-        json.dump([dict(r, shape=list(r['shape'])) for r in rows], f,
-                  indent=1)
+        json.dump([dict(r, shape=list(r['shape'])) for r in rows], f, indent=1)
     return rows
 
 
@@ -540,7 +583,9 @@ def parse_args(argv=None):
         help='trace the explicit softmax(q k^T) v instead of the fused SDPA '
         '(the count is the same)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, key=value')
     parser.add_argument(
         '--report',
@@ -558,7 +603,9 @@ def parse_args(argv=None):
         'unchanged from this earlier raw output (docs/flops.json) and '
         'measure only the others')
     parser.add_argument(
-        '--threads', type=int, default=1,
+        '--threads',
+        type=int,
+        default=1,
         help='torch threads (default 1: the count does not depend on it)')
     args = parser.parse_args(argv)
     if not args.report and bool(args.config) == bool(args.imagenet):

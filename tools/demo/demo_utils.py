@@ -11,7 +11,8 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
 
 
-def list_inputs(inputs: Sequence[str], exts: Sequence[str],
+def list_inputs(inputs: Sequence[str],
+                exts: Sequence[str],
                 noun: str = 'image') -> List[str]:
     """The files of ``inputs`` (files, or directories searched one level
     deep for names ending in one of ``exts``), in order.
@@ -63,17 +64,23 @@ def demo_parser(description: str, metavar: str, weights_example: str,
     files or directories, then CONFIG), ``--weights`` and ``--out-dir``.
     Read it with :func:`parse_demo_args`."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('inputs', nargs='+', metavar=metavar,
-                        help=f'{metavar.lower()} files or directories, '
-                        'then CONFIG')
-    parser.add_argument('--weights', default=None,
-                        help='checkpoint read weights-only, e.g. '
-                        f'{weights_example}; omitted: random init')
+    parser.add_argument(
+        'inputs',
+        nargs='+',
+        metavar=metavar,
+        help=f'{metavar.lower()} files or directories, '
+        'then CONFIG')
+    parser.add_argument(
+        '--weights',
+        default=None,
+        help='checkpoint read weights-only, e.g. '
+        f'{weights_example}; omitted: random init')
     parser.add_argument('--out-dir', default=out_dir)
     return parser
 
 
-def parse_demo_args(parser: argparse.ArgumentParser, metavar: str,
+def parse_demo_args(parser: argparse.ArgumentParser,
+                    metavar: str,
                     argv=None) -> argparse.Namespace:
     """Parse ``argv`` from a :func:`demo_parser`: the last input is the
     config (``args.config``). Warns on stderr without ``--weights``."""
@@ -82,6 +89,7 @@ def parse_demo_args(parser: argparse.ArgumentParser, metavar: str,
         parser.error(f'give at least one {metavar} and a CONFIG')
     args.config = args.inputs.pop()
     if args.weights is None:
-        print('warning: no --weights; the model is randomly initialised',
-              file=sys.stderr)
+        print(
+            'warning: no --weights; the model is randomly initialised',
+            file=sys.stderr)
     return args

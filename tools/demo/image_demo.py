@@ -29,16 +29,23 @@ from typing import Dict, Optional, Sequence, Union
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-from demo_utils import (  # noqa: E402
-    IMAGE_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args,
+from demo_utils import (
+    IMAGE_EXTS,
+    demo_parser,
+    list_inputs,  # noqa: E402
+    output_dirs,
+    parse_demo_args,
     vis_scale_of)
 
 
 def _task_of(cfg) -> str:
     scope = cfg.get('default_scope')
     if scope in ('mmdet', 'mmseg', 'mmpose'):
-        return {'mmdet': 'detection', 'mmseg': 'segmentation',
-                'mmpose': 'pose'}[scope]
+        return {
+            'mmdet': 'detection',
+            'mmseg': 'segmentation',
+            'mmpose': 'pose'
+        }[scope]
     raise ValueError(f'cannot tell the task of the config (default_scope='
                      f'{scope!r}); expected an mmdet, mmseg or mmpose config')
 
@@ -55,17 +62,19 @@ def _dataset_meta(cfg) -> Optional[Dict]:
         loader = cfg.get(key)
         meta = loader and loader.get('dataset', {}).get('metainfo')
         if meta and meta.get('classes'):
-            return dict(classes=tuple(meta['classes']),
-                        palette=[tuple(c) for c in meta.get('palette', [])]
-                        or None)
+            return dict(
+                classes=tuple(meta['classes']),
+                palette=[tuple(c) for c in meta.get('palette', [])] or None)
     return None
 
 
-def build_inferencer(config, weights: Optional[str] = None,
+def build_inferencer(config,
+                     weights: Optional[str] = None,
                      device: str = 'cpu'):
     """A ``DetInferencer`` / ``MMSegInferencer`` for ``config`` (a path or an
     mmengine ``Config``) with ``weights`` (read weights-only)."""
     from mmengine.config import Config
+
     import uniformer_mm  # noqa: F401  (registers the backbones)
     from uniformer_mm.engine import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
@@ -80,14 +89,13 @@ def build_inferencer(config, weights: Optional[str] = None,
         # without weights the inferencers warn and fall back to COCO /
         # Cityscapes classes; we set the config's classes below instead
         warnings.filterwarnings('ignore', message='.*weights is None.*')
-        warnings.filterwarnings('ignore',
-                                message='.*Checkpoint is not loaded.*')
+        warnings.filterwarnings(
+            'ignore', message='.*Checkpoint is not loaded.*')
         warnings.filterwarnings('ignore', message='.*dataset_meta or class.*')
         if task == 'detection':
             from mmdet.apis import DetInferencer
             inferencer = DetInferencer(
-                model=cfg, weights=weights, device=device,
-                show_progress=False)
+                model=cfg, weights=weights, device=device, show_progress=False)
         else:
             from mmseg.apis import MMSegInferencer
             inferencer = MMSegInferencer(
@@ -109,10 +117,14 @@ def _upscale_masks(masks, scale):
     if scale == 1:
         return masks.astype(bool)
     return np.stack([
-        cv2.resize(m.astype(np.float32), None, fx=scale, fy=scale,
-                   interpolation=cv2.INTER_LINEAR) >= 0.5 for m in masks
-    ]) if len(masks) else np.zeros((0, ) + tuple(
-        s * scale for s in masks.shape[1:]), bool)
+        cv2.resize(
+            m.astype(np.float32),
+            None,
+            fx=scale,
+            fy=scale,
+            interpolation=cv2.INTER_LINEAR) >= 0.5 for m in masks
+    ]) if len(masks) else np.zeros(
+        (0, ) + tuple(s * scale for s in masks.shape[1:]), bool)
 
 
 def _coco_ground_truth(ann_file: str) -> Dict[str, Dict]:
@@ -126,10 +138,10 @@ def _coco_ground_truth(ann_file: str) -> Dict[str, Dict]:
         anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id'], iscrowd=None))
         h, w = img['height'], img['width']
         gt[img['file_name']] = dict(
-            bboxes=np.array([[a['bbox'][0], a['bbox'][1],
-                              a['bbox'][0] + a['bbox'][2],
-                              a['bbox'][1] + a['bbox'][3]] for a in anns],
-                            np.float32).reshape(-1, 4),
+            bboxes=np.array([[
+                a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                a['bbox'][1] + a['bbox'][3]
+            ] for a in anns], np.float32).reshape(-1, 4),
             labels=np.array([cat_ids.index(a['category_id']) for a in anns],
                             np.int64),
             masks=np.array([coco.annToMask(a) for a in anns],
@@ -137,7 +149,12 @@ def _coco_ground_truth(ann_file: str) -> Dict[str, Dict]:
     return gt
 
 
-def _draw_detection(visualizer, path, pred, out_file, score_thr, vis_scale,
+def _draw_detection(visualizer,
+                    path,
+                    pred,
+                    out_file,
+                    score_thr,
+                    vis_scale,
                     gt=None):
     import mmcv
     import numpy as np
@@ -152,8 +169,7 @@ def _draw_detection(visualizer, path, pred, out_file, score_thr, vis_scale,
     keep = scores >= score_thr
     inst = InstanceData()
     inst.scores = torch.from_numpy(scores[keep])
-    inst.labels = torch.as_tensor(np.asarray(pred['labels'],
-                                             np.int64)[keep])
+    inst.labels = torch.as_tensor(np.asarray(pred['labels'], np.int64)[keep])
     inst.bboxes = torch.as_tensor(
         np.asarray(pred['bboxes'], np.float32).reshape(-1, 4)[keep] * s)
     if 'masks' in pred and keep.any():
@@ -171,11 +187,20 @@ def _draw_detection(visualizer, path, pred, out_file, score_thr, vis_scale,
             gt_inst.masks = torch.from_numpy(_upscale_masks(gt['masks'], s))
         sample.gt_instances = gt_inst
     visualizer.add_datasample(
-        osp.basename(path), big, sample, draw_gt=gt is not None,
-        draw_pred=True, pred_score_thr=score_thr, out_file=out_file)
+        osp.basename(path),
+        big,
+        sample,
+        draw_gt=gt is not None,
+        draw_pred=True,
+        pred_score_thr=score_thr,
+        out_file=out_file)
 
 
-def _draw_segmentation(visualizer, path, sem, out_file, vis_scale,
+def _draw_segmentation(visualizer,
+                       path,
+                       sem,
+                       out_file,
+                       vis_scale,
                        gt_file=None):
     import cv2
     import mmcv
@@ -188,16 +213,25 @@ def _draw_segmentation(visualizer, path, sem, out_file, vis_scale,
     big = mmcv.imrescale(img, s) if s > 1 else img
 
     def pixels(label):
-        label = cv2.resize(label.astype(np.uint8), None, fx=s, fy=s,
-                           interpolation=cv2.INTER_NEAREST)
+        label = cv2.resize(
+            label.astype(np.uint8),
+            None,
+            fx=s,
+            fy=s,
+            interpolation=cv2.INTER_NEAREST)
         return PixelData(data=torch.from_numpy(label.astype(np.int64))[None])
 
     sample = SegDataSample(pred_sem_seg=pixels(sem))
     if gt_file is not None:
         sample.gt_sem_seg = pixels(cv2.imread(gt_file, cv2.IMREAD_UNCHANGED))
     visualizer.add_datasample(
-        osp.basename(path), big, sample, draw_gt=gt_file is not None,
-        draw_pred=True, out_file=out_file, with_labels=True)
+        osp.basename(path),
+        big,
+        sample,
+        draw_gt=gt_file is not None,
+        draw_pred=True,
+        out_file=out_file,
+        with_labels=True)
 
 
 def run_inference(images: Union[str, Sequence[str]],
@@ -242,8 +276,11 @@ def run_inference(images: Union[str, Sequence[str]],
     if task == 'pose':
         # person boxes from the ground truth json, else the whole image
         return _pose_demo().run_pose_inference(
-            images, out_dir=out_dir, kpt_thr=score_thr,
-            inferencer=inferencer, ground_truth=ground_truth,
+            images,
+            out_dir=out_dir,
+            kpt_thr=score_thr,
+            inferencer=inferencer,
+            ground_truth=ground_truth,
             vis_scale=vis_scale)
     vis_dir, pred_dir = output_dirs(out_dir)
     vis_files = [osp.join(vis_dir, osp.basename(p)) for p in images]
@@ -251,15 +288,19 @@ def run_inference(images: Union[str, Sequence[str]],
     if task == 'detection':
         # DetInferencer predicts and writes preds/<stem>.json; we draw
         result = inferencer(
-            images, out_dir=out_dir, no_save_vis=True, no_save_pred=False,
-            pred_score_thr=score_thr, batch_size=1)
+            images,
+            out_dir=out_dir,
+            no_save_vis=True,
+            no_save_pred=False,
+            pred_score_thr=score_thr,
+            batch_size=1)
         predictions = result['predictions']
         gt = _coco_ground_truth(ground_truth) if ground_truth else {}
         visualizer.dataset_meta = inferencer.model.dataset_meta
         for path, pred, out_file in zip(images, predictions, vis_files):
-            _draw_detection(visualizer, path, pred, out_file, score_thr,
-                            vis_scale, gt.get(osp.basename(path)) if
-                            ground_truth else None)
+            _draw_detection(
+                visualizer, path, pred, out_file, score_thr, vis_scale,
+                gt.get(osp.basename(path)) if ground_truth else None)
     else:
         import cv2
         import numpy as np
@@ -268,8 +309,7 @@ def run_inference(images: Union[str, Sequence[str]],
         # MMSegInferencer.__call__ would name its files by a counter; we
         # write preds/<stem>.png and draw ourselves
         result = BaseInferencer.__call__(
-            inferencer, images, batch_size=1, img_out_dir='',
-            pred_out_dir='')
+            inferencer, images, batch_size=1, img_out_dir='', pred_out_dir='')
         maps = result['predictions']
         if len(images) == 1:  # one image: not wrapped in a list
             maps = [maps]
@@ -279,15 +319,16 @@ def run_inference(images: Union[str, Sequence[str]],
         for path, sem, out_file in zip(images, maps, vis_files):
             sem = np.asarray(sem)
             stem = osp.splitext(osp.basename(path))[0]
-            cv2.imwrite(osp.join(pred_dir, f'{stem}.png'),
-                        sem.astype(np.uint8))
+            cv2.imwrite(
+                osp.join(pred_dir, f'{stem}.png'), sem.astype(np.uint8))
             predictions.append(dict(sem_seg=sem))
-            gt_file = (osp.join(ground_truth, f'{stem}.png')
-                       if ground_truth else None)
+            gt_file = (
+                osp.join(ground_truth, f'{stem}.png')
+                if ground_truth else None)
             _draw_segmentation(visualizer, path, sem, out_file, vis_scale,
                                gt_file)
-    return dict(task=task, images=images, vis_files=vis_files,
-                predictions=predictions)
+    return dict(
+        task=task, images=images, vis_files=vis_files, predictions=predictions)
 
 
 def parse_args(argv=None):
@@ -295,26 +336,39 @@ def parse_args(argv=None):
         'Draw a detection / segmentation config\'s predictions on images '
         '(DetInferencer / MMSegInferencer).', 'IMAGE',
         'work_dirs/demo/detection/model_weights.pth', 'work_dirs/image_demo')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='detection: draw boxes scoring at least this; '
-                        'pose: keypoints')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='detection: draw boxes scoring at least this; '
+        'pose: keypoints')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--gt', default=None,
-                        help='draw the ground truth left of the prediction: '
-                        'a COCO json (detection; pose: keypoints, whose '
-                        'person boxes are also where poses are read) or the '
-                        'directory of label PNGs (segmentation)')
-    parser.add_argument('--vis-scale', default='auto',
-                        help='upscale the drawings by this integer factor '
-                        '(auto: short side >= 384 px)')
+    parser.add_argument(
+        '--gt',
+        default=None,
+        help='draw the ground truth left of the prediction: '
+        'a COCO json (detection; pose: keypoints, whose '
+        'person boxes are also where poses are read) or the '
+        'directory of label PNGs (segmentation)')
+    parser.add_argument(
+        '--vis-scale',
+        default='auto',
+        help='upscale the drawings by this integer factor '
+        '(auto: short side >= 384 px)')
     return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = run_inference(args.inputs, args.config, args.weights,
-                        args.out_dir, args.score_thr, args.device,
-                        ground_truth=args.gt, vis_scale=args.vis_scale)
+    out = run_inference(
+        args.inputs,
+        args.config,
+        args.weights,
+        args.out_dir,
+        args.score_thr,
+        args.device,
+        ground_truth=args.gt,
+        vis_scale=args.vis_scale)
     for image, vis, pred in zip(out['images'], out['vis_files'],
                                 out['predictions']):
         if out['task'] == 'detection':

@@ -31,8 +31,12 @@ from typing import Dict, Optional, Sequence, Union
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-from demo_utils import (  # noqa: E402
-    IMAGE_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args,
+from demo_utils import (
+    IMAGE_EXTS,
+    demo_parser,
+    list_inputs,  # noqa: E402
+    output_dirs,
+    parse_demo_args,
     vis_scale_of)
 
 
@@ -42,24 +46,25 @@ def _as_numpy_meta(meta: Dict) -> Dict:
     import numpy as np
     import torch
     return {
-        k: v.numpy() if isinstance(v, torch.Tensor) else
+        k:
+        v.numpy() if isinstance(v, torch.Tensor) else
         (np.asarray(v) if k.endswith('_colors') else v)
         for k, v in meta.items()
     }
 
 
-def build_pose_inferencer(config, weights: Optional[str] = None,
+def build_pose_inferencer(config,
+                          weights: Optional[str] = None,
                           device: str = 'cpu'):
     """A ``Pose2DInferencer`` for a top-down ``config`` (path or mmengine
     ``Config``) with ``weights`` (read weights-only), without a detector.
     """
     from mmengine.config import Config
+    from mmpose.apis.inferencers import Pose2DInferencer
 
     # first: registers the backbones and supplies the torchvision-only
     # module that mmpose.apis imports (uniformer_mm.compat)
     import uniformer_mm  # noqa: F401
-    from mmpose.apis.inferencers import Pose2DInferencer
-
     from uniformer_mm.engine import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
@@ -72,15 +77,14 @@ def build_pose_inferencer(config, weights: Optional[str] = None,
                          f'data_mode={cfg.data_mode!r}')
     # MMPose 1.3's OpenCV drawing calls int() on 1-element arrays, which
     # numpy >= 2.3 refuses; the matplotlib backend draws the same
-    cfg.visualizer = dict(cfg.get('visualizer') or
-                          dict(type='PoseLocalVisualizer'),
-                          backend='matplotlib')
+    cfg.visualizer = dict(
+        cfg.get('visualizer') or dict(type='PoseLocalVisualizer'),
+        backend='matplotlib')
     with warnings.catch_warnings():
         # without weights MMPose warns that the model is random
         warnings.filterwarnings('ignore', message='.*weights is None.*')
         inferencer = Pose2DInferencer(
-            model=cfg, weights=weights, device=device,
-            det_model='whole_image')
+            model=cfg, weights=weights, device=device, det_model='whole_image')
     meta = _as_numpy_meta(inferencer.model.dataset_meta)
     inferencer.model.dataset_meta = meta
     inferencer.visualizer.set_dataset_meta(meta)
@@ -104,10 +108,10 @@ def coco_people(ann_file: str) -> Dict[str, Dict]:
         kpts = np.array([a['keypoints'] for a in anns],
                         np.float32).reshape(len(anns), -1, 3)
         people[name] = dict(
-            bboxes=np.array([[a['bbox'][0], a['bbox'][1],
-                              a['bbox'][0] + a['bbox'][2],
-                              a['bbox'][1] + a['bbox'][3]] for a in anns],
-                            np.float32).reshape(-1, 4),
+            bboxes=np.array([[
+                a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                a['bbox'][1] + a['bbox'][3]
+            ] for a in anns], np.float32).reshape(-1, 4),
             keypoints=kpts[..., :2],
             keypoints_visible=(kpts[..., 2] > 0).astype(np.float32))
     return people
@@ -124,9 +128,8 @@ def _draw(visualizer, path, pred, out_file, kpt_thr, vis_scale, gt=None):
     inst = InstanceData()
     inst.keypoints = np.asarray(pred['keypoints'], np.float32).reshape(
         len(pred['bboxes']), -1, 2) * s
-    inst.keypoint_scores = np.asarray(pred['keypoint_scores'],
-                                      np.float32).reshape(
-                                          inst.keypoints.shape[:2])
+    inst.keypoint_scores = np.asarray(
+        pred['keypoint_scores'], np.float32).reshape(inst.keypoints.shape[:2])
     inst.bboxes = np.asarray(pred['bboxes'], np.float32).reshape(-1, 4) * s
     sample = PoseDataSample(pred_instances=inst)
     if gt is not None:
@@ -138,8 +141,14 @@ def _draw(visualizer, path, pred, out_file, kpt_thr, vis_scale, gt=None):
     visualizer.radius = max(2, s + 1)
     visualizer.line_width = max(1, s // 2)
     visualizer.add_datasample(
-        osp.basename(path), big, sample, draw_gt=gt is not None,
-        draw_pred=True, draw_bbox=True, kpt_thr=kpt_thr, out_file=out_file)
+        osp.basename(path),
+        big,
+        sample,
+        draw_gt=gt is not None,
+        draw_pred=True,
+        draw_bbox=True,
+        kpt_thr=kpt_thr,
+        out_file=out_file)
 
 
 def run_pose_inference(images: Union[str, Sequence[str]],
@@ -176,9 +185,9 @@ def run_pose_inference(images: Union[str, Sequence[str]],
         ``keypoints`` (N, K, 2), ``keypoint_scores`` (N, K), as lists).
     """
     import numpy as np
+    from mmpose.apis import inference_topdown
 
     import uniformer_mm  # noqa: F401  (before mmpose.apis, as above)
-    from mmpose.apis import inference_topdown
     if isinstance(images, str):
         images = [images]
     images = list_inputs(images, IMAGE_EXTS)
@@ -191,11 +200,11 @@ def run_pose_inference(images: Union[str, Sequence[str]],
         gt = people.get(osp.basename(path))
         boxes = gt['bboxes'] if gt is not None and len(gt['bboxes']) else None
         # boxes=None: the whole image is the box
-        samples = inference_topdown(inferencer.model, path, boxes,
-                                    bbox_format='xyxy')
+        samples = inference_topdown(
+            inferencer.model, path, boxes, bbox_format='xyxy')
         pred = dict(
-            bboxes=np.concatenate(
-                [s.pred_instances.bboxes for s in samples]).tolist(),
+            bboxes=np.concatenate([s.pred_instances.bboxes
+                                   for s in samples]).tolist(),
             keypoints=np.concatenate(
                 [s.pred_instances.keypoints for s in samples]).tolist(),
             keypoint_scores=np.concatenate(
@@ -204,12 +213,15 @@ def run_pose_inference(images: Union[str, Sequence[str]],
         with open(osp.join(pred_dir, f'{stem}.json'), 'w') as f:
             json.dump(pred, f)
         out_file = osp.join(vis_dir, osp.basename(path))
-        _draw(inferencer.visualizer, path, pred, out_file, kpt_thr,
-              vis_scale, gt if ground_truth else None)
+        _draw(inferencer.visualizer, path, pred, out_file, kpt_thr, vis_scale,
+              gt if ground_truth else None)
         vis_files.append(out_file)
         predictions.append(pred)
-    return dict(task='pose', images=images, vis_files=vis_files,
-                predictions=predictions)
+    return dict(
+        task='pose',
+        images=images,
+        vis_files=vis_files,
+        predictions=predictions)
 
 
 def parse_args(argv=None):
@@ -218,23 +230,36 @@ def parse_args(argv=None):
         'Pose2DInferencer; person boxes from --gt or the whole image).',
         'IMAGE', 'work_dirs/demo/pose/model_weights.pth',
         'work_dirs/pose_demo')
-    parser.add_argument('--kpt-thr', type=float, default=0.3,
-                        help='draw keypoints scoring at least this')
+    parser.add_argument(
+        '--kpt-thr',
+        type=float,
+        default=0.3,
+        help='draw keypoints scoring at least this')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--gt', default=None,
-                        help='COCO keypoints json: person boxes to read the '
-                        'poses in, and ground truth drawn on the left')
-    parser.add_argument('--vis-scale', default='auto',
-                        help='upscale the drawings by this integer factor '
-                        '(auto: short side >= 384 px)')
+    parser.add_argument(
+        '--gt',
+        default=None,
+        help='COCO keypoints json: person boxes to read the '
+        'poses in, and ground truth drawn on the left')
+    parser.add_argument(
+        '--vis-scale',
+        default='auto',
+        help='upscale the drawings by this integer factor '
+        '(auto: short side >= 384 px)')
     return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = run_pose_inference(args.inputs, args.config, args.weights,
-                             args.out_dir, args.kpt_thr, args.device,
-                             ground_truth=args.gt, vis_scale=args.vis_scale)
+    out = run_pose_inference(
+        args.inputs,
+        args.config,
+        args.weights,
+        args.out_dir,
+        args.kpt_thr,
+        args.device,
+        ground_truth=args.gt,
+        vis_scale=args.vis_scale)
     for image, vis, pred in zip(out['images'], out['vis_files'],
                                 out['predictions']):
         print(f'{image}: {len(pred["bboxes"])} person(s) -> {vis}')

@@ -80,37 +80,54 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train and evaluate a tiny UniFormer on synthetic '
         'shapes, then draw its predictions.')
-    parser.add_argument('--task', choices=sorted(CONFIGS),
-                        default='detection')
-    parser.add_argument('--config', default=None,
-                        help='demo config (default: the one of --task)')
-    parser.add_argument('--work-dir', default=None,
-                        help='default: work_dirs/demo/<task>')
-    parser.add_argument('--data-root', default=None,
-                        help='where the synthetic data is generated / read '
-                        '(default: the config\'s data_root, under data/)')
+    parser.add_argument('--task', choices=sorted(CONFIGS), default='detection')
+    parser.add_argument(
+        '--config',
+        default=None,
+        help='demo config (default: the one of --task)')
+    parser.add_argument(
+        '--work-dir', default=None, help='default: work_dirs/demo/<task>')
+    parser.add_argument(
+        '--data-root',
+        default=None,
+        help='where the synthetic data is generated / read '
+        '(default: the config\'s data_root, under data/)')
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument('--max-iters', type=int, default=None,
-                        help=f'training iterations (default '
-                        f'{DEFAULT_DEMO_ITERS}); the lr schedule is scaled '
-                        'to it')
-    budget.add_argument('--full', action='store_true',
-                        help='train the config\'s full schedule (the '
-                        'benchmark budget)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='torch CPU threads (default 0: one per core, '
-                        'at most 8). '
-                        'OpenMP threads then wait passively '
-                        '(OMP_WAIT_POLICY=PASSIVE unless set), which keeps a '
-                        'shared CPU from slowing the small ops down by an '
-                        'order of magnitude')
-    parser.add_argument('--num-vis', type=int, default=4,
-                        help='val images to draw predictions on')
+    budget.add_argument(
+        '--max-iters',
+        type=int,
+        default=None,
+        help=f'training iterations (default '
+        f'{DEFAULT_DEMO_ITERS}); the lr schedule is scaled '
+        'to it')
+    budget.add_argument(
+        '--full',
+        action='store_true',
+        help='train the config\'s full schedule (the '
+        'benchmark budget)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='torch CPU threads (default 0: one per core, '
+        'at most 8). '
+        'OpenMP threads then wait passively '
+        '(OMP_WAIT_POLICY=PASSIVE unless set), which keeps a '
+        'shared CPU from slowing the small ops down by an '
+        'order of magnitude')
+    parser.add_argument(
+        '--num-vis',
+        type=int,
+        default=4,
+        help='val images to draw predictions on')
     parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        metavar='KEY=VALUE',
-                        help='override config entries, e.g. '
-                        'train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='override config entries, e.g. '
+        'train_dataloader.batch_size=4')
     return parser.parse_args(argv)
 
 
@@ -124,8 +141,10 @@ def _parse_options(options):
 def _headline(task, metrics):
     """The main metrics as fractions (mmseg's IoUMetric reports %)."""
     scale = 0.01 if task == 'segmentation' else 1.0
-    return {k: round(metrics[k] * scale, 4)
-            for k in HEADLINE[task] if k in metrics}
+    return {
+        k: round(metrics[k] * scale, 4)
+        for k in HEADLINE[task] if k in metrics
+    }
 
 
 def _draw_images(task, cfg, weights, args) -> dict:
@@ -134,9 +153,9 @@ def _draw_images(task, cfg, weights, args) -> dict:
     from image_demo import run_inference
     vis_dir = cfg.work_dir
     test_ds = cfg.test_dataloader.dataset
-    img_dir = osp.join(test_ds.data_root,
-                       test_ds.data_prefix.get('img') or
-                       test_ds.data_prefix.get('img_path'))
+    img_dir = osp.join(
+        test_ds.data_root,
+        test_ds.data_prefix.get('img') or test_ds.data_prefix.get('img_path'))
     if task in ('detection', 'pose'):
         # a COCO json; for pose its boxes are also where the pose is read
         ground_truth = cfg.test_evaluator.ann_file
@@ -148,8 +167,10 @@ def _draw_images(task, cfg, weights, args) -> dict:
     vis = dict(vis_files=[])
     if images:
         # ground truth on the left, prediction on the right
-        vis = run_inference([osp.join(img_dir, f) for f in images], cfg,
-                            weights, out_dir=vis_dir,
+        vis = run_inference([osp.join(img_dir, f) for f in images],
+                            cfg,
+                            weights,
+                            out_dir=vis_dir,
                             score_thr=args.score_thr,
                             ground_truth=ground_truth)
     return vis
@@ -163,12 +184,11 @@ def _draw_videos(cfg, weights, num_vis) -> dict:
     ann_file = osp.join(test_ds.data_root, test_ds.ann_file)
     with open(ann_file) as f:
         lines = [line.split()[0] for line in f if line.strip()]
-    videos = [osp.join(test_ds.data_root, p)
-              for p in lines[:max(num_vis, 0)]]
+    videos = [osp.join(test_ds.data_root, p) for p in lines[:max(num_vis, 0)]]
     if not videos:
         return dict(vis_files=[])
-    return run_video_inference(videos, cfg, weights, out_dir=cfg.work_dir,
-                               ground_truth=ann_file)
+    return run_video_inference(
+        videos, cfg, weights, out_dir=cfg.work_dir, ground_truth=ann_file)
 
 
 def run_demo(args) -> dict:
@@ -212,14 +232,19 @@ def run_demo(args) -> dict:
     t2 = time.time()
     metrics = runner.test()
     t_test = time.time() - t2
-    metrics = {k: float(v) for k, v in metrics.items()
-               if isinstance(v, numbers.Real)}  # numpy scalars too
+    metrics = {
+        k: float(v)
+        for k, v in metrics.items() if isinstance(v, numbers.Real)
+    }  # numpy scalars too
 
     weights = osp.join(cfg.work_dir, 'model_weights.pth')
     save_weights(
-        runner.model, weights,
+        runner.model,
+        weights,
         dataset_meta=runner.test_dataloader.dataset.metainfo,
-        config=cfg.pretty_text, iters=int(max_iters), task=task)
+        config=cfg.pretty_text,
+        iters=int(max_iters),
+        task=task)
 
     if task == 'video':
         vis = _draw_videos(cfg, weights, args.num_vis)
@@ -227,15 +252,22 @@ def run_demo(args) -> dict:
         vis = _draw_images(task, cfg, weights, args)
 
     summary = dict(
-        task=task, config=osp.relpath(config), work_dir=cfg.work_dir,
-        data_root=data_root, max_iters=int(max_iters),
+        task=task,
+        config=osp.relpath(config),
+        work_dir=cfg.work_dir,
+        data_root=data_root,
+        max_iters=int(max_iters),
         threads=args.threads,
         batch_size=cfg.train_dataloader.batch_size,
-        seconds=dict(data=round(t_data, 1), train=round(t_train, 1),
-                     test=round(t_test, 1),
-                     total=round(time.time() - t0, 1)),
-        metrics=metrics, headline=_headline(task, metrics),
-        weights=weights, vis=vis['vis_files'],
+        seconds=dict(
+            data=round(t_data, 1),
+            train=round(t_train, 1),
+            test=round(t_test, 1),
+            total=round(time.time() - t0, 1)),
+        metrics=metrics,
+        headline=_headline(task, metrics),
+        weights=weights,
+        vis=vis['vis_files'],
         log_dir=runner.log_dir)
     with open(osp.join(cfg.work_dir, 'demo_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)

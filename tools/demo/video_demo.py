@@ -37,8 +37,12 @@ import numpy as np
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-from demo_utils import (  # noqa: E402
-    VIDEO_EXTS, demo_parser, list_inputs, output_dirs, parse_demo_args)
+from demo_utils import (
+    VIDEO_EXTS,
+    demo_parser,
+    list_inputs,  # noqa: E402
+    output_dirs,
+    parse_demo_args)
 
 # BGR
 _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
@@ -74,14 +78,15 @@ def _classes(cfg, checkpoint_meta: Optional[dict]) -> Optional[Tuple]:
         return tuple(meta['classes'])
     for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         loader = cfg.get(key) or {}
-        classes = (loader.get('dataset', {}).get('metainfo') or
-                   {}).get('classes')
+        classes = (loader.get('dataset', {}).get('metainfo')
+                   or {}).get('classes')
         if classes:
             return tuple(classes)
     return cfg.get('classes')
 
 
-def build_recognizer(config, weights: Optional[str] = None,
+def build_recognizer(config,
+                     weights: Optional[str] = None,
                      device: str = 'cpu'):
     """MMAction2's ``init_recognizer`` for ``config`` (a path or an mmengine
     ``Config``), loading ``weights`` weights-only; the class names go to
@@ -104,6 +109,7 @@ def build_recognizer(config, weights: Optional[str] = None,
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
     from mmaction.apis import init_recognizer
+
     # weights: MMEngine's loader, routed through torch.load(weights_only=
     # True) above
     model = init_recognizer(cfg, weights, device=device)
@@ -124,15 +130,20 @@ def _banner(width: int, lines: List[Tuple[str, tuple]]) -> np.ndarray:
     return banner
 
 
-def draw_video(frames: np.ndarray, text: List[Tuple[str, tuple]],
+def draw_video(frames: np.ndarray,
+               text: List[Tuple[str, tuple]],
                vis_scale: int = 4) -> np.ndarray:
     """Upscale RGB frames (T x H x W x 3) and put ``text`` (lines of (str,
     BGR colour)) below each; returns T x H' x W' x 3 RGB, even sides."""
     import cv2
     out = []
     for frame in frames:
-        big = cv2.resize(frame[..., ::-1], None, fx=vis_scale, fy=vis_scale,
-                         interpolation=cv2.INTER_NEAREST)
+        big = cv2.resize(
+            frame[..., ::-1],
+            None,
+            fx=vis_scale,
+            fy=vis_scale,
+            interpolation=cv2.INTER_NEAREST)
         t = _banner(big.shape[1], text)
         drawn = np.concatenate([big, t], 0)
         h, w = drawn.shape[:2]
@@ -155,8 +166,9 @@ def _strip(frames: np.ndarray, max_frames: int = 8) -> np.ndarray:
 def _decode_all(path: str) -> np.ndarray:
     import av
     with av.open(path) as container:
-        frames = [f.to_ndarray(format='rgb24')
-                  for f in container.decode(video=0)]
+        frames = [
+            f.to_ndarray(format='rgb24') for f in container.decode(video=0)
+        ]
     return np.stack(frames)
 
 
@@ -214,8 +226,10 @@ def run_video_inference(videos: Union[str, Sequence[str]],
         scores = sample.pred_score.detach().cpu().float()
         label = int(scores.argmax())
         name = classes[label] if classes else str(label)
-        pred = dict(label=label, score=round(float(scores[label]), 4),
-                    scores=[round(float(s), 4) for s in scores])
+        pred = dict(
+            label=label,
+            score=round(float(scores[label]), 4),
+            scores=[round(float(s), 4) for s in scores])
         pred['class'] = name
         text = [(f'pred: {name} {pred["score"]:.2f}', _WHITE)]
         gt = ground_truth.get(osp.normpath(osp.abspath(path)))
@@ -244,22 +258,31 @@ def parse_args(argv=None):
         'Recognise videos with a video config (MMAction2 '
         'inference_recognizer) and draw the predictions.', 'VIDEO',
         'work_dirs/demo/video/model_weights.pth', 'work_dirs/video_demo')
-    parser.add_argument('--gt', default=None,
-                        help='annotation list ("path label" per line, '
-                        'paths relative to the list) to draw the ground '
-                        'truth, e.g. data/synthetic_video/val_list.txt')
-    parser.add_argument('--vis-scale', type=int, default=4,
-                        help='integer upscaling of the drawn frames')
+    parser.add_argument(
+        '--gt',
+        default=None,
+        help='annotation list ("path label" per line, '
+        'paths relative to the list) to draw the ground '
+        'truth, e.g. data/synthetic_video/val_list.txt')
+    parser.add_argument(
+        '--vis-scale',
+        type=int,
+        default=4,
+        help='integer upscaling of the drawn frames')
     parser.add_argument('--device', default='cpu')
     return parse_demo_args(parser, 'VIDEO', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = run_video_inference(args.inputs, args.config, args.weights,
-                              args.out_dir, args.device,
-                              ground_truth=args.gt,
-                              vis_scale=args.vis_scale)
+    out = run_video_inference(
+        args.inputs,
+        args.config,
+        args.weights,
+        args.out_dir,
+        args.device,
+        ground_truth=args.gt,
+        vis_scale=args.vis_scale)
     for video, vis, pred in zip(out['videos'], out['vis_files'],
                                 out['predictions']):
         gt = f' (gt {pred["gt_label"]})' if 'gt_label' in pred else ''

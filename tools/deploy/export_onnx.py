@@ -24,13 +24,9 @@ import sys
 import torch
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from uniformer_mm.analysis.build import build_model_from_config  # noqa: E402
-from uniformer_mm.deploy import (NotExportableError,  # noqa: E402
-                                 export_module, export_onnx, verify_onnx)
+from uniformer_mm.analysis.build import build_model_from_config
+from uniformer_mm.deploy import (NotExportableError, export_module,
+                                 export_onnx, verify_onnx)
 
 DEFAULT_SHAPE = {2: (224, 224), 3: (8, 224, 224)}
 
@@ -42,16 +38,25 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help="weights file, or 'none'")
     parser.add_argument('--out', required=True, help='the .onnx file')
     parser.add_argument(
-        '--shape', type=int, nargs='+', help='export size: H W (images) or '
+        '--shape',
+        type=int,
+        nargs='+',
+        help='export size: H W (images) or '
         'T H W (videos); default 224 224 / 8 224 224')
-    parser.add_argument('--batch', type=int, default=2,
-                        help='export batch size (default 2)')
-    parser.add_argument('--dynamic', action='store_true',
-                        help='dynamic batch, (frames,) height and width')
-    parser.add_argument('--backbone-only', action='store_true',
-                        help='export every output of the backbone only')
-    parser.add_argument('--verify', action='store_true',
-                        help='compare ONNX Runtime with PyTorch')
+    parser.add_argument(
+        '--batch', type=int, default=2, help='export batch size (default 2)')
+    parser.add_argument(
+        '--dynamic',
+        action='store_true',
+        help='dynamic batch, (frames,) height and width')
+    parser.add_argument(
+        '--backbone-only',
+        action='store_true',
+        help='export every output of the backbone only')
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='compare ONNX Runtime with PyTorch')
     return parser.parse_args(argv)
 
 

@@ -168,7 +168,9 @@ class TwoStageDetectorDummy(nn.Module):
         return outs
 
 
-def dummy_rois(num: int, height: int, width: int,
+def dummy_rois(num: int,
+               height: int,
+               width: int,
                seed: int = 0) -> torch.Tensor:
     """``num`` valid boxes inside an image, as ``bbox2roi`` rows."""
     gen = torch.Generator().manual_seed(seed)

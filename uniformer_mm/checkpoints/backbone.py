@@ -73,9 +73,9 @@ _LAYOUT_NAMES = {
 }
 
 
-def find_backbone_state_dict(checkpoint: Any,
-                             prefix: Optional[str] = None
-                             ) -> Tuple[Dict[str, torch.Tensor], str]:
+def find_backbone_state_dict(
+        checkpoint: Any,
+        prefix: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], str]:
     """Locate the backbone weights in any supported checkpoint layout.
 
     Args:
@@ -140,8 +140,8 @@ def _official_name_head_dim(name: str, weights: dict) -> Optional[int]:
 
 
 def _model_name(checkpoint: Any) -> Optional[str]:
-    name = getattr(checkpoint.get('args'), 'model', None) or checkpoint.get(
-        'arch')
+    name = getattr(checkpoint.get('args'), 'model',
+                   None) or checkpoint.get('arch')
     return name if isinstance(name, str) else None
 
 
@@ -217,10 +217,11 @@ def check_head_dim(checkpoint: Any,
             'presets for head_dim 32) or set arch["head_dim"].')
 
 
-def adapt_state_dict(state_dict: Dict[str, torch.Tensor],
-                     model: nn.Module,
-                     inflate_mode: str = 'average'
-                     ) -> Tuple[Dict[str, torch.Tensor], Dict[str, int]]:
+def adapt_state_dict(
+    state_dict: Dict[str, torch.Tensor],
+    model: nn.Module,
+    inflate_mode: str = 'average'
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, int]]:
     """Match a checkpoint's backbone weights to ``model``.
 
     * 2D kernels meeting 3D ones are inflated (:func:`inflate_weight`);

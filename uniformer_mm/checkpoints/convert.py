@@ -138,8 +138,8 @@ def _class_count_problems(converted: Dict[str, torch.Tensor],
     for name, value in converted.items():
         # roi_head.bbox_head.2.fc_cls.weight (cascade stage 2) -> its kind
         what = layers.get(re.sub(r'\.\d+(?=\.)', '', name))
-        if what and name in target and (value.shape[0] !=
-                                        target[name].shape[0]):
+        if what and name in target and (value.shape[0]
+                                        != target[name].shape[0]):
             problems.append(
                 f'{name} ({what}): the checkpoint has {value.shape[0]} '
                 f'outputs, the config {target[name].shape[0]}')
@@ -185,43 +185,47 @@ def verify_state_dict(converted: Dict[str, torch.Tensor],
     return dict(tensors=len(converted), missing=0, unexpected=0)
 
 
-def _drop_unused_output_norms(state_dict: Dict[str, torch.Tensor],
-                              target: Dict[str, torch.Tensor]
-                              ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
-    dropped = [k for k in state_dict
-               if _OUTPUT_NORM.match(k) and k not in target]
+def _drop_unused_output_norms(
+    state_dict: Dict[str, torch.Tensor],
+    target: Dict[str,
+                 torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    dropped = [
+        k for k in state_dict if _OUTPUT_NORM.match(k) and k not in target
+    ]
     return OrderedDict(
         (k, v) for k, v in state_dict.items() if k not in dropped), dropped
 
 
-def rename_keys(layout: str, state_dict: Dict[str, torch.Tensor],
-                checkpoint: Any = None,
-                label_remap: Optional[torch.Tensor] = None
-                ) -> Dict[str, torch.Tensor]:
+def rename_keys(
+        layout: str,
+        state_dict: Dict[str, torch.Tensor],
+        checkpoint: Any = None,
+        label_remap: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """Our model's names for a whole-model layout (not ImageNet)."""
     if layout in ('mmdet2', 'mmseg0', 'openmmlab2'):
         return OrderedDict(state_dict)
     if layout == 'mmpose0':
-        return OrderedDict(
-            ('head.' + k[len('keypoint_head.'):]
-             if k.startswith('keypoint_head.') else k, v)
-            for k, v in state_dict.items())
+        return OrderedDict((
+            'head.' +
+            k[len('keypoint_head.'):] if k.startswith('keypoint_head.') else k,
+            v) for k, v in state_dict.items())
     if layout == 'slowfast':
         from .video import convert_slowfast_to_recognizer
         try:
-            return convert_slowfast_to_recognizer(
-                {'model_state': state_dict}, label_remap=label_remap)
+            return convert_slowfast_to_recognizer({'model_state': state_dict},
+                                                  label_remap=label_remap)
         except ValueError as error:
             raise ConversionError(str(error)) from None
     raise ConversionError(f'no key renaming for layout {layout!r}')
 
 
-def convert_whole_model(layout: str,
-                        state_dict: Dict[str, torch.Tensor],
-                        model: nn.Module,
-                        config: str = 'the config',
-                        label_remap: Optional[torch.Tensor] = None
-                        ) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+def convert_whole_model(
+    layout: str,
+    state_dict: Dict[str, torch.Tensor],
+    model: nn.Module,
+    config: str = 'the config',
+    label_remap: Optional[torch.Tensor] = None
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """Rename an MMDetection / MMSegmentation / MMPose / SlowFast state dict
     to ``model``'s keys and verify it (zero missing / unexpected).
 
@@ -237,10 +241,11 @@ def convert_whole_model(layout: str,
     return converted, stats
 
 
-def convert_imagenet(state_dict: Dict[str, torch.Tensor],
-                     backbone: nn.Module,
-                     checkpoint: Any = None
-                     ) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+def convert_imagenet(
+        state_dict: Dict[str, torch.Tensor],
+        backbone: nn.Module,
+        checkpoint: Any = None
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """An ImageNet classifier's weights as a backbone initialisation.
 
     The classification head (``head``, ``aux_head`` of token labeling, the
@@ -261,8 +266,10 @@ def convert_imagenet(state_dict: Dict[str, torch.Tensor],
     except ValueError as error:
         raise ConversionError(str(error)) from None
     target = backbone.state_dict()
-    stats['not_in_file'] = [k for k in target if k not in adapted and
-                            not k.endswith('num_batches_tracked')]
+    stats['not_in_file'] = [
+        k for k in target
+        if k not in adapted and not k.endswith('num_batches_tracked')
+    ]
     stats['dropped'] = [k for k in state_dict if k not in adapted]
     return adapted, stats
 
@@ -279,8 +286,7 @@ def checkpoint_meta(checkpoint: Any) -> Dict[str, Any]:
         palette = meta.get('PALETTE')
         if isinstance(palette, (list, tuple)):
             try:
-                out['palette'] = [[int(c) for c in color]
-                                  for color in palette]
+                out['palette'] = [[int(c) for c in color] for color in palette]
             except (TypeError, ValueError):
                 pass
     return out
@@ -310,8 +316,8 @@ def official_attention(checkpoint: Any) -> Optional[Tuple[str, int]]:
         return bool(found) and found.group(1) == 'True'
 
     size = re.search(r'window_size\s*=\s*(\d+)', text)
-    mode = ('hybrid' if flag('hybrid') else
-            'window' if flag('windows') else 'global')
+    mode = ('hybrid'
+            if flag('hybrid') else 'window' if flag('windows') else 'global')
     return mode, int(size.group(1)) if size else 14
 
 

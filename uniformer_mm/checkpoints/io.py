@@ -36,8 +36,10 @@ class CheckpointRefusedError(RuntimeError):
 
 
 def _unsafe_globals(path: str, error: Exception) -> List[str]:
-    allowed = {f'{t.__module__}.{t.__qualname__}'
-               for t in THIRD_PARTY_SAFE_GLOBALS}
+    allowed = {
+        f'{t.__module__}.{t.__qualname__}'
+        for t in THIRD_PARTY_SAFE_GLOBALS
+    }
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # legacy (non-zip) files: fall back to the message
@@ -139,8 +141,8 @@ def to_weights_only(obj: Any, where: str = '') -> Tuple[Any, List[str]]:
             return out
         if isinstance(value, (list, tuple)):
             items = [visit(v, f'{path}[{i}]') for i, v in enumerate(value)]
-            return type(value)(items) if isinstance(value, list) else tuple(
-                items)
+            return type(value)(items) if isinstance(value,
+                                                    list) else tuple(items)
         dropped.append(f'{path} ({type(value).__module__}.'
                        f'{type(value).__qualname__})')
         return None
@@ -159,9 +161,9 @@ def restore_history_buffers(checkpoint: Any) -> None:
         return
     for key, value in scalars.items():
         if isinstance(value, dict) and value.get(_HISTORY_BUFFER):
-            scalars[key] = HistoryBuffer(
-                value['log_history'].tolist(),
-                value['count_history'].tolist(), value['max_length'])
+            scalars[key] = HistoryBuffer(value['log_history'].tolist(),
+                                         value['count_history'].tolist(),
+                                         value['max_length'])
 
 
 def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
@@ -176,7 +178,9 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
     return checkpoint
 
 
-def save_weights(model, path: str, dataset_meta: Optional[dict] = None,
+def save_weights(model,
+                 path: str,
+                 dataset_meta: Optional[dict] = None,
                  **meta) -> str:
     """Save only ``model``'s weights, as ``{'state_dict', 'meta'}`` with
     plain types (a small file for inference; training checkpoints carry the
@@ -195,8 +199,10 @@ def save_weights(model, path: str, dataset_meta: Optional[dict] = None,
     if dataset_meta:
         plain_meta['dataset_meta'] = dataset_meta
     plain_meta = to_weights_only(plain_meta)[0]
-    state = {k: v.detach().cpu().clone() for k, v in
-             model.state_dict().items()}
+    state = {
+        k: v.detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({'state_dict': state, 'meta': plain_meta}, path)
     return path

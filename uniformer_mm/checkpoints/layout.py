@@ -60,8 +60,9 @@ def locate_state_dict(
             break
     else:
         container, state_dict = None, checkpoint
-    not_tensors = [k for k, v in state_dict.items()
-                   if not isinstance(v, torch.Tensor)]
+    not_tensors = [
+        k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)
+    ]
     if not_tensors:
         raise ValueError(
             'the checkpoint holds non-tensor entries where weights are '

@@ -79,8 +79,8 @@ def read_class_names(paths: Union[str, Sequence[str]]) -> List[str]:
         return lines
     indices = [int(m['index']) for m in matches]
     names = [m['name'] for m in matches]
-    if sorted(indices) != list(range(len(indices))) or len(set(names)) != len(
-            names):
+    if sorted(indices) != list(range(len(indices))) or len(
+            set(names)) != len(names):
         if len(paths) > 1:
             raise ValueError(
                 f'the "<name> <index>" lines of {list(map(str, paths))} do '
@@ -253,9 +253,8 @@ def convert_slowfast_to_recognizer(
                 f'{remap.numel()} entries')
         weight, bias = weight[remap], bias[remap]
     foreign = [
-        k for k in state_dict
-        if k not in _HEAD and not re.match(
-            r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop)\.', k)
+        k for k in state_dict if k not in _HEAD
+        and not re.match(r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop)\.', k)
     ]
     if foreign:
         raise ValueError(
@@ -281,4 +280,5 @@ def remap_from_label_files(checkpoint_label_files: Union[str, Sequence[str]],
     """
     return build_label_remap(
         read_class_names(checkpoint_label_files),
-        read_class_names(dataset_label_files), normalize=normalize)
+        read_class_names(dataset_label_files),
+        normalize=normalize)

@@ -1,4 +1,5 @@
-"""Stand-in for ``mmaction.models.localizers.drn``, absent from mmaction2 1.2.0.
+"""Stand-in for ``mmaction.models.localizers.drn``, absent from mmaction2
+1.2.0.
 
 The mmaction2 1.2.0 wheel and sdist on PyPI ship ``localizers/__init__.py``
 importing ``.drn.drn`` but not the ``drn/`` folder itself, so

@@ -13,12 +13,15 @@ __all__ = [
     'set_iter_budget', 'DEFAULT_POSE_ROOT', 'make_coco_keypoints',
     'DEFAULT_VIDEO_ROOT', 'VIDEO_CLASSES', 'make_video_dataset'
 ]
-_WHERE = dict(prepare_synthetic_data='.prepare', set_data_root='.prepare',
-              set_iter_budget='.prepare', DEFAULT_POSE_ROOT='.synthetic_pose',
-              make_coco_keypoints='.synthetic_pose',
-              DEFAULT_VIDEO_ROOT='.synthetic_video',
-              VIDEO_CLASSES='.synthetic_video',
-              make_video_dataset='.synthetic_video')
+_WHERE = dict(
+    prepare_synthetic_data='.prepare',
+    set_data_root='.prepare',
+    set_iter_budget='.prepare',
+    DEFAULT_POSE_ROOT='.synthetic_pose',
+    make_coco_keypoints='.synthetic_pose',
+    DEFAULT_VIDEO_ROOT='.synthetic_video',
+    VIDEO_CLASSES='.synthetic_video',
+    make_video_dataset='.synthetic_video')
 
 
 def __getattr__(name):

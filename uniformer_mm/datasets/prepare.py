@@ -18,9 +18,12 @@ from .synthetic import make_coco_instances, make_seg_dataset
 from .synthetic_pose import make_coco_keypoints
 from .synthetic_video import make_video_dataset
 
-_GENERATORS = {'coco': make_coco_instances, 'seg': make_seg_dataset,
-               'coco_keypoints': make_coco_keypoints,
-               'video': make_video_dataset}
+_GENERATORS = {
+    'coco': make_coco_instances,
+    'seg': make_seg_dataset,
+    'coco_keypoints': make_coco_keypoints,
+    'video': make_video_dataset
+}
 
 
 def _rebase(node: Any, old: str, new: str) -> Any:
@@ -86,7 +89,8 @@ def prepare_synthetic_data(cfg,
     return root
 
 
-def set_iter_budget(cfg, max_iters: int,
+def set_iter_budget(cfg,
+                    max_iters: int,
                     val_interval: Optional[int] = None) -> None:
     """Train ``max_iters`` iterations instead of the config's schedule.
 

@@ -48,16 +48,19 @@ TRANSLATE_PCT = 0.45
 OP_PROB = 0.5
 
 #: timm's ``rand`` operation set (AA_TYPE without ``inc1``)
-RAND_OPS: Tuple[str, ...] = (
-    'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'Posterize', 'Solarize',
-    'SolarizeAdd', 'Color', 'Contrast', 'Brightness', 'Sharpness', 'ShearX',
-    'ShearY', 'TranslateXRel', 'TranslateYRel')
+RAND_OPS: Tuple[str, ...] = ('AutoContrast', 'Equalize', 'Invert', 'Rotate',
+                             'Posterize', 'Solarize', 'SolarizeAdd', 'Color',
+                             'Contrast', 'Brightness', 'Sharpness', 'ShearX',
+                             'ShearY', 'TranslateXRel', 'TranslateYRel')
 #: the ``inc1`` set: severity grows with the magnitude for every operation
-RAND_INCREASING_OPS: Tuple[str, ...] = (
-    'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing',
-    'SolarizeIncreasing', 'SolarizeAdd', 'ColorIncreasing',
-    'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing',
-    'ShearX', 'ShearY', 'TranslateXRel', 'TranslateYRel')
+RAND_INCREASING_OPS: Tuple[str,
+                           ...] = ('AutoContrast', 'Equalize', 'Invert',
+                                   'Rotate', 'PosterizeIncreasing',
+                                   'SolarizeIncreasing', 'SolarizeAdd',
+                                   'ColorIncreasing', 'ContrastIncreasing',
+                                   'BrightnessIncreasing',
+                                   'SharpnessIncreasing', 'ShearX', 'ShearY',
+                                   'TranslateXRel', 'TranslateYRel')
 
 INTERPOLATIONS = {
     'nearest': Image.Resampling.NEAREST,
@@ -128,7 +131,8 @@ _SIGNED = frozenset(('Rotate', 'ColorIncreasing', 'ContrastIncreasing',
                      'ShearY', 'TranslateXRel', 'TranslateYRel'))
 
 
-def op_argument(name: str, magnitude: float,
+def op_argument(name: str,
+                magnitude: float,
                 sign: int = 1) -> Optional[Union[int, float]]:
     """The argument of operation ``name`` at ``magnitude`` (0-10).
 
@@ -158,8 +162,12 @@ def op_argument(name: str, magnitude: float,
 def _affine(img, coeffs, ctx):
     # PIL maps each output pixel (x, y) to the input pixel
     # (a x + b y + c, d x + e y + f)
-    return img.transform(img.size, Image.Transform.AFFINE, coeffs,
-                         resample=ctx['resample'], fillcolor=ctx['fill'])
+    return img.transform(
+        img.size,
+        Image.Transform.AFFINE,
+        coeffs,
+        resample=ctx['resample'],
+        fillcolor=ctx['fill'])
 
 
 def _solarize_add(img, add, ctx):
@@ -178,30 +186,43 @@ def _posterize_op(img, bits, ctx):
 
 
 _OPS = {
-    'AutoContrast': lambda img, arg, ctx: ImageOps.autocontrast(img),
-    'Equalize': lambda img, arg, ctx: ImageOps.equalize(img),
-    'Invert': lambda img, arg, ctx: ImageOps.invert(img),
-    'Rotate': lambda img, deg, ctx: img.rotate(
+    'AutoContrast':
+    lambda img, arg, ctx: ImageOps.autocontrast(img),
+    'Equalize':
+    lambda img, arg, ctx: ImageOps.equalize(img),
+    'Invert':
+    lambda img, arg, ctx: ImageOps.invert(img),
+    'Rotate':
+    lambda img, deg, ctx: img.rotate(
         deg, resample=ctx['resample'], fillcolor=ctx['fill']),
-    'Posterize': _posterize_op,
-    'PosterizeIncreasing': _posterize_op,
-    'Solarize': lambda img, t, ctx: ImageOps.solarize(img, t),
-    'SolarizeIncreasing': lambda img, t, ctx: ImageOps.solarize(img, t),
-    'SolarizeAdd': _solarize_add,
-    'ShearX': lambda img, f, ctx: _affine(img, (1, f, 0, 0, 1, 0), ctx),
-    'ShearY': lambda img, f, ctx: _affine(img, (1, 0, 0, f, 1, 0), ctx),
-    'TranslateXRel': lambda img, pct, ctx: _affine(
-        img, (1, 0, pct * img.size[0], 0, 1, 0), ctx),
-    'TranslateYRel': lambda img, pct, ctx: _affine(
-        img, (1, 0, 0, 0, 1, pct * img.size[1]), ctx),
+    'Posterize':
+    _posterize_op,
+    'PosterizeIncreasing':
+    _posterize_op,
+    'Solarize':
+    lambda img, t, ctx: ImageOps.solarize(img, t),
+    'SolarizeIncreasing':
+    lambda img, t, ctx: ImageOps.solarize(img, t),
+    'SolarizeAdd':
+    _solarize_add,
+    'ShearX':
+    lambda img, f, ctx: _affine(img, (1, f, 0, 0, 1, 0), ctx),
+    'ShearY':
+    lambda img, f, ctx: _affine(img, (1, 0, 0, f, 1, 0), ctx),
+    'TranslateXRel':
+    lambda img, pct, ctx: _affine(img,
+                                  (1, 0, pct * img.size[0], 0, 1, 0), ctx),
+    'TranslateYRel':
+    lambda img, pct, ctx: _affine(img,
+                                  (1, 0, 0, 0, 1, pct * img.size[1]), ctx),
 }
 for _name, _enhancer in (('Color', ImageEnhance.Color),
                          ('Contrast', ImageEnhance.Contrast),
                          ('Brightness', ImageEnhance.Brightness),
                          ('Sharpness', ImageEnhance.Sharpness)):
     for _suffix in ('', 'Increasing'):
-        _OPS[_name + _suffix] = (
-            lambda img, f, ctx, e=_enhancer: e(img).enhance(f))
+        _OPS[_name +
+             _suffix] = (lambda img, f, ctx, e=_enhancer: e(img).enhance(f))
 del _name, _enhancer, _suffix
 
 
@@ -215,7 +236,9 @@ def _context(interpolation: str, fill: Sequence[int]) -> dict:
     return dict(resample=INTERPOLATIONS[interpolation], fill=fill)
 
 
-def apply_op(frame: np.ndarray, name: str, arg=None,
+def apply_op(frame: np.ndarray,
+             name: str,
+             arg=None,
              interpolation: str = 'bicubic',
              fill: Sequence[int] = FILL) -> np.ndarray:
     """Apply one operation with a given argument to one HxWx3 uint8 RGB
@@ -318,8 +341,10 @@ def parse_policy(policy: str) -> RandAugmentPolicy:
         raise ValueError(f'RandAugment policy {policy!r}: inc must be 0 or '
                          f'1, got {values["inc"]}')
     return RandAugmentPolicy(
-        magnitude=float(values['m']), num_layers=values['n'],
-        magnitude_std=values['mstd'], increasing=bool(values['inc']))
+        magnitude=float(values['m']),
+        num_layers=values['n'],
+        magnitude_std=values['mstd'],
+        increasing=bool(values['inc']))
 
 
 # ------------------------------------------------------------ transform
@@ -358,7 +383,8 @@ class ClipRandAugment(BaseTransform):
         >>> dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1')
     """
 
-    def __init__(self, policy: str = 'rand-m7-n4-mstd0.5-inc1',
+    def __init__(self,
+                 policy: str = 'rand-m7-n4-mstd0.5-inc1',
                  interpolation: str = 'bicubic',
                  fill: Sequence[int] = FILL):
         self.policy = policy
@@ -393,8 +419,10 @@ class ClipRandAugment(BaseTransform):
     def apply(self, frames: Sequence[np.ndarray],
               ops: Sequence[Tuple[str, object]]) -> List[np.ndarray]:
         """Apply the drawn ``ops`` to every frame; new arrays."""
-        images = [Image.fromarray(_check_frame(f, f'imgs[{i}]'))
-                  for i, f in enumerate(frames)]
+        images = [
+            Image.fromarray(_check_frame(f, f'imgs[{i}]'))
+            for i, f in enumerate(frames)
+        ]
         for name, arg in ops:
             images = [_OPS[name](img, arg, self._ctx) for img in images]
         # np.array copies: later in-place transforms (Flip) need writable

@@ -183,12 +183,15 @@ class _Job:
             samplers share the longer videos instead of rewriting them).
     """
 
-    def __init__(self, anchor: str, params: dict, folders: Sequence[str],
+    def __init__(self,
+                 anchor: str,
+                 params: dict,
+                 folders: Sequence[str],
                  at_least: Sequence[str] = ()):
         self.anchor = anchor
         self.manifest = anchor + MANIFEST_SUFFIX
-        self.params = dict(generator=GENERATOR, version=GENERATOR_VERSION,
-                           **params)
+        self.params = dict(
+            generator=GENERATOR, version=GENERATOR_VERSION, **params)
         self.folders = list(dict.fromkeys(folders))
         self.at_least = tuple(at_least)
         self.files: List[str] = []  # relative to the manifest's folder
@@ -274,19 +277,24 @@ class _Job:
             os.makedirs(folder, exist_ok=True)
         # written first: an interrupted run leaves files this module may
         # replace next time, never files that look foreign to it
-        self._write(dict(params=self.params, state='writing',
-                         files=[osp.relpath(self.anchor,
-                                            osp.dirname(self.manifest))]))
+        self._write(
+            dict(
+                params=self.params,
+                state='writing',
+                files=[osp.relpath(self.anchor, osp.dirname(self.manifest))]))
 
     def add(self, path: str) -> str:
-        self.files.append(
-            osp.relpath(path, osp.dirname(self.manifest) or '.'))
+        self.files.append(osp.relpath(path, osp.dirname(self.manifest) or '.'))
         return path
 
     def finish(self) -> List[str]:
         sha = _sha256(self.anchor) if osp.isfile(self.anchor) else None
-        self._write(dict(params=self.params, state='done',
-                         anchor_sha256=sha, files=self.files))
+        self._write(
+            dict(
+                params=self.params,
+                state='done',
+                anchor_sha256=sha,
+                files=self.files))
         return [self._abs(p) for p in self.files] + [self.manifest]
 
     def _write(self, content: dict) -> None:
@@ -332,9 +340,15 @@ def _scene(seed: int, tag: str, index: int):
     ``polygon``, ``bbox``, ``mask``, ``area`` in frame coordinates)."""
     from .synthetic import draw_scene
     width, height = IMAGE_SIZE
-    image, shapes = draw_scene(seed, 'train', _stream(seed, tag, index),
-                               height, min_shapes=1, max_shapes=4,
-                               min_size=0.25, max_size=0.45)
+    image, shapes = draw_scene(
+        seed,
+        'train',
+        _stream(seed, tag, index),
+        height,
+        min_shapes=1,
+        max_shapes=4,
+        min_size=0.25,
+        max_size=0.45)
     image, dx = _pad_width(image, width)
     for s in shapes:
         poly = np.asarray(s['polygon']).reshape(-1, 2) + (dx, 0)
@@ -348,15 +362,21 @@ def _image_entry(job: _Job, folder: str, tag: str, index: int,
                  image: np.ndarray) -> dict:
     name = f'{PREFIX}{tag}_{index:06d}.jpg'
     _write_jpeg(job.add(osp.join(folder, name)), image)
-    return dict(id=index + 1, file_name=name, width=image.shape[1],
-                height=image.shape[0])
+    return dict(
+        id=index + 1,
+        file_name=name,
+        width=image.shape[1],
+        height=image.shape[0])
 
 
 def _coco_json(images: list, annotations: list, categories: list) -> dict:
     return dict(
-        info=dict(description=f'{GENERATOR} stand-in (not real data)',
-                  version=str(GENERATOR_VERSION)),
-        licenses=[], images=images, annotations=annotations,
+        info=dict(
+            description=f'{GENERATOR} stand-in (not real data)',
+            version=str(GENERATOR_VERSION)),
+        licenses=[],
+        images=images,
+        annotations=annotations,
         categories=categories)
 
 
@@ -381,10 +401,15 @@ def _det_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
     cats = _coco_categories(cfg)
     num_classes = _check_classes(num_classes, len(cats), 'mmdet CocoDataset')
     tag = _tag(ann_file)
-    job = _Job(ann_file, dict(kind='coco_instances', img_dir=img_dir,
-                              categories=cats, num_samples=num_samples,
-                              num_classes=num_classes, seed=seed),
-               [img_dir])
+    job = _Job(
+        ann_file,
+        dict(
+            kind='coco_instances',
+            img_dir=img_dir,
+            categories=cats,
+            num_samples=num_samples,
+            num_classes=num_classes,
+            seed=seed), [img_dir])
 
     def writer(job):
         images, annotations = [], []
@@ -394,13 +419,16 @@ def _det_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
             rng = _rng(seed, tag + '/labels', i)
             for s in shapes:
                 label = int(rng.integers(num_classes))
-                annotations.append(dict(
-                    id=len(annotations) + 1, image_id=i + 1,
-                    category_id=cats[label]['id'], bbox=s['bbox'],
-                    area=float(s['area']), iscrowd=0,
-                    segmentation=[s['polygon']]))
-        _dump_json(job.add(ann_file),
-                   _coco_json(images, annotations, cats))
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=i + 1,
+                        category_id=cats[label]['id'],
+                        bbox=s['bbox'],
+                        area=float(s['area']),
+                        iscrowd=0,
+                        segmentation=[s['polygon']]))
+        _dump_json(job.add(ann_file), _coco_json(images, annotations, cats))
 
     return _run(job, writer)
 
@@ -444,18 +472,26 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
                          'writes PNG label maps (a suffix ending in .png)')
     img_dir = _prefix(cfg, 'img_path')
     seg_dir = _prefix(cfg, 'seg_map_path')
-    ann_file = (_join(cfg.get('data_root'), cfg['ann_file'])
-                if cfg.get('ann_file') else '')
+    ann_file = (
+        _join(cfg.get('data_root'), cfg['ann_file'])
+        if cfg.get('ann_file') else '')
     # as BaseSegDataset: a list of names, or (no file) a folder scan
     listed = bool(ann_file) and not osp.isdir(ann_file)
     anchor = ann_file if listed else osp.normpath(img_dir)
     tag = _tag(anchor)
-    job = _Job(anchor, dict(kind='seg', img_dir=img_dir, seg_dir=seg_dir,
-                            listed=listed, img_suffix=img_suffix,
-                            seg_suffix=seg_suffix, reduce_zero=reduce_zero,
-                            num_samples=num_samples,
-                            num_classes=num_classes, seed=seed),
-               [img_dir, seg_dir])
+    job = _Job(
+        anchor,
+        dict(
+            kind='seg',
+            img_dir=img_dir,
+            seg_dir=seg_dir,
+            listed=listed,
+            img_suffix=img_suffix,
+            seg_suffix=seg_suffix,
+            reduce_zero=reduce_zero,
+            num_samples=num_samples,
+            num_classes=num_classes,
+            seed=seed), [img_dir, seg_dir])
     # values: with reduce_zero_label, 0 is "other" and 1..C the classes;
     # without it, 0..C-1 are the classes
     low, high = (1, num_classes + 1) if reduce_zero else (0, num_classes)
@@ -492,6 +528,7 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
 def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
                seed: int) -> List[str]:
     from .synthetic_pose import KEYPOINT_NAMES, SKELETON, draw_pose_scene
+
     # no class labels here: accept the category count or the keypoint count
     # (a heatmap head's out_channels)
     if num_classes not in (None, 1, len(KEYPOINT_NAMES)):
@@ -504,8 +541,13 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
         raise ValueError('mmpose CocoDataset needs ann_file')
     img_dir = _prefix(cfg, 'img')
     tag = _tag(ann_file)
-    job = _Job(ann_file, dict(kind='coco_keypoints', img_dir=img_dir,
-                              num_samples=num_samples, seed=seed), [img_dir])
+    job = _Job(
+        ann_file,
+        dict(
+            kind='coco_keypoints',
+            img_dir=img_dir,
+            num_samples=num_samples,
+            seed=seed), [img_dir])
     width, height = IMAGE_SIZE
 
     def writer(job):
@@ -516,9 +558,15 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
             # (mmpose's top-down loader drops the others)
             for attempt in range(20):
                 image, persons = draw_pose_scene(
-                    seed, 'train', _stream(seed, tag, i) + (attempt << 16),
-                    height, max_people=2, min_height=0.6, max_height=0.9,
-                    occlude_prob=0.25, out_of_frame_prob=0.0)
+                    seed,
+                    'train',
+                    _stream(seed, tag, i) + (attempt << 16),
+                    height,
+                    max_people=2,
+                    min_height=0.6,
+                    max_height=0.9,
+                    occlude_prob=0.25,
+                    out_of_frame_prob=0.0)
                 if any(p['num_keypoints'] > 0 for p in persons):
                     break
             image, dx = _pad_width(image, width)
@@ -526,20 +574,28 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
             for p in persons:
                 kps = np.asarray(p['keypoints'], np.float64).copy()
                 kps[kps[:, 2] > 0, 0] += dx
-                annotations.append(dict(
-                    id=len(annotations) + 1, image_id=i + 1, category_id=1,
-                    bbox=[p['bbox'][0] + dx] + list(p['bbox'][1:]),
-                    area=float(p['area']), iscrowd=0,
-                    num_keypoints=int(p['num_keypoints']),
-                    keypoints=[
-                        int(v) if j % 3 == 2 else round(float(v), 2)
-                        for j, v in enumerate(kps.reshape(-1))
-                    ]))
-        _dump_json(job.add(ann_file), _coco_json(
-            images, annotations, [
-                dict(id=1, name='person', supercategory='person',
-                     keypoints=list(KEYPOINT_NAMES),
-                     skeleton=[list(s) for s in SKELETON])
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=i + 1,
+                        category_id=1,
+                        bbox=[p['bbox'][0] + dx] + list(p['bbox'][1:]),
+                        area=float(p['area']),
+                        iscrowd=0,
+                        num_keypoints=int(p['num_keypoints']),
+                        keypoints=[
+                            int(v) if j % 3 == 2 else round(float(v), 2)
+                            for j, v in enumerate(kps.reshape(-1))
+                        ]))
+        _dump_json(
+            job.add(ann_file),
+            _coco_json(images, annotations, [
+                dict(
+                    id=1,
+                    name='person',
+                    supercategory='person',
+                    keypoints=list(KEYPOINT_NAMES),
+                    skeleton=[list(s) for s in SKELETON])
             ]))
 
     files = _run(job, writer)
@@ -553,8 +609,9 @@ def _pose_bbox_file(bbox_file: str, ann_file: str, seed: int) -> List[str]:
     """Detected-person boxes: each ground-truth person box, jittered, with a
     detector-like score, plus one low-score false positive per image."""
     ann_sha = _sha256(ann_file)
-    job = _Job(bbox_file, dict(kind='person_detections', ann_sha256=ann_sha,
-                               seed=seed), [])
+    job = _Job(bbox_file,
+               dict(kind='person_detections', ann_sha256=ann_sha, seed=seed),
+               [])
 
     def writer(job):
         with open(ann_file) as f:
@@ -564,20 +621,29 @@ def _pose_bbox_file(bbox_file: str, ann_file: str, seed: int) -> List[str]:
         for ann in coco['annotations']:
             x, y, w, h = ann['bbox']
             jitter = rng.normal(0, 0.03, 4) * [w, h, w, h]
-            dets.append(dict(
-                image_id=ann['image_id'], category_id=1,
-                bbox=[round(float(v), 2) for v in
-                      (x + jitter[0], y + jitter[1],
-                       max(w + jitter[2], 2.0), max(h + jitter[3], 2.0))],
-                score=round(float(rng.uniform(0.8, 1.0)), 4)))
+            dets.append(
+                dict(
+                    image_id=ann['image_id'],
+                    category_id=1,
+                    bbox=[
+                        round(float(v), 2)
+                        for v in (x + jitter[0], y + jitter[1],
+                                  max(w + jitter[2], 2.0),
+                                  max(h + jitter[3], 2.0))
+                    ],
+                    score=round(float(rng.uniform(0.8, 1.0)), 4)))
         for img in coco['images']:
             w, h = img['width'], img['height']
-            dets.append(dict(
-                image_id=img['id'], category_id=1,
-                bbox=[round(float(v), 2) for v in
-                      (rng.uniform(0, w / 2), rng.uniform(0, h / 2),
-                       w / 4, h / 3)],
-                score=round(float(rng.uniform(0.05, 0.3)), 4)))
+            dets.append(
+                dict(
+                    image_id=img['id'],
+                    category_id=1,
+                    bbox=[
+                        round(float(v),
+                              2) for v in (rng.uniform(0, w / 2),
+                                           rng.uniform(0, h / 2), w / 4, h / 3)
+                    ],
+                    score=round(float(rng.uniform(0.05, 0.3)), 4)))
         _dump_json(job.add(bbox_file), dets)
 
     return _run(job, writer)
@@ -591,8 +657,9 @@ def _frames_needed(cfg: dict) -> int:
         if not isinstance(t, dict):
             continue
         if t.get('type') == 'SampleFrames':
-            need = max(need, int(t.get('clip_len', 1)) *
-                       int(t.get('frame_interval', 1)))
+            need = max(
+                need,
+                int(t.get('clip_len', 1)) * int(t.get('frame_interval', 1)))
         elif t.get('type') in ('UniformSample', 'UniformSampleFrames'):
             need = max(need, int(t.get('clip_len', 1)))
     return min(need, MAX_FRAMES)
@@ -624,9 +691,13 @@ def _clip(seed: int, tag: str, index: int, label: int,
     """RGB frames T x H x W x 3 of VIDEO_SIZE."""
     from .synthetic_video import VIDEO_CLASSES, draw_clip
     width, height = VIDEO_SIZE
-    frames, _ = draw_clip(seed, 'train', _stream(seed, tag, index),
-                          num_frames, width,
-                          label=label % len(VIDEO_CLASSES))
+    frames, _ = draw_clip(
+        seed,
+        'train',
+        _stream(seed, tag, index),
+        num_frames,
+        width,
+        label=label % len(VIDEO_CLASSES))
     top = (width - height) // 2
     return np.ascontiguousarray(frames[:, top:top + height])
 
@@ -662,20 +733,28 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
     ext = _video_ext(ann_file)
     delimiter = cfg.get('delimiter', ' ')
     tag = _tag(ann_file)
-    job = _Job(ann_file, dict(kind='videos', video_dir=video_dir, ext=ext,
-                              frames=frames, num_samples=num_samples,
-                              num_classes=num_classes, delimiter=delimiter,
-                              seed=seed), [video_dir],
-               at_least=('frames', ))
+    job = _Job(
+        ann_file,
+        dict(
+            kind='videos',
+            video_dir=video_dir,
+            ext=ext,
+            frames=frames,
+            num_samples=num_samples,
+            num_classes=num_classes,
+            delimiter=delimiter,
+            seed=seed), [video_dir],
+        at_least=('frames', ))
 
     def writer(job):
         lines = []
         for i in range(num_samples):
             label = _spread(i, num_samples, num_classes)
             name = f'{PREFIX}{tag}_{i:06d}{ext}'
-            write_video(job.add(osp.join(video_dir, name)),
-                        _clip(seed, tag, i, label, frames),
-                        codec=_VIDEO_CODECS.get(ext, 'mpeg4'))
+            write_video(
+                job.add(osp.join(video_dir, name)),
+                _clip(seed, tag, i, label, frames),
+                codec=_VIDEO_CODECS.get(ext, 'mpeg4'))
             lines.append(f'{name}{delimiter}{label}')
         _dump_lines(job.add(ann_file), lines)
 
@@ -696,12 +775,19 @@ def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
     start = int(cfg.get('start_index', 1))
     with_offset = bool(cfg.get('with_offset', False))
     tag = _tag(ann_file)
-    job = _Job(ann_file, dict(kind='rawframes', frame_root=frame_root,
-                              tmpl=tmpl, start_index=start,
-                              with_offset=with_offset, frames=frames,
-                              num_samples=num_samples,
-                              num_classes=num_classes, seed=seed),
-               [frame_root], at_least=('frames', ))
+    job = _Job(
+        ann_file,
+        dict(
+            kind='rawframes',
+            frame_root=frame_root,
+            tmpl=tmpl,
+            start_index=start,
+            with_offset=with_offset,
+            frames=frames,
+            num_samples=num_samples,
+            num_classes=num_classes,
+            seed=seed), [frame_root],
+        at_least=('frames', ))
 
     def writer(job):
         lines = []
@@ -712,8 +798,9 @@ def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
             os.makedirs(folder, exist_ok=True)  # may be left half-written
             clip = _clip(seed, tag, i, label, frames)
             for t, frame in enumerate(clip):
-                _write_jpeg(osp.join(folder, tmpl.format(start + t)),
-                            cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                _write_jpeg(
+                    osp.join(folder, tmpl.format(start + t)),
+                    cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
             total = f'0 {frames}' if with_offset else f'{frames}'
             lines.append(f'{name} {total} {label}')
         _dump_lines(job.add(ann_file), lines)
@@ -731,7 +818,10 @@ _WRITERS: Dict[Tuple[str, str], Callable] = {
 }
 
 
-def make_standin_data(dataset_cfg: dict, *, scope: str, num_samples: int = 2,
+def make_standin_data(dataset_cfg: dict,
+                      *,
+                      scope: str,
+                      num_samples: int = 2,
                       num_classes: Optional[int] = None,
                       seed: int = 0) -> List[str]:
     """Write a stand-in for the dataset described by ``dataset_cfg`` exactly
@@ -775,8 +865,8 @@ def make_standin_data(dataset_cfg: dict, *, scope: str, num_samples: int = 2,
 
 
 # ------------------------------------------------------------------ CLI
-_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video',
-              'img_path', 'seg_map_path')
+_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video', 'img_path',
+              'seg_map_path')
 
 
 def _rebase_paths(node, old: str, new: str):
@@ -806,12 +896,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         'datasets (a few small, real files; never over a real data set).')
     parser.add_argument('config')
     parser.add_argument(
-        '--data-root', help='where the config\'s data folder (the prefix '
+        '--data-root',
+        help='where the config\'s data folder (the prefix '
         '--prefix of its dataset paths) is taken to be; default: the '
         'config\'s own paths')
-    parser.add_argument('--prefix', default='data/',
-                        help='the path prefix --data-root replaces '
-                        '(default: data/)')
+    parser.add_argument(
+        '--prefix',
+        default='data/',
+        help='the path prefix --data-root replaces '
+        '(default: data/)')
     parser.add_argument('--num-samples', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
@@ -823,17 +916,20 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         if not loader:
             continue
         dataset = loader['dataset']
-        dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(
-            dataset)
+        dataset = dataset.to_dict() if hasattr(dataset,
+                                               'to_dict') else dict(dataset)
         if args.data_root:
             _rebase_paths(dataset, args.prefix, args.data_root)
         for leaf in leaf_datasets(dataset):
-            files = make_standin_data(leaf, scope=scope,
-                                      num_samples=args.num_samples,
-                                      seed=args.seed)
-            print_log(f'[standin] {split}: {leaf.get("type")}, '
-                      f'{len(files) - 1} files, manifest {files[-1]}',
-                      logger='current')
+            files = make_standin_data(
+                leaf,
+                scope=scope,
+                num_samples=args.num_samples,
+                seed=args.seed)
+            print_log(
+                f'[standin] {split}: {leaf.get("type")}, '
+                f'{len(files) - 1} files, manifest {files[-1]}',
+                logger='current')
             written += [f for f in files if f not in written]
     return written
 

@@ -112,13 +112,11 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     img = c0 * (1 - t[..., None]) + c1 * t[..., None]
     # low-frequency blotches: upsampled coarse noise
     coarse = rng.normal(0, 1, (6, 6, 3)).astype(np.float32)
-    img += 12 * cv2.resize(coarse, (size, size),
-                           interpolation=cv2.INTER_CUBIC)
+    img += 12 * cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     # stripes with a random frequency and direction
     phi = rng.uniform(0, np.pi)
     freq = rng.uniform(4, 14)
-    stripes = np.sin(2 * np.pi * freq *
-                     (np.cos(phi) * xx + np.sin(phi) * yy))
+    stripes = np.sin(2 * np.pi * freq * (np.cos(phi) * xx + np.sin(phi) * yy))
     img += rng.uniform(0, 10) * stripes[..., None]
     img += rng.normal(0, 6, img.shape)
     return img.astype(np.float32)
@@ -156,9 +154,15 @@ def _shape_colour(rng: np.random.Generator, bg: np.ndarray) -> np.ndarray:
     return 255 - bg
 
 
-def draw_scene(seed: int, split: str, index: int, image_size: int,
-               min_shapes: int, max_shapes: int, min_size: float,
-               max_size: float, empty: bool = False):
+def draw_scene(seed: int,
+               split: str,
+               index: int,
+               image_size: int,
+               min_shapes: int,
+               max_shapes: int,
+               min_size: float,
+               max_size: float,
+               empty: bool = False):
     """One image and its shapes.
 
     Returns:
@@ -184,8 +188,8 @@ def draw_scene(seed: int, split: str, index: int, image_size: int,
             x1, y1 = poly.max(0)
             # keep a 2 px gap between shapes so masks never touch
             bx0, by0 = max(int(x0) - 2, 0), max(int(y0) - 2, 0)
-            bx1, by1 = min(int(np.ceil(x1)) + 3, size), min(
-                int(np.ceil(y1)) + 3, size)
+            bx1, by1 = min(int(np.ceil(x1)) + 3,
+                           size), min(int(np.ceil(y1)) + 3, size)
             if occupied[by0:by1, bx0:bx1].any():
                 continue
             mask = _poly_mask(poly, size)
@@ -227,8 +231,8 @@ def _read_manifest(root: str) -> Optional[dict]:
 
 def _is_current(root: str, manifest: dict) -> bool:
     old = _read_manifest(root)
-    if old is None or any(old.get(k) != manifest[k]
-                          for k in ('kind', 'version', 'params')):
+    if old is None or any(
+            old.get(k) != manifest[k] for k in ('kind', 'version', 'params')):
         return False
     return all(osp.exists(osp.join(root, p)) for p in old.get('files', []))
 
@@ -268,8 +272,8 @@ def _coco_image(tmp: str, img_dir: str, index: int, image: np.ndarray,
     its ``images`` entry (id ``index + 1``)."""
     name = f'{index:06d}.jpg'
     _write_image(osp.join(tmp, img_dir, name), image)
-    return dict(id=index + 1, file_name=name, width=image_size,
-                height=image_size)
+    return dict(
+        id=index + 1, file_name=name, width=image_size, height=image_size)
 
 
 def _dump_coco(path: str, description: str, images: List[dict],
@@ -289,13 +293,14 @@ def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
     manifest = dict(kind=kind, version=GENERATOR_VERSION, params=params)
     if _is_current(root, manifest):
         if verbose:
-            print_log(f'[synthetic] {root}: up to date ({kind}, {params})',
-                      logger='current')
+            print_log(
+                f'[synthetic] {root}: up to date ({kind}, {params})',
+                logger='current')
         return root
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=osp.basename(root.rstrip('/\\')) +
-                           '.partial-', dir=parent)
+    tmp = tempfile.mkdtemp(
+        prefix=osp.basename(root.rstrip('/\\')) + '.partial-', dir=parent)
     try:
         files, stats = writer(tmp)
         manifest.update(files=files, stats=stats)
@@ -306,8 +311,9 @@ def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
         raise
     _publish(tmp, root)
     if verbose:
-        print_log(f'[synthetic] wrote {kind} data set to {root}: {stats}',
-                  logger='current')
+        print_log(
+            f'[synthetic] wrote {kind} data set to {root}: {stats}',
+            logger='current')
     return root
 
 
@@ -340,11 +346,16 @@ def make_coco_instances(root: str = DEFAULT_COCO_ROOT,
     Returns:
         ``root``.
     """
-    params = dict(num_train=int(num_train), num_val=int(num_val),
-                  image_size=int(image_size), seed=int(seed),
-                  min_shapes=int(min_shapes), max_shapes=int(max_shapes),
-                  min_size=float(min_size), max_size=float(max_size),
-                  empty_every=int(empty_every))
+    params = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        image_size=int(image_size),
+        seed=int(seed),
+        min_shapes=int(min_shapes),
+        max_shapes=int(max_shapes),
+        min_size=float(min_size),
+        max_size=float(max_size),
+        empty_every=int(empty_every))
     _check_params(params)
 
     def writer(tmp):
@@ -355,19 +366,30 @@ def make_coco_instances(root: str = DEFAULT_COCO_ROOT,
             os.makedirs(osp.join(tmp, img_dir))
             images, annotations = [], []
             for i in range(num):
-                empty = split == 'train' and (
-                    i == 0 or (empty_every > 0 and i % empty_every == 0))
+                empty = split == 'train' and (i == 0 or
+                                              (empty_every > 0
+                                               and i % empty_every == 0))
                 image, shapes = draw_scene(
-                    seed, split, i, image_size, min_shapes, max_shapes,
-                    min_size, max_size, empty=empty)
-                images.append(
-                    _coco_image(tmp, img_dir, i, image, image_size))
+                    seed,
+                    split,
+                    i,
+                    image_size,
+                    min_shapes,
+                    max_shapes,
+                    min_size,
+                    max_size,
+                    empty=empty)
+                images.append(_coco_image(tmp, img_dir, i, image, image_size))
                 for s in shapes:
                     annotations.append(
-                        dict(id=len(annotations) + 1, image_id=i + 1,
-                             category_id=s['label'] + 1, bbox=s['bbox'],
-                             area=s['area'], segmentation=[s['polygon']],
-                             iscrowd=0))
+                        dict(
+                            id=len(annotations) + 1,
+                            image_id=i + 1,
+                            category_id=s['label'] + 1,
+                            bbox=s['bbox'],
+                            area=s['area'],
+                            segmentation=[s['polygon']],
+                            iscrowd=0))
             ann = osp.join('annotations', f'instances_{split}.json')
             _dump_coco(
                 osp.join(tmp, ann), 'uniformer_mm synthetic shapes', images,
@@ -377,7 +399,8 @@ def make_coco_instances(root: str = DEFAULT_COCO_ROOT,
                 ])
             files += [ann, img_dir]
             stats[split] = dict(
-                images=num, instances=len(annotations),
+                images=num,
+                instances=len(annotations),
                 empty_images=num - len({a['image_id']
                                         for a in annotations}))
         return files, stats
@@ -403,10 +426,15 @@ def make_seg_dataset(root: str = DEFAULT_SEG_ROOT,
     load with ``reduce_zero_label=False``). Arguments as for
     :func:`make_coco_instances` (no empty images here).
     """
-    params = dict(num_train=int(num_train), num_val=int(num_val),
-                  image_size=int(image_size), seed=int(seed),
-                  min_shapes=int(min_shapes), max_shapes=int(max_shapes),
-                  min_size=float(min_size), max_size=float(max_size))
+    params = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        image_size=int(image_size),
+        seed=int(seed),
+        min_shapes=int(min_shapes),
+        max_shapes=int(max_shapes),
+        min_size=float(min_size),
+        max_size=float(max_size))
     _check_params(params)
 
     def writer(tmp):
@@ -424,11 +452,10 @@ def make_seg_dataset(root: str = DEFAULT_SEG_ROOT,
                 label = np.zeros((image_size, image_size), np.uint8)
                 for s in shapes:
                     label[s['mask']] = s['label'] + 1
-                pixels += np.bincount(label.reshape(-1),
-                                      minlength=len(SEG_CLASSES))
+                pixels += np.bincount(
+                    label.reshape(-1), minlength=len(SEG_CLASSES))
                 _write_image(osp.join(tmp, img_dir, f'{i:06d}.jpg'), image)
-                ok = cv2.imwrite(osp.join(tmp, ann_dir, f'{i:06d}.png'),
-                                 label)
+                ok = cv2.imwrite(osp.join(tmp, ann_dir, f'{i:06d}.png'), label)
                 assert ok
             files += [img_dir, ann_dir]
             stats[split] = dict(
@@ -482,14 +509,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         description='Generate the synthetic shape data sets of the demos '
         '(idempotent: nothing is done when ROOT already holds the same '
         'data set).')
-    parser.add_argument('--kind', choices=['coco', 'seg', 'both'],
-                        default='coco',
-                        help='coco: instance segmentation (COCO json); '
-                        'seg: semantic segmentation (ADE20K layout)')
-    parser.add_argument('--out', default=None,
-                        help=f'output directory (default {DEFAULT_COCO_ROOT}'
-                        f' / {DEFAULT_SEG_ROOT}; with --kind both, the '
-                        'parent of synthetic_coco/ and synthetic_seg/)')
+    parser.add_argument(
+        '--kind',
+        choices=['coco', 'seg', 'both'],
+        default='coco',
+        help='coco: instance segmentation (COCO json); '
+        'seg: semantic segmentation (ADE20K layout)')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help=f'output directory (default {DEFAULT_COCO_ROOT}'
+        f' / {DEFAULT_SEG_ROOT}; with --kind both, the '
+        'parent of synthetic_coco/ and synthetic_seg/)')
     _add_size_args(parser)
     args = parser.parse_args(argv)
     overrides = _size_overrides(args)

@@ -49,20 +49,22 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import (_add_size_args, _background, _check_sizes,
-                        _coco_image, _dump_coco, _generate, _size_overrides)
+from .synthetic import (_add_size_args, _background, _check_sizes, _coco_image,
+                        _dump_coco, _generate, _size_overrides)
 
 #: the COCO keypoints, in COCO order (MMPose's coco.py metainfo)
-KEYPOINT_NAMES: Tuple[str, ...] = (
-    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
-    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-    'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee',
-    'right_knee', 'left_ankle', 'right_ankle')
+KEYPOINT_NAMES: Tuple[str, ...] = ('nose', 'left_eye', 'right_eye', 'left_ear',
+                                   'right_ear', 'left_shoulder',
+                                   'right_shoulder', 'left_elbow',
+                                   'right_elbow', 'left_wrist', 'right_wrist',
+                                   'left_hip', 'right_hip', 'left_knee',
+                                   'right_knee', 'left_ankle', 'right_ankle')
 #: the COCO skeleton, 1-based keypoint ids as in person_keypoints_*.json
-SKELETON: Tuple[Tuple[int, int], ...] = (
-    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13),
-    (6, 7), (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3),
-    (2, 4), (3, 5), (4, 6), (5, 7))
+SKELETON: Tuple[Tuple[int, int],
+                ...] = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6,
+                                                                           12),
+                        (7, 13), (6, 7), (6, 8), (7, 9), (8, 10), (9, 11),
+                        (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
 DEFAULT_POSE_ROOT = osp.join('data', 'synthetic_pose')
@@ -83,18 +85,25 @@ _KIND_CODE = 3  # separates these streams from the shape data sets'
 # figure height in torso lengths (head top to feet, upright)
 _HEIGHT_IN_TORSOS = 3.55
 # colours (BGR) per limb type and per joint type; left == right
-_LIMB_COLOURS = dict(upper_arm=(40, 170, 240), forearm=(30, 90, 230),
-                     thigh=(200, 120, 40), shin=(150, 60, 20))
-_JOINT_COLOURS = dict(shoulder=(255, 255, 255), elbow=(0, 255, 255),
-                      wrist=(255, 0, 255), hip=(255, 255, 0),
-                      knee=(0, 255, 0), ankle=(0, 0, 255),
-                      eye=(255, 255, 255), nose=(0, 0, 0),
-                      ear=(30, 30, 160))
+_LIMB_COLOURS = dict(
+    upper_arm=(40, 170, 240),
+    forearm=(30, 90, 230),
+    thigh=(200, 120, 40),
+    shin=(150, 60, 20))
+_JOINT_COLOURS = dict(
+    shoulder=(255, 255, 255),
+    elbow=(0, 255, 255),
+    wrist=(255, 0, 255),
+    hip=(255, 255, 0),
+    knee=(0, 255, 0),
+    ankle=(0, 0, 255),
+    eye=(255, 255, 255),
+    nose=(0, 0, 0),
+    ear=(30, 30, 160))
 
 
 def _rng(seed: int, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, _KIND_CODE, _SPLIT_CODE[split],
-                                  index])
+    return np.random.default_rng([seed, _KIND_CODE, _SPLIT_CODE[split], index])
 
 
 def _rot(deg: float) -> np.ndarray:
@@ -131,9 +140,9 @@ def figure_keypoints(rng: np.random.Generator) -> Tuple[np.ndarray, dict]:
             [sgn * np.sin(t1), np.cos(t1)])
         ankle = knee + rng.uniform(0.72, 0.86) * np.array(
             [sgn * np.sin(t2), np.cos(t2)])
-        for name, p in (('shoulder', shoulder), ('elbow', elbow),
-                        ('wrist', wrist), ('hip', hip), ('knee', knee),
-                        ('ankle', ankle)):
+        for name, p in (('shoulder', shoulder), ('elbow', elbow), ('wrist',
+                                                                   wrist),
+                        ('hip', hip), ('knee', knee), ('ankle', ankle)):
             kpt[idx[f'{side}_{name}']] = p
     head_r = rng.uniform(0.24, 0.3)
     head = np.array([rng.uniform(-0.06, 0.06), -1.0 - 0.12 - head_r])
@@ -144,8 +153,8 @@ def figure_keypoints(rng: np.random.Generator) -> Tuple[np.ndarray, dict]:
             [sgn * 0.42 + yaw, -0.22])
         kpt[idx[f'{side}_ear']] = head + head_r * np.array(
             [sgn * 0.9 + 0.3 * yaw, -0.05])
-    return kpt, dict(head=(head, head_r), hip_w=hip_w,
-                     limb_w=rng.uniform(0.08, 0.11))
+    return kpt, dict(
+        head=(head, head_r), hip_w=hip_w, limb_w=rng.uniform(0.08, 0.11))
 
 
 def _limb_segments():
@@ -163,13 +172,13 @@ def _limb_segments():
 
 
 def _jitter(rng, colour, amount=25):
-    return tuple(float(np.clip(c + rng.uniform(-amount, amount), 0, 255))
-                 for c in colour)
+    return tuple(
+        float(np.clip(c + rng.uniform(-amount, amount), 0, 255))
+        for c in colour)
 
 
-def _draw_figure(img: np.ndarray, owner: np.ndarray, pid: int,
-                 kpt: np.ndarray, shape: dict, scale: float,
-                 rng: np.random.Generator) -> None:
+def _draw_figure(img: np.ndarray, owner: np.ndarray, pid: int, kpt: np.ndarray,
+                 shape: dict, scale: float, rng: np.random.Generator) -> None:
     """Draw one figure (image coordinates in ``kpt``) into ``img`` (float
     BGR) and its silhouette as the value ``pid`` into ``owner`` (uint8)."""
     idx = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
@@ -181,8 +190,9 @@ def _draw_figure(img: np.ndarray, owner: np.ndarray, pid: int,
 
     limb_w = max(2, int(round(2 * shape['limb_w'] * scale)))
     legs, arms = _limb_segments()
-    torso_colour = _jitter(rng, (rng.uniform(60, 200), rng.uniform(60, 200),
-                                 rng.uniform(60, 200)), 0)
+    torso_colour = _jitter(
+        rng,
+        (rng.uniform(60, 200), rng.uniform(60, 200), rng.uniform(60, 200)), 0)
     limb_colours = {k: _jitter(rng, v) for k, v in _LIMB_COLOURS.items()}
 
     def both(draw):
@@ -190,28 +200,29 @@ def _draw_figure(img: np.ndarray, owner: np.ndarray, pid: int,
         draw(owner, False)
 
     def line(a, b, colour):
-        both(lambda canvas, aa: cv2.line(
-            canvas, pt(kpt[idx[a]]), pt(kpt[idx[b]]),
-            colour if aa else pid, limb_w,
-            cv2.LINE_AA if aa else cv2.LINE_8, sub))
+        both(lambda canvas, aa: cv2.line(canvas, pt(kpt[idx[
+            a]]), pt(kpt[idx[b]]), colour if aa else pid, limb_w, cv2.LINE_AA
+                                         if aa else cv2.LINE_8, sub))
 
     for a, b, kind in legs:
         line(a, b, limb_colours[kind])
-    torso = np.stack([kpt[idx['left_shoulder']], kpt[idx['right_shoulder']],
-                      kpt[idx['right_hip']], kpt[idx['left_hip']]])
+    torso = np.stack([
+        kpt[idx['left_shoulder']], kpt[idx['right_shoulder']],
+        kpt[idx['right_hip']], kpt[idx['left_hip']]
+    ])
     torso_px = np.round(torso * fx).astype(np.int32)
-    both(lambda canvas, aa: cv2.fillPoly(
-        canvas, [torso_px], torso_colour if aa else pid,
-        cv2.LINE_AA if aa else cv2.LINE_8, sub))
+    both(lambda canvas, aa: cv2.fillPoly(canvas, [torso_px], torso_colour
+                                         if aa else pid, cv2.LINE_AA
+                                         if aa else cv2.LINE_8, sub))
     head, head_r = shape['head']
     neck = (kpt[idx['left_shoulder']] + kpt[idx['right_shoulder']]) / 2
-    both(lambda canvas, aa: cv2.line(
-        canvas, pt(neck), pt(head), torso_colour if aa else pid, limb_w,
-        cv2.LINE_AA if aa else cv2.LINE_8, sub))
+    both(lambda canvas, aa: cv2.line(canvas, pt(neck), pt(head), torso_colour
+                                     if aa else pid, limb_w, cv2.LINE_AA
+                                     if aa else cv2.LINE_8, sub))
     skin = _jitter(rng, (150, 190, 230), 35)
     both(lambda canvas, aa: cv2.circle(
-        canvas, pt(head), int(round(head_r * scale * fx)),
-        skin if aa else pid, -1, cv2.LINE_AA if aa else cv2.LINE_8, sub))
+        canvas, pt(head), int(round(head_r * scale * fx)), skin
+        if aa else pid, -1, cv2.LINE_AA if aa else cv2.LINE_8, sub))
     for a, b, kind in arms:
         line(a, b, limb_colours[kind])
     # joint dots: colour by joint type (the same on both sides)
@@ -220,15 +231,21 @@ def _draw_figure(img: np.ndarray, owner: np.ndarray, pid: int,
     for name, i in idx.items():
         kind = name.split('_')[-1]
         r = face_dot if kind in ('eye', 'nose', 'ear') else dot
-        cv2.circle(img, pt(kpt[i]), int(round(r * fx)),
-                   _JOINT_COLOURS[kind], -1, cv2.LINE_AA, sub)
-        cv2.circle(owner, pt(kpt[i]), int(round(r * fx)), pid, -1,
-                   cv2.LINE_8, sub)
+        cv2.circle(img, pt(kpt[i]), int(round(r * fx)), _JOINT_COLOURS[kind],
+                   -1, cv2.LINE_AA, sub)
+        cv2.circle(owner, pt(kpt[i]), int(round(r * fx)), pid, -1, cv2.LINE_8,
+                   sub)
 
 
-def draw_pose_scene(seed: int, split: str, index: int, image_size: int,
-                    max_people: int, min_height: float, max_height: float,
-                    occlude_prob: float, out_of_frame_prob: float,
+def draw_pose_scene(seed: int,
+                    split: str,
+                    index: int,
+                    image_size: int,
+                    max_people: int,
+                    min_height: float,
+                    max_height: float,
+                    occlude_prob: float,
+                    out_of_frame_prob: float,
                     unlabeled: bool = False):
     """One image and its annotated persons.
 
@@ -256,8 +273,10 @@ def draw_pose_scene(seed: int, split: str, index: int, image_size: int,
             pts = kpt @ _rot(tilt).T * scale
             head, head_r = shape['head']
             head_px = _rot(tilt) @ head * scale
-            ext = np.concatenate([pts, head_px[None] + head_r * scale * np.array(
-                [[-1, -1], [1, 1]])])
+            ext = np.concatenate([
+                pts,
+                head_px[None] + head_r * scale * np.array([[-1, -1], [1, 1]])
+            ])
             lo, hi = ext.min(0), ext.max(0)
             # where the figure's extent goes: inside the image, or partly
             # outside it
@@ -265,9 +284,8 @@ def draw_pose_scene(seed: int, split: str, index: int, image_size: int,
             offset = rng.uniform(0, 1, 2) * slack - lo
             if rng.uniform() < out_of_frame_prob:
                 side = int(rng.integers(4))
-                axis, sgn = side // 2, (-1) ** (side % 2)
-                offset[axis] += sgn * rng.uniform(0.2, 0.4) * (
-                    hi - lo)[axis]
+                axis, sgn = side // 2, (-1)**(side % 2)
+                offset[axis] += sgn * rng.uniform(0.2, 0.4) * (hi - lo)[axis]
             box = np.concatenate([lo + offset, hi + offset])
             if any(_iou(box, b) > 0.25 for b in boxes):
                 continue
@@ -289,8 +307,8 @@ def draw_pose_scene(seed: int, split: str, index: int, image_size: int,
         x1, y1 = min(x1, size), min(y1, size)
         if x1 <= x0 or y1 <= y0:
             continue
-        patch = rng.uniform(40, 215, 3) + rng.normal(
-            0, 10, (y1 - y0, x1 - x0, 3))
+        patch = rng.uniform(40, 215, 3) + rng.normal(0, 10,
+                                                     (y1 - y0, x1 - x0, 3))
         img[y0:y1, x0:x1] = patch
         owner[y0:y1, x0:x1] = 255
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -307,13 +325,17 @@ def draw_pose_scene(seed: int, split: str, index: int, image_size: int,
             if 0 <= x < size and 0 <= y < size:
                 vis = 2 if owner[int(y), int(x)] == pid + 1 else 1
                 kps[k] = (round(float(x), 2), round(float(y), 2), vis)
-        persons.append(dict(
-            keypoints=kps,
-            num_keypoints=int((kps[:, 2] > 0).sum()),
-            bbox=[float(xs.min()), float(ys.min()),
-                  float(xs.max() - xs.min() + 1),
-                  float(ys.max() - ys.min() + 1)],
-            area=area))
+        persons.append(
+            dict(
+                keypoints=kps,
+                num_keypoints=int((kps[:, 2] > 0).sum()),
+                bbox=[
+                    float(xs.min()),
+                    float(ys.min()),
+                    float(xs.max() - xs.min() + 1),
+                    float(ys.max() - ys.min() + 1)
+                ],
+                area=area))
     if unlabeled and persons:
         # the last person keeps its box but none of its keypoints
         persons[-1]['keypoints'] = np.zeros((NUM_KEYPOINTS, 3))
@@ -325,25 +347,24 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = w * h
-    union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) *
-             (b[3] - b[1]) - inter)
+    union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) -
+             inter)
     return inter / max(union, 1e-6)
 
 
-def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
-                        num_train: int = POSE_DEFAULTS['num_train'],
-                        num_val: int = POSE_DEFAULTS['num_val'],
-                        image_size: int = POSE_DEFAULTS['image_size'],
-                        seed: int = POSE_DEFAULTS['seed'],
-                        max_people: int = POSE_DEFAULTS['max_people'],
-                        min_height: float = POSE_DEFAULTS['min_height'],
-                        max_height: float = POSE_DEFAULTS['max_height'],
-                        occlude_prob: float = POSE_DEFAULTS['occlude_prob'],
-                        out_of_frame_prob: float = POSE_DEFAULTS[
-                            'out_of_frame_prob'],
-                        unlabeled_every: int = POSE_DEFAULTS[
-                            'unlabeled_every'],
-                        verbose: bool = True) -> str:
+def make_coco_keypoints(
+        root: str = DEFAULT_POSE_ROOT,
+        num_train: int = POSE_DEFAULTS['num_train'],
+        num_val: int = POSE_DEFAULTS['num_val'],
+        image_size: int = POSE_DEFAULTS['image_size'],
+        seed: int = POSE_DEFAULTS['seed'],
+        max_people: int = POSE_DEFAULTS['max_people'],
+        min_height: float = POSE_DEFAULTS['min_height'],
+        max_height: float = POSE_DEFAULTS['max_height'],
+        occlude_prob: float = POSE_DEFAULTS['occlude_prob'],
+        out_of_frame_prob: float = POSE_DEFAULTS['out_of_frame_prob'],
+        unlabeled_every: int = POSE_DEFAULTS['unlabeled_every'],
+        verbose: bool = True) -> str:
     """Generate (once) a COCO person-keypoints set of synthetic figures.
 
     Args:
@@ -368,13 +389,17 @@ def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
     Returns:
         ``root``.
     """
-    params = dict(num_train=int(num_train), num_val=int(num_val),
-                  image_size=int(image_size), seed=int(seed),
-                  max_people=int(max_people), min_height=float(min_height),
-                  max_height=float(max_height),
-                  occlude_prob=float(occlude_prob),
-                  out_of_frame_prob=float(out_of_frame_prob),
-                  unlabeled_every=int(unlabeled_every))
+    params = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        image_size=int(image_size),
+        seed=int(seed),
+        max_people=int(max_people),
+        min_height=float(min_height),
+        max_height=float(max_height),
+        occlude_prob=float(occlude_prob),
+        out_of_frame_prob=float(out_of_frame_prob),
+        unlabeled_every=int(unlabeled_every))
     _check_params(params)
 
     def writer(tmp):
@@ -388,34 +413,43 @@ def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
             for i in range(num):
                 unlabeled = unlabeled_every > 0 and i > 0 and (
                     i % unlabeled_every == 0)
-                image, persons = draw_pose_scene(
-                    seed, split, i, image_size, max_people, min_height,
-                    max_height, occlude_prob, out_of_frame_prob, unlabeled)
-                images.append(
-                    _coco_image(tmp, img_dir, i, image, image_size))
+                image, persons = draw_pose_scene(seed, split, i, image_size,
+                                                 max_people, min_height,
+                                                 max_height, occlude_prob,
+                                                 out_of_frame_prob, unlabeled)
+                images.append(_coco_image(tmp, img_dir, i, image, image_size))
                 for p in persons:
                     kps = p['keypoints']
-                    vis_count += np.bincount(kps[:, 2].astype(int),
-                                             minlength=3)
-                    annotations.append(dict(
-                        id=len(annotations) + 1, image_id=i + 1,
-                        category_id=1, bbox=p['bbox'], area=p['area'],
-                        iscrowd=0, num_keypoints=p['num_keypoints'],
-                        keypoints=[
-                            int(v) if j % 3 == 2 else float(v)
-                            for j, v in enumerate(kps.reshape(-1))
-                        ]))
+                    vis_count += np.bincount(
+                        kps[:, 2].astype(int), minlength=3)
+                    annotations.append(
+                        dict(
+                            id=len(annotations) + 1,
+                            image_id=i + 1,
+                            category_id=1,
+                            bbox=p['bbox'],
+                            area=p['area'],
+                            iscrowd=0,
+                            num_keypoints=p['num_keypoints'],
+                            keypoints=[
+                                int(v) if j % 3 == 2 else float(v)
+                                for j, v in enumerate(kps.reshape(-1))
+                            ]))
             ann = osp.join('annotations', f'person_keypoints_{split}.json')
             _dump_coco(
                 osp.join(tmp, ann), 'uniformer_mm synthetic figures', images,
                 annotations, [
-                    dict(id=1, name='person', supercategory='person',
-                         keypoints=list(KEYPOINT_NAMES),
-                         skeleton=[list(s) for s in SKELETON])
+                    dict(
+                        id=1,
+                        name='person',
+                        supercategory='person',
+                        keypoints=list(KEYPOINT_NAMES),
+                        skeleton=[list(s) for s in SKELETON])
                 ])
             files += [ann, img_dir]
             stats[split] = dict(
-                images=num, persons=len(annotations),
+                images=num,
+                persons=len(annotations),
                 unlabeled_persons=sum(a['num_keypoints'] == 0
                                       for a in annotations),
                 keypoints_v0=int(vis_count[0]),

@@ -61,12 +61,7 @@ DEFAULT_VIDEO_ROOT = osp.join('data', 'synthetic_video')
 VIDEO_FORMAT_VERSION = 3
 
 VIDEO_DEFAULTS = dict(
-    num_train=800,
-    num_val=200,
-    num_frames=16,
-    image_size=64,
-    seed=2,
-    fps=8)
+    num_train=800, num_val=200, num_frames=16, image_size=64, seed=2, fps=8)
 
 _SPLIT_CODE = {'train': 0, 'val': 1}
 # sub-pixel precision of cv2.fillPoly: smooth motion at any speed
@@ -76,8 +71,11 @@ _SHIFT = 4
 def _fill(img: np.ndarray, vertices: np.ndarray, centre: Sequence[float],
           colour: np.ndarray) -> None:
     pts = np.round((vertices + np.asarray(centre)) * (1 << _SHIFT))
-    cv2.fillPoly(img, [pts.astype(np.int32)], colour.tolist(),
-                 lineType=cv2.LINE_AA, shift=_SHIFT)
+    cv2.fillPoly(
+        img, [pts.astype(np.int32)],
+        colour.tolist(),
+        lineType=cv2.LINE_AA,
+        shift=_SHIFT)
 
 
 def draw_clip(seed: int,
@@ -126,9 +124,9 @@ def draw_clip(seed: int,
     for _ in range(int(rng.integers(0, 3))):
         r = rng.uniform(0.07, 0.12) * size
         k = int(rng.integers(len(SHAPE_CLASSES)))
-        distractors.append((_polygon(rng, k, 0.0, 0.0, r),
-                            rng.uniform(r, size - r, 2),
-                            rng.uniform(0, 255, 3)))
+        distractors.append(
+            (_polygon(rng, k, 0.0, 0.0,
+                      r), rng.uniform(r, size - r, 2), rng.uniform(0, 255, 3)))
     colour = rng.uniform(150, 255, 3)
     noise = rng.normal(0, 4, (num_frames, size, size, 3)).astype(np.float32)
 
@@ -148,7 +146,9 @@ def draw_clip(seed: int,
     return frames, label
 
 
-def write_video(path: str, frames: np.ndarray, fps: int = 8,
+def write_video(path: str,
+                frames: np.ndarray,
+                fps: int = 8,
                 codec: str = 'mpeg4') -> None:
     """Encode RGB frames (T x H x W x 3 uint8, even H and W) into ``path``.
 
@@ -173,8 +173,8 @@ def write_video(path: str, frames: np.ndarray, fps: int = 8,
         raise ValueError(f'yuv420p needs even frame sides, got {width}x'
                          f'{height}')
     # bitexact: no creation time in the header, which would vary by run
-    with av.open(path, 'w',
-                 container_options={'fflags': '+bitexact'}) as container:
+    with av.open(
+            path, 'w', container_options={'fflags': '+bitexact'}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = 'yuv420p'
@@ -187,8 +187,9 @@ def write_video(path: str, frames: np.ndarray, fps: int = 8,
         for frame in frames:
             # convert here, on one thread: swscale's automatic threading
             # (also inside encode()) gave different bytes from run to run
-            yuv = av.VideoFrame.from_ndarray(frame, format='rgb24').reformat(
-                format='yuv420p', threads=1)
+            yuv = av.VideoFrame.from_ndarray(
+                frame, format='rgb24').reformat(
+                    format='yuv420p', threads=1)
             for packet in stream.encode(yuv):
                 container.mux(packet)
         for packet in stream.encode():  # flush
@@ -220,10 +221,14 @@ def make_video_dataset(root: str = DEFAULT_VIDEO_ROOT,
     Returns:
         str: ``root``.
     """
-    params = dict(num_train=int(num_train), num_val=int(num_val),
-                  num_frames=int(num_frames), image_size=int(image_size),
-                  seed=int(seed), fps=int(fps),
-                  format_version=VIDEO_FORMAT_VERSION)
+    params = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        num_frames=int(num_frames),
+        image_size=int(image_size),
+        seed=int(seed),
+        fps=int(fps),
+        format_version=VIDEO_FORMAT_VERSION)
     if params['num_train'] < 1 or params['num_val'] < 1:
         raise ValueError('num_train and num_val must be >= 1')
     if params['num_frames'] < 2:
@@ -265,11 +270,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         '(idempotent: nothing is done when OUT already holds it).')
     parser.add_argument('--out', default=DEFAULT_VIDEO_ROOT)
     for key in VIDEO_DEFAULTS:
-        parser.add_argument('--' + key.replace('_', '-'), type=int,
-                            default=VIDEO_DEFAULTS[key])
+        parser.add_argument(
+            '--' + key.replace('_', '-'),
+            type=int,
+            default=VIDEO_DEFAULTS[key])
     args = parser.parse_args(argv)
-    make_video_dataset(args.out, **{k: getattr(args, k)
-                                    for k in VIDEO_DEFAULTS})
+    make_video_dataset(args.out,
+                       **{k: getattr(args, k)
+                          for k in VIDEO_DEFAULTS})
 
 
 if __name__ == '__main__':

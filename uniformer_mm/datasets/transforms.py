@@ -54,16 +54,18 @@ class _OnError:
     def _fail(self, filename: str, reason: str):
         message = (
             f'cannot read video {filename}: {reason}. Re-encode or replace '
-            'the file, or remove its line from the annotation list'
-            + ('' if self.on_error == 'skip' else
-               "; in a training pipeline, on_error='skip' skips such files "
-               'with a warning'))
+            'the file, or remove its line from the annotation list' +
+            ('' if self.on_error == 'skip' else
+             "; in a training pipeline, on_error='skip' skips such files "
+             'with a warning'))
         if self.on_error == 'raise':
             raise UnreadableVideoError(message)
         if filename not in self._warned:
             self._warned.add(filename)
-            print_log(f'{type(self).__name__}: skipped: {message}',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{type(self).__name__}: skipped: {message}',
+                logger='current',
+                level=logging.WARNING)
         return None
 
 
@@ -86,7 +88,9 @@ class CheckedPyAVInit(_OnError, PyAVInit):
         **kwargs: File client arguments, as for ``PyAVInit``.
     """
 
-    def __init__(self, on_error: str = 'raise', io_backend: str = 'disk',
+    def __init__(self,
+                 on_error: str = 'raise',
+                 io_backend: str = 'disk',
                  **kwargs):
         super().__init__(io_backend=io_backend, **kwargs)
         self._init_on_error(on_error)
@@ -148,7 +152,9 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
         mode (str): As for ``PyAVDecode``. Defaults to ``'accurate'``.
     """
 
-    def __init__(self, on_error: str = 'raise', multi_thread: bool = False,
+    def __init__(self,
+                 on_error: str = 'raise',
+                 multi_thread: bool = False,
                  mode: str = 'accurate'):
         super().__init__(multi_thread=multi_thread, mode=mode)
         self._init_on_error(on_error)
@@ -163,8 +169,9 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
             return self._fail(filename, f'decoding failed: {err}')
         except (ZeroDivisionError, IndexError):
             # PyAVDecode indexes frame_inds modulo the decoded frames
-            return self._fail(filename, 'no frame could be decoded (the '
-                              'file is truncated or corrupt)')
+            return self._fail(
+                filename, 'no frame could be decoded (the '
+                'file is truncated or corrupt)')
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(on_error={self.on_error!r}, '

@@ -1,7 +1,7 @@
 """Deployment: ONNX export of the backbones and each task's model, and the
 exportable configuration of the backbones' speed switches."""
-from .exportable import (EXPORT_SETTINGS, NotExportableError,
-                         check_exportable, exportable)
+from .exportable import (EXPORT_SETTINGS, NotExportableError, check_exportable,
+                         exportable)
 from .onnx_export import (BackboneOutputs, ClassScores, TensorOutputs,
                           export_module, export_onnx, fix_graph, onnx_session,
                           relative_error, verify_onnx)
@@ -9,6 +9,5 @@ from .onnx_export import (BackboneOutputs, ClassScores, TensorOutputs,
 __all__ = [
     'EXPORT_SETTINGS', 'NotExportableError', 'check_exportable', 'exportable',
     'BackboneOutputs', 'ClassScores', 'TensorOutputs', 'export_module',
-    'export_onnx', 'fix_graph', 'onnx_session', 'relative_error',
-    'verify_onnx'
+    'export_onnx', 'fix_graph', 'onnx_session', 'relative_error', 'verify_onnx'
 ]

@@ -128,16 +128,14 @@ def _adaptive_avg_pool(module: nn.Module):
             cells = []
             for j in range(out_w):
                 w0, w1 = edges(j, out_w, W)
-                cells.append(x[..., h0:h1, w0:w1].mean((-2, -1),
-                                                       keepdim=True))
+                cells.append(x[..., h0:h1, w0:w1].mean((-2, -1), keepdim=True))
             rows.append(torch.cat(cells, dim=-1))
         return torch.cat(rows, dim=-2)
 
     return forward
 
 
-def _forward_replacements(
-        model: nn.Module) -> List[Tuple[nn.Module, object]]:
+def _forward_replacements(model: nn.Module) -> List[Tuple[nn.Module, object]]:
     """(module, exportable forward) for the codebases' modules whose own
     forward bakes the input size into a traced graph."""
     found = []

@@ -99,9 +99,10 @@ def _movedim_symbolic(g, self, source, destination):
     """
     from torch.onnx import symbolic_helper
     rank = symbolic_helper._get_tensor_rank(self)
-    src, dst = (
-        [int(d) % rank for d in symbolic_helper._maybe_get_const(
-            v, 't').view(-1).tolist()] for v in (source, destination))
+    src, dst = ([
+        int(d) % rank
+        for d in symbolic_helper._maybe_get_const(v, 't').view(-1).tolist()
+    ] for v in (source, destination))
     rest = [d for d in range(rank) if d not in src]
     perm = [None] * rank
     for s, d in zip(src, dst):
@@ -116,8 +117,8 @@ def _movedim_symbolic(g, self, source, destination):
 @contextlib.contextmanager
 def _symbolics(opset: int):
     """Our ``aten::movedim`` symbolic for the duration of one export."""
-    torch.onnx.register_custom_op_symbolic('aten::movedim',
-                                           _movedim_symbolic, opset)
+    torch.onnx.register_custom_op_symbolic('aten::movedim', _movedim_symbolic,
+                                           opset)
     try:
         yield
     finally:
@@ -125,8 +126,16 @@ def _symbolics(opset: int):
 
 
 def _dynamic_axes(ndim: int, names: Sequence[str]) -> Dict[str, Dict]:
-    axes = ({0: 'batch', 2: 'height', 3: 'width'} if ndim == 4 else
-            {0: 'batch', 2: 'frames', 3: 'height', 4: 'width'})
+    axes = ({
+        0: 'batch',
+        2: 'height',
+        3: 'width'
+    } if ndim == 4 else {
+        0: 'batch',
+        2: 'frames',
+        3: 'height',
+        4: 'width'
+    })
     return {name: axes for name in names}
 
 
@@ -184,9 +193,8 @@ def export_onnx(module: nn.Module,
     with exportable(module):
         out = module(sample)
         n_out = len(out) if isinstance(out, (list, tuple)) else 1
-        names = ['output'] if n_out == 1 else [
-            f'output{i}' for i in range(n_out)
-        ]
+        names = ['output'
+                 ] if n_out == 1 else [f'output{i}' for i in range(n_out)]
         with _symbolics(opset):
             torch.onnx.export(
                 module, (sample, ),
@@ -198,9 +206,10 @@ def export_onnx(module: nn.Module,
                               if dynamic else None),
                 opset_version=opset)
     fix_graph(path)
-    print_log(f'exported {type(module).__name__} to {osp.abspath(path)} '
-              f'(input {tuple(sample.shape)}, '
-              f'{"dynamic" if dynamic else "fixed"} shapes)', 'current')
+    print_log(
+        f'exported {type(module).__name__} to {osp.abspath(path)} '
+        f'(input {tuple(sample.shape)}, '
+        f'{"dynamic" if dynamic else "fixed"} shapes)', 'current')
     return names
 
 
@@ -241,6 +250,5 @@ def verify_onnx(module: nn.Module, path: str,
             ref = module.eval()(x)
         refs = list(ref) if isinstance(ref, (list, tuple)) else [ref]
         outs = session.run(None, {'input': x.numpy()})
-        errors.append(
-            max(relative_error(r, o) for r, o in zip(refs, outs)))
+        errors.append(max(relative_error(r, o) for r, o in zip(refs, outs)))
     return errors

@@ -8,9 +8,8 @@ from .preflight import (check_checkpoint_paths, check_dataset_paths,
 
 __all__ = [
     'check_checkpoint_paths', 'check_dataset_paths', 'missing_dataset_paths',
-    'prepare_embedded_data',
-    'CPUDistributedDataParallel', 'WeightsOnlyCheckpointHook',
-    'init_cpu_process_group', 'install_weights_only_loader',
-    'weights_only_loader_installed', 'CheckpointMismatchError',
-    'FineTuneRunner', 'load_finetune_state'
+    'prepare_embedded_data', 'CPUDistributedDataParallel',
+    'WeightsOnlyCheckpointHook', 'init_cpu_process_group',
+    'install_weights_only_loader', 'weights_only_loader_installed',
+    'CheckpointMismatchError', 'FineTuneRunner', 'load_finetune_state'
 ]

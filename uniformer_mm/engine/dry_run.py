@@ -33,6 +33,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
+from .loading import install_weights_only_loader
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
 # stand-in checkpoints are named so that nobody mistakes them for real ones
@@ -157,8 +158,10 @@ def _adapt_precision_and_norms(cfg: Config, change: _Changes) -> None:
                'needs CUDA, this machine has none)')
     if not (torch.distributed.is_available()
             and torch.distributed.is_initialized()):
-        synced = [where for where, node in _walk(cfg.get('model'), 'model')
-                  if node.get('type') in ('SyncBN', 'MMSyncBN')]
+        synced = [
+            where for where, node in _walk(cfg.get('model'), 'model')
+            if node.get('type') in ('SyncBN', 'MMSyncBN')
+        ]
         for where, node in _walk(cfg.get('model'), 'model'):
             if node.get('type') in ('SyncBN', 'MMSyncBN'):
                 node['type'] = 'BN'
@@ -223,8 +226,11 @@ _SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
              'DenseSampleFrames')
 
 
-def _shrink_inputs(cfg: Config, change: _Changes, factor: float = 0.25,
-                   max_clip_len: int = 8, max_test_clips: int = 2) -> None:
+def _shrink_inputs(cfg: Config,
+                   change: _Changes,
+                   factor: float = 0.25,
+                   max_clip_len: int = 8,
+                   max_test_clips: int = 2) -> None:
     """CI mode: smaller images, crops and clips, fewer test clips. Pose
     configs keep their sizes (the codec ties them to the head)."""
     if cfg.get('default_scope') == 'mmpose':
@@ -267,8 +273,9 @@ def _shrink_inputs(cfg: Config, change: _Changes, factor: float = 0.25,
 # ------------------------------------------------------------ stand-ins --
 def _standin_path(root: str, path: str) -> str:
     if '://' in path:
-        raise DryRunError('data', f'{path!r} is remote storage: a dry run '
-                          'only makes local stand-in data')
+        raise DryRunError(
+            'data', f'{path!r} is remote storage: a dry run '
+            'only makes local stand-in data')
     return osp.join(root, path.lstrip('/\\'))
 
 
@@ -295,8 +302,7 @@ def _num_classes(cfg: Config) -> Optional[int]:
     model = cfg.get('model') or {}
     for key in _CLASS_HEADS:
         head = model.get(key)
-        if isinstance(head, dict) and isinstance(head.get('num_classes'),
-                                                 int):
+        if isinstance(head, dict) and isinstance(head.get('num_classes'), int):
             return head['num_classes']
     return None
 
@@ -324,9 +330,11 @@ def _make_standin_data(cfg: Config, root: str, train_samples: int,
             seen.add(ident)
             samples = train_samples if key == 'train_dataloader' else \
                 eval_samples
-            written += make_standin_data(plain, scope=scope,
-                                         num_samples=samples,
-                                         num_classes=num_classes)
+            written += make_standin_data(
+                plain,
+                scope=scope,
+                num_samples=samples,
+                num_classes=num_classes)
     for key in _EVALUATOR_KEYS:
         for _, node in _walk(cfg.get(key)):
             if isinstance(node.get('ann_file'), str):
@@ -355,11 +363,11 @@ def _official_name(backbone: dict, checkpoint: str) -> Optional[str]:
         return None
     canonical = canonical.replace('-ls', '') if light else canonical
     stem = osp.basename(checkpoint).lower()
-    video = kind.endswith('3D') and any(k in stem for k in ('k400', 'k600',
-                                                             'k700', 'sth'))
+    video = kind.endswith('3D') and any(
+        k in stem for k in ('k400', 'k600', 'k700', 'sth'))
     base = canonical.replace('-', '_')
-    name = (f'video_{base}' if video else
-            f'cls_light_{base}' if light else f'cls_{base}')
+    name = (f'video_{base}'
+            if video else f'cls_light_{base}' if light else f'cls_{base}')
     return name if name in official_state_dict_shapes() else None
 
 
@@ -372,7 +380,7 @@ def _random_state_dict(shapes: Dict[str, List[int]],
         if leaf == 'num_batches_tracked':
             state[key] = torch.zeros(shape, dtype=torch.long)
         elif leaf in ('running_mean', 'bias') or (leaf == 'weight'
-                                                    and len(shape) == 1):
+                                                  and len(shape) == 1):
             fill = 0. if leaf != 'weight' else 1.
             state[key] = torch.full(shape, fill)
         elif leaf == 'running_var':
@@ -382,8 +390,7 @@ def _random_state_dict(shapes: Dict[str, List[int]],
     return state
 
 
-def _write_standin_weights(backbone: dict, checkpoint: str,
-                           path: str) -> str:
+def _write_standin_weights(backbone: dict, checkpoint: str, path: str) -> str:
     """A random file in the official published layout of ``checkpoint``:
     ImageNet files hold the classifier under ``model``, the SlowFast video
     files the recognizer under ``model_state``."""
@@ -401,7 +408,9 @@ def _write_standin_weights(backbone: dict, checkpoint: str,
         for key in ('head.weight', 'head.bias'):
             shapes[key] = [600] + shapes[key][1:]
     state = _random_state_dict(shapes, seed=len(shapes))
-    payload = {'model_state': state} if name.startswith('video_') else {
+    payload = {
+        'model_state': state
+    } if name.startswith('video_') else {
         'model': state
     }
     os.makedirs(osp.dirname(path), exist_ok=True)
@@ -417,8 +426,8 @@ def _standin_weights(cfg: Config, root: str, change: _Changes) -> None:
     backbone = (cfg.get('model') or {}).get('backbone') or {}
     for where, node in _walk(cfg.get('model'), 'model'):
         init_cfgs = node.get('init_cfg')
-        for init in (init_cfgs if isinstance(init_cfgs, list) else
-                     [init_cfgs]):
+        for init in (init_cfgs
+                     if isinstance(init_cfgs, list) else [init_cfgs]):
             if not (isinstance(init, dict) and init.get('type') == 'Pretrained'
                     and isinstance(init.get('checkpoint'), str)):
                 continue
@@ -460,8 +469,8 @@ def _write_standin_model(cfg: Config, path: str) -> None:
 
 
 # --------------------------------------------------------------- stages --
-def _prepare(config, work_dir: str, iters: int,
-             small_inputs: bool, cfg_options: Optional[dict],
+def _prepare(config, work_dir: str, iters: int, small_inputs: bool,
+             cfg_options: Optional[dict],
              change: _Changes) -> Tuple[Config, int, int]:
     """The config as the dry run runs it, its training batch size and its
     number of evaluation samples."""
@@ -471,9 +480,10 @@ def _prepare(config, work_dir: str, iters: int,
         cfg.merge_from_dict(cfg_options)
     if cfg.get('default_scope') not in ('mmdet', 'mmseg', 'mmpose',
                                         'mmaction'):
-        raise DryRunError('config', 'default_scope must be one of mmdet, '
-                          f'mmseg, mmpose, mmaction; got '
-                          f'{cfg.get("default_scope")!r}')
+        raise DryRunError(
+            'config', 'default_scope must be one of mmdet, '
+            f'mmseg, mmpose, mmaction; got '
+            f'{cfg.get("default_scope")!r}')
     for key in ('train_dataloader', 'test_dataloader', 'train_cfg',
                 'test_evaluator', 'optim_wrapper'):
         if not cfg.get(key):
@@ -549,17 +559,21 @@ def dry_run(config,
     """
     if iters < 1:
         raise ValueError(f'iters must be >= 1, got {iters}')
+    install_weights_only_loader()  # as our other tools do
     standin_dir = standin_dir or osp.join(work_dir, 'standin')
     change = _Changes(report)
     result = DryRunResult(ok=False, changes=change.items)
     stage = 'config'
     try:
-        cfg, batch, samples = _prepare(config, work_dir, iters,
-                                       small_inputs, cfg_options, change)
+        cfg, batch, samples = _prepare(config, work_dir, iters, small_inputs,
+                                       cfg_options, change)
         stage = 'data'
-        _make_standin_data(cfg, osp.join(standin_dir, 'data'),
-                           train_samples=batch * iters,
-                           eval_samples=samples, change=change)
+        _make_standin_data(
+            cfg,
+            osp.join(standin_dir, 'data'),
+            train_samples=batch * iters,
+            eval_samples=samples,
+            change=change)
         stage = 'weights'
         _standin_weights(cfg, osp.join(standin_dir, 'weights'), change)
 
@@ -588,8 +602,10 @@ def dry_run(config,
         runner = build_runner(tested)
         metrics = runner.test()
         del runner
-        result.metrics = {k: (float(v) if isinstance(v, (int, float)) else v)
-                          for k, v in (metrics or {}).items()}
+        result.metrics = {
+            k: (float(v) if isinstance(v, (int, float)) else v)
+            for k, v in (metrics or {}).items()
+        }
         result.checkpoint = last
         result.ok = True
     except DryRunError as err:

@@ -47,8 +47,11 @@ class WeightsOnlyCheckpointHook(Hook):
         _, keys, pos, has_gauss, gauss = np.random.get_state()
         return dict(
             torch=torch.get_rng_state(),
-            numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos,
-                       has_gauss=has_gauss, cached_gaussian=gauss),
+            numpy=dict(
+                keys=torch.from_numpy(keys.astype(np.int64)),
+                pos=pos,
+                has_gauss=has_gauss,
+                cached_gaussian=gauss),
             python=random.getstate())
 
     @staticmethod
@@ -70,7 +73,9 @@ class WeightsOnlyCheckpointHook(Hook):
         for path in dropped:
             print_log(
                 f'checkpoint entry {path} is not a plain type and was not '
-                'saved', logger='current', level=30)
+                'saved',
+                logger='current',
+                level=30)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # local files were restored by our loader already (a no-op then);

@@ -10,10 +10,10 @@ from mmengine.config import Config
 from ..datasets.wrappers import leaf_datasets
 
 _PREFIX_KEYS = ('img', 'img_path', 'seg_map_path', 'video', 'ann')
+SPLITS = ('train', 'val', 'test')
 
 
-def missing_dataset_paths(cfg: Config, splits=('train', 'val', 'test')
-                          ) -> List[str]:
+def missing_dataset_paths(cfg: Config, splits=SPLITS) -> List[str]:
     """Annotation files and data folders the config's dataloaders need but
     that do not exist (local paths only)."""
     missing = []
@@ -36,7 +36,7 @@ def missing_dataset_paths(cfg: Config, splits=('train', 'val', 'test')
     return missing
 
 
-def check_dataset_paths(cfg: Config, splits=('train', 'val', 'test')) -> None:
+def check_dataset_paths(cfg: Config, splits=SPLITS) -> None:
     """Raise ``FileNotFoundError`` naming every missing dataset path."""
     missing = missing_dataset_paths(cfg, splits)
     if missing:
@@ -53,7 +53,8 @@ def check_dataset_paths(cfg: Config, splits=('train', 'val', 'test')) -> None:
 def _pretrained_paths(node, where: str):
     if isinstance(node, dict):
         init_cfgs = node.get('init_cfg')
-        for init in (init_cfgs if isinstance(init_cfgs, list) else [init_cfgs]):
+        for init in (init_cfgs
+                     if isinstance(init_cfgs, list) else [init_cfgs]):
             if isinstance(init, dict) and init.get('type') == 'Pretrained':
                 yield f'{where}.init_cfg.checkpoint', init.get('checkpoint')
         for key, value in node.items():
@@ -70,9 +71,8 @@ def check_checkpoint_paths(cfg: Config) -> None:
     entries = list(_pretrained_paths(cfg.get('model'), 'model'))
     if cfg.get('load_from'):
         entries.append(('load_from', cfg.load_from))
-    missing = [(key, path) for key, path in entries
-               if isinstance(path, str) and '://' not in path
-               and not osp.isfile(osp.expanduser(path))]
+    missing = [(key, path) for key, path in entries if isinstance(path, str)
+               and '://' not in path and not osp.isfile(osp.expanduser(path))]
     if missing:
         raise FileNotFoundError(
             'The config points at checkpoint files that do not exist:\n  ' +
@@ -84,7 +84,8 @@ def check_checkpoint_paths(cfg: Config) -> None:
             'scratch.')
 
 
-def prepare_embedded_data(cfg: Config, splits=('train', 'val', 'test'),
+def prepare_embedded_data(cfg: Config,
+                          splits=SPLITS,
                           timeout: float = 900) -> None:
     """Demo configs (``synthetic_data = dict(...)``) run on data generated
     on first use: local rank 0 generates it, other ranks wait for it."""

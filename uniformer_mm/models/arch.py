@@ -255,8 +255,9 @@ def _per_block(arch: dict, key: str, owner: str, low: float,
                low_open: bool) -> List[List[float]]:
     value = arch[key]
     depths = arch['depths']
-    shape_ok = (isinstance(value, (list, tuple)) and len(value) == 4 and all(
-        isinstance(v, (list, tuple)) for v in value) and all(
+    shape_ok = (
+        isinstance(value, (list, tuple)) and len(value) == 4
+        and all(isinstance(v, (list, tuple)) for v in value) and all(
             len(v) == (d if i >= 2 else 0)
             for i, (v, d) in enumerate(zip(value, depths))))
     if not shape_ok:
@@ -300,11 +301,10 @@ def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
     if isinstance(arch, str):
         key = arch.lower().replace('_', '-')
         if key not in zoo:
-            raise ValueError(
-                f'Unknown {owner} arch {arch!r}. Valid presets: '
-                f'{_light_names(zoo)}; or a dict with keys '
-                f'{list(REQUIRED_KEYS)} and optionally '
-                f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}.')
+            raise ValueError(f'Unknown {owner} arch {arch!r}. Valid presets: '
+                             f'{_light_names(zoo)}; or a dict with keys '
+                             f'{list(REQUIRED_KEYS)} and optionally '
+                             f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}.')
         arch = zoo[key]
     if not isinstance(arch, Mapping):
         raise TypeError(f'{owner} arch must be a preset name or a dict, got '
@@ -318,8 +318,10 @@ def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
             f'{list(REQUIRED_KEYS)}, optional: '
             f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}; or use a preset: '
             f'{_light_names(zoo)}.')
-    out = resolve_arch({k: v for k, v in arch.items() if k not in LIGHT_KEYS},
-                       {}, owner)
+    out = resolve_arch({
+        k: v
+        for k, v in arch.items() if k not in LIGHT_KEYS
+    }, {}, owner)
     depths = out['depths']
     for key in LIGHT_KEYS:
         value = arch.get(key)

@@ -142,9 +142,8 @@ class _GeluLinear(torch.autograd.Function):
 def _recomputes_gelu(mlp: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``mlp`` may use :class:`_GeluLinear`: training with grads,
     no dropout between the GELU and ``fc2``, plain GELU."""
-    return (mlp.recompute_gelu and torch.is_grad_enabled()
-            and x.requires_grad and type(mlp.act) is nn.GELU
-            and mlp.act.approximate == 'none'
+    return (mlp.recompute_gelu and torch.is_grad_enabled() and x.requires_grad
+            and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
             and (mlp.drop.p == 0 or not mlp.training))
 
 
@@ -434,8 +433,8 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
     """(B, H, W, C) with H, W multiples of ``window_size`` ->
     (B * windows, window_size**2, C)."""
     B, H, W, C = x.shape
-    x = x.view(B, H // window_size, window_size, W // window_size,
-               window_size, C)
+    x = x.view(B, H // window_size, window_size, W // window_size, window_size,
+               C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size * window_size,
                                                C)
 
@@ -553,8 +552,9 @@ class AttentionBlock(InPlaceInference):
         nh, nw, heads = Hp // ws, Wp // ws, attn.num_heads
         qkv = attn.qkv(x).view(B, nh, ws, nw, ws, 3, heads, attn.head_dim)
         # -> (3, B, nh, nw, heads, ws, ws, head_dim), one copy
-        qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(
-            3, B * nh * nw, heads, ws * ws, attn.head_dim)
+        qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4,
+                          7).reshape(3, B * nh * nw, heads, ws * ws,
+                                     attn.head_dim)
         y = attention(qkv[0], qkv[1], qkv[2], attn.scale,
                       attn.attn_drop_rate if self.training else 0.)
         # (B * windows, heads, ws * ws, head_dim) -> (B, Hp, Wp, C), one copy
@@ -575,11 +575,11 @@ class AttentionBlock(InPlaceInference):
         else:
             y = self._windowed_attention(y, spatial)
         # tokens: a view of the block's own x, or a copy of it
-        tokens = _residual(
-            self, tokens, self.drop_path(_scaled(self.gamma_1, y)))
+        tokens = _residual(self, tokens,
+                           self.drop_path(_scaled(self.gamma_1, y)))
         y = self.mlp(self.norm2(tokens))
-        tokens = _residual(
-            self, tokens, self.drop_path(_scaled(self.gamma_2, y)))
+        tokens = _residual(self, tokens,
+                           self.drop_path(_scaled(self.gamma_2, y)))
         x_out = tokens.view(B, *spatial, C).movedim(-1, 1)
         # keep the caller's layout: a contiguous (NCHW) map stays one, as in
         # the official code; a channels-last one gets a free view

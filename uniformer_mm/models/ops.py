@@ -28,8 +28,9 @@ def cpu_capability() -> str:
     base = torch.backends.cpu.get_cpu_capability()
     if not cpu_bf16_native():
         return f'{base}, no native bf16 (needs AVX512-BF16 or AMX)'
-    units = [name for name, check in (
-        ('avx512_bf16', '_is_avx512_bf16_supported'),
-        ('amx', '_is_amx_tile_supported'))
-             if getattr(torch.cpu, check, lambda: False)()]
+    units = [
+        name for name, check in (('avx512_bf16', '_is_avx512_bf16_supported'),
+                                 ('amx', '_is_amx_tile_supported'))
+        if getattr(torch.cpu, check, lambda: False)()
+    ]
     return f'{base}, native bf16 ({", ".join(units)})'

@@ -105,16 +105,17 @@ class _UniFormerBase(BaseModule):
                             self._make_patch_embed(i, in_dim, dim))
             block_rates = rates[sum(self.depths[:i]):sum(self.depths[:i + 1])]
             mlp_ratio = self.arch_settings['mlp_ratios'][i]
-            layer_scale = (LAYER_SCALE_INIT
-                           if self.arch_settings['layer_scale'][i] else None)
+            layer_scale = (
+                LAYER_SCALE_INIT
+                if self.arch_settings['layer_scale'][i] else None)
             if i < 2:
                 blocks = [
                     ConvBlock(dim, mlp_ratio, drop_rate, rate, layer_scale,
                               self.ndim) for rate in block_rates
                 ]
             else:
-                windows = (self._stage3_windows(depth) if i == 2 else
-                           [None] * depth)
+                windows = (
+                    self._stage3_windows(depth) if i == 2 else [None] * depth)
                 blocks = [
                     AttentionBlock(
                         dim,
@@ -143,8 +144,8 @@ class _UniFormerBase(BaseModule):
         if isinstance(out_indices, int):
             out_indices = (out_indices, )
         if (not isinstance(out_indices, (list, tuple)) or not out_indices
-                or not all(isinstance(i, int) and -4 <= i < 4
-                           for i in out_indices)):
+                or not all(
+                    isinstance(i, int) and -4 <= i < 4 for i in out_indices)):
             raise ValueError(f'{owner} out_indices must be stage indices in '
                              f'[0, 3] (or -4..-1), got {out_indices!r}')
         return tuple(sorted({i % 4 for i in out_indices}))
@@ -174,8 +175,8 @@ class _UniFormerBase(BaseModule):
                 f'in_channels={x.shape[1]} or fix the input layout {layout}.')
         size = list(x.shape[2:])
         for i in range(self.num_stages):
-            size = self._downsampled(getattr(self, f'patch_embed{i + 1}'),
-                                     size)
+            size = self._downsampled(
+                getattr(self, f'patch_embed{i + 1}'), size)
             if min(size) < 1:
                 raise ValueError(
                     f'{owner} input {tuple(x.shape)} is too small: stage '
@@ -351,9 +352,9 @@ class UniFormer(_UniFormerBase):
         self.window_size = window_size
         super().__init__(arch, in_channels, out_indices, **kwargs)
         for i in self.out_indices:
-            self.add_module(f'norm{i + 1}',
-                            nn.LayerNorm(self.embed_dims[i],
-                                         eps=BLOCK_NORM_EPS))
+            self.add_module(
+                f'norm{i + 1}',
+                nn.LayerNorm(self.embed_dims[i], eps=BLOCK_NORM_EPS))
         self._freeze_stages()
 
     def _stage3_windows(self, depth: int) -> List[Optional[int]]:
@@ -362,8 +363,10 @@ class UniFormer(_UniFormerBase):
         if self.attn_mode == 'window':
             return [self.window_size] * depth
         # hybrid: every 4th block global, as the paper's h14/h32 models
-        return [None if (j + 1) % 4 == 0 else self.window_size
-                for j in range(depth)]
+        return [
+            None if (j + 1) % 4 == 0 else self.window_size
+            for j in range(depth)
+        ]
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if self.arch_settings['conv_stem']:
@@ -379,8 +382,7 @@ class UniFormer(_UniFormerBase):
             x = self._run_stage(i, x)
             if i in self.out_indices:
                 norm = getattr(self, f'norm{i + 1}')
-                outs.append(
-                    norm(x.movedim(1, -1)).movedim(-1, 1).contiguous())
+                outs.append(norm(x.movedim(1, -1)).movedim(-1, 1).contiguous())
         return tuple(outs)
 
 
@@ -434,8 +436,9 @@ class UniFormer3D(_UniFormerBase):
                 in_dim, dim, (3, 4, 4), (2, 4, 4), (1, 0, 0), ndim=3)
         return PatchEmbed(in_dim, dim, (1, 2, 2), ndim=3)
 
-    def forward(self, x: torch.Tensor
-                ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
+    def forward(
+            self,
+            x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
         self._check_input(x)
         x = self._block_layout(x)

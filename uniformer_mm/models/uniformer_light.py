@@ -53,8 +53,7 @@ class _Tokens(NamedTuple):
     scores: Optional[torch.Tensor]
 
 
-def _transformer(block: AttentionBlock, seq: torch.Tensor,
-                 want_scores: bool):
+def _transformer(block: AttentionBlock, seq: torch.Tensor, want_scores: bool):
     """The pre-norm attention + MLP of ``block`` on a token sequence.
 
     Returns:
@@ -83,9 +82,8 @@ def _mix(old: Optional[torch.Tensor], new: torch.Tensor,
     return (1 - trade_off) * old + trade_off * new
 
 
-def hourglass_block(block: AttentionBlock, state: _Tokens,
-                    prune_ratio: float, trade_off: float,
-                    track_scores: bool) -> _Tokens:
+def hourglass_block(block: AttentionBlock, state: _Tokens, prune_ratio: float,
+                    trade_off: float, track_scores: bool) -> _Tokens:
     """Run one attention block of a hourglass stage.
 
     Args:
@@ -108,9 +106,8 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
     tokens = x.movedim(1, -1).reshape(B, -1, C)
     N = tokens.shape[1]
     if prune_ratio == 1:
-        seq, new, _ = _transformer(block,
-                                   torch.cat([cls_token, tokens], dim=1),
-                                   track_scores)
+        seq, new, _ = _transformer(block, torch.cat([cls_token, tokens],
+                                                    dim=1), track_scores)
         scores = _mix(scores, new, trade_off) if track_scores else None
         tokens = seq[:, 1:]
     else:
@@ -122,7 +119,8 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
         dropped, drop_scores = ranked[:, keep:], ranked_scores[:, keep:]
         weights = drop_scores / drop_scores.sum(dim=1, keepdim=True)
         representative = (weights.unsqueeze(-1).to(dropped.dtype) *
-                          dropped).sum(dim=1, keepdim=True)
+                          dropped).sum(
+                              dim=1, keepdim=True)
         seq = torch.cat([cls_token, ranked[:, :keep], representative], dim=1)
         seq, new, update = _transformer(block, seq, track_scores)
         if track_scores:
@@ -132,7 +130,8 @@ def hourglass_block(block: AttentionBlock, state: _Tokens,
             ranked_scores = torch.cat([
                 _mix(ranked_scores[:, :n], new[:, :n], trade_off),
                 ranked_scores[:, n:]
-            ], dim=1)
+            ],
+                                      dim=1)
             scores = ranked_scores.new_empty(B, N).scatter(
                 1, order, ranked_scores)
         else:
@@ -153,8 +152,8 @@ def _pool_scores(scores: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
     else:
         pooled = F.avg_pool3d(grid, (1, 2, 2), (1, 2, 2))
     pooled = pooled.reshape(B, -1)
-    return pooled * (scores.sum(dim=1, keepdim=True) /
-                     pooled.sum(dim=1, keepdim=True))
+    return pooled * (
+        scores.sum(dim=1, keepdim=True) / pooled.sum(dim=1, keepdim=True))
 
 
 class _UniFormerLightBase(_UniFormerBase):
@@ -172,16 +171,20 @@ class _UniFormerLightBase(_UniFormerBase):
         light = resolve_light_arch(arch, self.arch_zoo, owner)
         # The base builds every stage from the family's keys; stages 3-4 are
         # plain global-attention blocks, run the hourglass way in forward.
-        family = {k: v for k, v in light.items()
-                  if k not in ('prune_ratios', 'trade_offs')}
+        family = {
+            k: v
+            for k, v in light.items()
+            if k not in ('prune_ratios', 'trade_offs')
+        }
         super().__init__(family, in_channels, out_indices, **kwargs)
         self.arch_settings = light
         self.prune_ratios = light['prune_ratios']
         self.trade_offs = light['trade_offs']
         # scores are computed by a block only when a later block prunes
         ratios = self.prune_ratios[2] + self.prune_ratios[3]
-        later = [any(r < 1 for r in ratios[j + 1:])
-                 for j in range(len(ratios))]
+        later = [
+            any(r < 1 for r in ratios[j + 1:]) for j in range(len(ratios))
+        ]
         self._track = [later[:self.depths[2]], later[self.depths[2]:]]
         with torch.no_grad():  # the residual scales of layer-scale archs
             for name, param in self.named_parameters():
@@ -271,9 +274,9 @@ class UniFormerLight(_UniFormerLightBase):
                  **kwargs):
         super().__init__(arch, in_channels, out_indices, **kwargs)
         for i in self.out_indices:
-            self.add_module(f'norm{i + 1}',
-                            nn.LayerNorm(self.embed_dims[i],
-                                         eps=BLOCK_NORM_EPS))
+            self.add_module(
+                f'norm{i + 1}',
+                nn.LayerNorm(self.embed_dims[i], eps=BLOCK_NORM_EPS))
         self._freeze_stages()
 
     def _make_patch_embed(self, stage, in_dim, dim):
@@ -344,12 +347,13 @@ class UniFormerLight3D(_UniFormerLightBase):
         if stage > 0:
             return PatchEmbed(in_dim, dim, (1, 2, 2), ndim=3)
         if self.arch_settings['conv_stem']:
-            return ConvStem(in_dim, dim, 2, ndim=3,
-                            strides=[(1, 2, 2), (2, 2, 2)])
+            return ConvStem(
+                in_dim, dim, 2, ndim=3, strides=[(1, 2, 2), (2, 2, 2)])
         return PatchEmbed(in_dim, dim, (3, 4, 4), (2, 4, 4), (1, 0, 0), ndim=3)
 
-    def forward(self, x: torch.Tensor
-                ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
+    def forward(
+            self,
+            x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
         outs = []
 

@@ -19,20 +19,30 @@ train_pipeline = [
     dict(type='PyAVDecode'),
     # official AA_TYPE (timm policy string), one draw per clip
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
-    dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
-         aspect_ratio_range=(3 / 4, 4 / 3)),
+    dict(
+        type='RandomResizedCrop',
+        area_range=(0.08, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
     # RE_MODE 'pixel': N(0, 1) noise after normalisation = N(mean, std) here
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand',
-         fill_color=[114.75, 114.75, 114.75], fill_std=[57.375, 57.375, 57.375]),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='rand',
+        fill_color=[114.75, 114.75, 114.75],
+        fill_std=[57.375, 57.375, 57.375]),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
     dict(type='PyAVInit'),
-    dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1,
-         test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=16,
+        frame_interval=4,
+        num_clips=1,
+        test_mode=True),
     dict(type='PyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
@@ -41,8 +51,12 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='PyAVInit'),
-    dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=4,
-         test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=16,
+        frame_interval=4,
+        num_clips=4,
+        test_mode=True),
     dict(type='PyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
@@ -93,10 +107,21 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 1e-4, by_epoch=True, begin=0,
-         end=10, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=100, eta_min=1e-6, by_epoch=True,
-         begin=10, end=110, convert_to_iter_based=True)
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 1e-4,
+        by_epoch=True,
+        begin=0,
+        end=10,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=100,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=10,
+        end=110,
+        convert_to_iter_based=True)
 ]
 
 # lr 1e-4 is for 32 clips per iteration (8 GPUs x 4)

@@ -31,12 +31,18 @@ train_pipeline = [
     dict(type='UniformSample', clip_len=16, num_clips=1),
     dict(type='PyAVDecode'),
     dict(type='ClipRandAugment', policy='rand-m5-n2-mstd0.25'),
-    dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
-         aspect_ratio_range=(3 / 4, 4 / 3)),
+    dict(
+        type='RandomResizedCrop',
+        area_range=(0.08, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(160, 160), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand',
-         fill_color=[114.75, 114.75, 114.75], fill_std=[57.375, 57.375, 57.375]),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='rand',
+        fill_color=[114.75, 114.75, 114.75],
+        fill_std=[57.375, 57.375, 57.375]),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]

@@ -48,8 +48,19 @@ test_dataloader = dict(
 
 train_cfg = dict(max_epochs=60)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 2e-4, by_epoch=True, begin=0,
-         end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=55, eta_min=1e-6, by_epoch=True,
-         begin=5, end=60, convert_to_iter_based=True)
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 2e-4,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=55,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=5,
+        end=60,
+        convert_to_iter_based=True)
 ]

@@ -15,8 +15,7 @@ num_classes = 174
 model = dict(
     backbone=dict(
         drop_path_rate=0.3,
-        init_cfg=dict(
-            checkpoint='checkpoints/uniformer_small_k400_16x4.pth')),
+        init_cfg=dict(checkpoint='checkpoints/uniformer_small_k400_16x4.pth')),
     cls_head=dict(num_classes=num_classes),
     data_preprocessor=dict(
         blending=dict(augments=[
@@ -34,11 +33,17 @@ train_pipeline = [
     dict(type='UniformSample', clip_len=16, num_clips=1),
     dict(type='CheckedPyAVDecode'),
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
-    dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
-         aspect_ratio_range=(3 / 4, 4 / 3)),
+    dict(
+        type='RandomResizedCrop',
+        area_range=(0.08, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand',
-         fill_color=[114.75, 114.75, 114.75], fill_std=[57.375, 57.375, 57.375]),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='rand',
+        fill_color=[114.75, 114.75, 114.75],
+        fill_std=[57.375, 57.375, 57.375]),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
@@ -103,10 +108,21 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 2e-4, by_epoch=True, begin=0,
-         end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=45, eta_min=1e-6, by_epoch=True,
-         begin=5, end=50, convert_to_iter_based=True)
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 2e-4,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=45,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=5,
+        end=50,
+        convert_to_iter_based=True)
 ]
 
 # lr 2e-4 is for 32 clips per iteration (8 GPUs x 4)

@@ -44,7 +44,8 @@ model = dict(
             type='RandomBatchAugment',
             augments=[
                 dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
-                dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)
+                dict(
+                    type='CutmixBlending', alpha=1.0, num_classes=num_classes)
             ])))
 
 optim_wrapper = dict(
