@@ -45,6 +45,8 @@ from torch import nn
 # mask / segmentation / heatmap logits), K + 1 (a softmax classifier with a
 # background class), 4K (class-specific box regression)
 CLASS_ROW_FORMS = ((1, 0), (1, 1), (4, 0))
+# what MMEngine strips from a checkpoint's keys by default
+_DDP_PREFIX = ((r'^module\.', ''), )
 _FORM_TEXT = {(1, 0): 'classes', (1, 1): 'classes + 1', (4, 0): '4 x classes'}
 
 
@@ -224,8 +226,7 @@ def load_finetune_state(model: nn.Module,
     return report
 
 
-def checkpoint_state_dict(
-    checkpoint, revise_keys=((r'^module\.', ''), )) -> dict:
+def checkpoint_state_dict(checkpoint, revise_keys=_DDP_PREFIX) -> dict:
     """The tensors of a loaded checkpoint (``state_dict`` of a whole-model
     file, or a bare state dict), keys revised as MMEngine does."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
