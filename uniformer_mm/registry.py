@@ -8,7 +8,6 @@ installed are skipped. Everything is also in our own ``MODELS`` registry
 (scope ``uniformer_mm``), a child of MMEngine's root registry.
 """
 import importlib
-import importlib.util
 
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -71,7 +70,9 @@ def register_all_modules() -> None:
         for module in types:
             _register(registry, module)
     for codebase, modules in CODEBASE_MODULES.items():
-        if importlib.util.find_spec(codebase) is None:
+        try:
+            importlib.import_module(f'{codebase}.registry')
+        except ImportError:  # the codebase is not installed
             continue
         for name in modules:
             importlib.import_module(name)

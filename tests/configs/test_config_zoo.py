@@ -14,8 +14,9 @@ from mmengine.registry import DefaultScope
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO_DIRS = ('configs/detection', 'configs/segmentation')
-SKIP_DIRS = {'demo', '_base_'}
-# the hourglass XXS / XS configs: tests/configs/test_light_configs.py checks them
+SKIP_DIRS = {'demo', '_base_', 'custom'}  # custom/: fine-tuning templates
+# the hourglass XXS / XS configs: tests/configs/test_light_configs.py checks
+# them
 LIGHT = re.compile(r'_uniformer-xx?s_')
 
 
