@@ -158,13 +158,11 @@ def _adapt_precision_and_norms(cfg: Config, change: _Changes) -> None:
                'needs CUDA, this machine has none)')
     if not (torch.distributed.is_available()
             and torch.distributed.is_initialized()):
-        synced = [
-            where for where, node in _walk(cfg.get('model'), 'model')
-            if node.get('type') in ('SyncBN', 'MMSyncBN')
-        ]
+        synced = []
         for where, node in _walk(cfg.get('model'), 'model'):
             if node.get('type') in ('SyncBN', 'MMSyncBN'):
                 node['type'] = 'BN'
+                synced.append(where)
         if synced:
             change(f'SyncBN -> BN (no process group) in {", ".join(synced)}')
 
