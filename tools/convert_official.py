@@ -373,7 +373,9 @@ def _scan_configs(root: str, folder: str, arch_names: Tuple[str, ...],
     for path in sorted(
             glob.glob(osp.join(root, folder, '**', '*.py'), recursive=True)):
         rel = osp.relpath(path, root)
-        if {'_base_', 'demo'} & set(rel.split(osp.sep)):
+        # only the zoo: not bases, demos or fine-tuning templates (custom/,
+        # whose class counts are a user's)
+        if {'_base_', 'demo', 'custom'} & set(rel.split(osp.sep)):
             continue
         try:
             cfg = Config.fromfile(path)

@@ -235,7 +235,9 @@ def _configs(folder: str) -> List[str]:
     return sorted(
         p for p in glob.glob(
             osp.join(ROOT, folder, '**', '*.py'), recursive=True)
-        if not {'_base_', 'demo'} & set(osp.relpath(p, ROOT).split(osp.sep)))
+        # the zoo only: no bases, demos or fine-tuning templates
+        if not {'_base_', 'demo', 'custom'}
+        & set(osp.relpath(p, ROOT).split(osp.sep)))
 
 
 @functools.lru_cache(maxsize=None)
