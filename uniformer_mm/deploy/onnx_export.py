@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from .detector import DetectorOutputs
 from .exportable import check_exportable, exportable
 
 OPSET = 17
@@ -64,21 +65,16 @@ def export_module(model: nn.Module, backbone_only: bool = False) -> nn.Module:
     """The module whose forward is exported for ``model``.
 
     Raises:
-        NotImplementedError: an MMDetection detector (only its backbone
-            exports) or a model of no known kind.
+        NotImplementedError: a detector other than a two-stage one with an
+            RPN and a standard or cascade RoI head (see
+            :class:`~.detector.DetectorOutputs`), or a model of no known
+            kind.
     """
     if backbone_only:
         return BackboneOutputs(model)
     kind = type(model).__module__.split('.')[0]
     if kind == 'mmdet':
-        raise NotImplementedError(
-            f'{type(model).__name__}: end-to-end detector export (RPN, '
-            'RoIAlign, NMS and mask post-processing in the graph) is not '
-            'implemented: MMDeploy 1.3.1, the OpenMMLab path, requires '
-            'protobuf<=3.20.2, which forces onnx back to 1.17, and '
-            "MMDetection's predict() runs data-dependent Python control "
-            'flow that a trace cannot keep. Export the backbone with '
-            '--backbone-only and run the neck and heads in PyTorch')
+        return DetectorOutputs(model)
     if kind == 'mmaction' and hasattr(model, 'cls_head'):
         return ClassScores(model)
     if kind in ('mmseg', 'mmpose') and hasattr(model, '_forward'):
@@ -193,8 +189,8 @@ def export_onnx(module: nn.Module,
     with exportable(module):
         out = module(sample)
         n_out = len(out) if isinstance(out, (list, tuple)) else 1
-        names = ['output'
-                 ] if n_out == 1 else [f'output{i}' for i in range(n_out)]
+        names = getattr(module, 'output_names', None) or (
+            ['output'] if n_out == 1 else [f'output{i}' for i in range(n_out)])
         with _symbolics(opset):
             torch.onnx.export(
                 module, (sample, ),
