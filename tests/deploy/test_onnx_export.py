@@ -184,11 +184,10 @@ def test_torch_export_3d_dynamic():
     assert relative_error(expected, got) <= TOL
 
 
-def test_detector_backbone_only_and_refusal(tmp_path):
+def test_detector_backbone_only(tmp_path):
+    # the whole detector: tests/deploy/test_detector_export.py
     model, _ = _demo_model(
         'detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py')
-    with pytest.raises(NotImplementedError, match='--backbone-only'):
-        export_module(model)
     module = export_module(model, backbone_only=True)
     inputs = [torch.randn(1, 3, 96, 160), torch.randn(2, 3, 160, 96)]
     errors = _parity(module, torch.randn(2, 3, 128, 128), inputs, tmp_path)

@@ -7,14 +7,17 @@ Usage:
 
 CHECKPOINT may be ``none`` (random weights, e.g. to try a config). What is
 exported: a segmentor's logits at 1/4 size, a pose estimator's heatmaps, a
-recognizer's class scores (before softmax) per clip, or with
-``--backbone-only`` every output of the backbone (the only export of a
-detector so far). The graph input ``input``
+recognizer's class scores (before softmax) per clip, a two-stage detector's
+detections with their post-processing (``dets``, ``labels``, ``masks``: see
+:mod:`uniformer_mm.deploy.detector`), or with ``--backbone-only`` every
+output of the backbone. The graph input ``input``
 is the normalised image batch (N, 3, H, W) or clip batch (N, 3, T, H, W):
 the data preprocessor (mean/std, padding) is not part of the graph.
 ``--dynamic`` makes batch, (frames,) height and width dynamic. ``--verify``
 runs the file in ONNX Runtime at the export size and at one other size and
-prints the largest relative difference to PyTorch.
+prints the largest relative difference to PyTorch (detectors: the
+detection counts, the fraction of equal labels and the largest box, score
+and mask differences).
 """
 import argparse
 import os
@@ -25,8 +28,9 @@ import torch
 from mmengine.config import Config
 
 from uniformer_mm.analysis.build import build_model_from_config
-from uniformer_mm.deploy import (NotExportableError, export_module,
-                                 export_onnx, verify_onnx)
+from uniformer_mm.deploy import (DetectorOutputs, NotExportableError,
+                                 export_module, export_onnx, format_figures,
+                                 verify_detector, verify_onnx)
 
 DEFAULT_SHAPE = {2: (224, 224), 3: (8, 224, 224)}
 
@@ -96,6 +100,12 @@ def main(argv=None) -> int:
         sizes = [shape, other_size(shape, args.dynamic)]
         batches = [args.batch, 1 if args.dynamic else args.batch]
         inputs = [torch.randn(n, 3, *s) for n, s in zip(batches, sizes)]
+        if isinstance(module, DetectorOutputs):
+            for x, figures in zip(inputs,
+                                  verify_detector(module, args.out, inputs)):
+                print(f'verify: input {tuple(x.shape)}: '
+                      f'{format_figures(figures)}')
+            return 0
         for x, err in zip(inputs, verify_onnx(module, args.out, inputs)):
             print(f'verify: input {tuple(x.shape)}: max relative '
                   f'difference ONNX Runtime vs PyTorch {err:.2e}')

@@ -449,3 +449,59 @@ class DetectorOutputs(nn.Module):
             return dets, det_labels
         masks = self._masks(feats, det_boxes, det_labels, filled)
         return dets, det_labels, masks
+
+
+def compare_detections(ref: Sequence[torch.Tensor],
+                       out: Sequence) -> Dict[str, float]:
+    """Differences between two outputs of :class:`DetectorOutputs`
+    (PyTorch ``ref``, ONNX Runtime ``out``), slot by slot.
+
+    Returns:
+        dict: ``detections`` / ``detections_out`` (filled slots of each),
+        ``labels_equal`` (fraction of slots with the same label),
+        ``boxes`` (largest box coordinate difference relative to the
+        largest coordinate), ``scores`` and ``masks`` (largest absolute
+        differences).
+    """
+    ref = [torch.as_tensor(r).detach() for r in ref]
+    out = [torch.as_tensor(o) for o in out]
+    if ref[0].shape != out[0].shape:
+        raise ValueError(f'ONNX dets shape {tuple(out[0].shape)} differs '
+                         f'from PyTorch {tuple(ref[0].shape)}')
+    scale = ref[0][..., :4].abs().max().clamp_min(1.)
+    figures = dict(
+        detections=int((ref[1] >= 0).sum()),
+        detections_out=int((out[1] >= 0).sum()),
+        labels_equal=float((ref[1] == out[1]).float().mean()),
+        boxes=float((ref[0][..., :4] - out[0][..., :4]).abs().max() / scale),
+        scores=float((ref[0][..., 4] - out[0][..., 4]).abs().max()))
+    if len(ref) > 2:
+        figures['masks'] = float((ref[2] - out[2]).abs().max())
+    return figures
+
+
+def verify_detector(module: DetectorOutputs, path: str,
+                    inputs: Sequence[torch.Tensor]) -> List[Dict[str, float]]:
+    """:func:`compare_detections` of ONNX Runtime running ``path`` and
+    ``module`` in PyTorch (eval mode) for each input batch."""
+    from .onnx_export import onnx_session
+    session = onnx_session(path)
+    figures = []
+    for x in inputs:
+        with torch.no_grad():
+            ref = module.eval()(x)
+        figures.append(
+            compare_detections(ref, session.run(None, {'input': x.numpy()})))
+    return figures
+
+
+def format_figures(figures: Dict[str, float]) -> str:
+    """One line of :func:`compare_detections`' figures."""
+    text = (f'{figures["detections"]} detections (PyTorch) / '
+            f'{figures["detections_out"]} (ONNX Runtime), labels equal '
+            f'{figures["labels_equal"]:.1%}, boxes max relative difference '
+            f'{figures["boxes"]:.2e}, scores max difference '
+            f'{figures["scores"]:.2e}')
+    if 'masks' in figures:
+        text += f', masks max difference {figures["masks"]:.2e}'
+    return text
