@@ -15,7 +15,8 @@ from uniformer_mm.deploy import (DetectorOutputs, export_module, export_onnx,
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
-CASCADE = 'configs/detection/cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py'
+CASCADE = ('configs/detection/'
+           'cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py')
 TINY = dict(depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 
 
@@ -71,8 +72,7 @@ def _assert_matches_predict(model, x):
     """The wrapper's detections are ``model.predict``'s, image by image:
     same count, labels, boxes and scores, and masks that paste (with
     MMDetection's own pasting) to the same binary masks."""
-    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import \
-        _do_paste_mask
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
     with torch.no_grad():
         dets, labels, masks = DetectorOutputs(model)(x)
     expected = _mmdet_predict(model, x)
@@ -129,8 +129,11 @@ def _onnx_parity(model, tmp_path, sample, inputs):
         assert fig['detections'] > 0
         assert fig['detections'] == fig['detections_out']
         assert fig['labels_equal'] == 1.0
-        assert fig['boxes'] <= 1e-4 and fig['scores'] <= 1e-4
-        assert fig['masks'] <= 1e-3
+        # fp32 rounding differences, grown through the heads (the cascade's
+        # three stages most): relative boxes, absolute probabilities
+        assert fig['boxes'] <= 1e-4
+        assert fig['scores'] <= 1e-3 and fig['masks'] <= 1e-3
+    print(figures)  # the figures of the README (pytest -s)
     return figures
 
 

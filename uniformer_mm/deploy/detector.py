@@ -25,7 +25,7 @@ Slots beyond an image's detections hold score 0, label -1, a zero box and
 a zero mask.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -200,8 +200,8 @@ def _decode(coder, priors: torch.Tensor, deltas: torch.Tensor,
     """MMDetection's ``delta2bbox`` with broadcasting, clipped to ``size``
     (a tensor (W, H, W, H), from the input's shape so that it follows the
     input size in the graph)."""
-    d = deltas * deltas.new_tensor(coder.stds) + deltas.new_tensor(
-        coder.means)
+    stds, means = deltas.new_tensor(coder.stds), deltas.new_tensor(coder.means)
+    d = deltas * stds + means
     pxy = (priors[..., :2] + priors[..., 2:]) * 0.5
     pwh = priors[..., 2:] - priors[..., :2]
     # DeltaXYWHBBoxCoder.decode's default, which the heads do not change
@@ -235,8 +235,8 @@ class DetectorOutputs(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        rpn, roi = getattr(model, 'rpn_head', None), getattr(
-            model, 'roi_head', None)
+        rpn = getattr(model, 'rpn_head', None)
+        roi = getattr(model, 'roi_head', None)
         kind = type(roi).__name__
         if type(rpn).__name__ != 'RPNHead' or kind not in ('StandardRoIHead',
                                                            'CascadeRoIHead'):
@@ -262,8 +262,9 @@ class DetectorOutputs(nn.Module):
         if self.rpn_cfg.get('max_per_img') is None:
             raise NotImplementedError(
                 'test_cfg.rpn needs max_per_img (the proposals per image)')
-        self.output_names = ['dets', 'labels'] + (['masks']
-                                                  if self.with_mask else [])
+        self.output_names = ['dets', 'labels']
+        if self.with_mask:
+            self.output_names.append('masks')
         # the model's mode, not nn.Module's default (training)
         self.train(model.training)
 
@@ -289,8 +290,8 @@ class DetectorOutputs(nn.Module):
         all_scores, all_boxes, levels = [], [], []
         for level, (cls, reg) in enumerate(zip(cls_scores, bbox_preds)):
             n = cls.shape[0]
-            cls = cls.permute(0, 2, 3, 1).reshape(n, -1,
-                                                  head.cls_out_channels)
+            out_channels = head.cls_out_channels
+            cls = cls.permute(0, 2, 3, 1).reshape(n, -1, out_channels)
             scores = (
                 cls.sigmoid()[..., 0]
                 if head.use_sigmoid_cls else cls.softmax(-1)[..., 0])
@@ -319,12 +320,12 @@ class DetectorOutputs(nn.Module):
             scores = torch.where(small, torch.full_like(scores, _NO_SCORE),
                                  scores)
         k = cfg.max_per_img
+        agnostic = self.rpn_nms.get('class_agnostic', False)
         selected = _batched_nms(boxes, scores, torch.cat(levels, 1),
                                 self.rpn_nms['iou_threshold'], _NO_SCORE / 2,
-                                k,
-                                self.rpn_nms.get('class_agnostic', False))
-        index, filled = _per_image(selected, scores[:, :1] * 0 + scores.new_zeros(1, k),
-                                   k)
+                                k, agnostic)
+        slots = scores[:, :1] * 0 + scores.new_zeros(1, k)  # (N, k)
+        index, filled = _per_image(selected, slots, k)
         proposals = _gather(boxes, index)
         return proposals * filled[..., None], filled
 
@@ -392,8 +393,8 @@ class DetectorOutputs(nn.Module):
         cls = sum(all_cls) / float(len(all_cls)) if self.cascade else cls
         scores = F.softmax(cls, dim=-1)[:, :-1]
         boxes = _decode(head.bbox_coder, rois[:, None], deltas, size)
-        boxes = boxes.expand(-1, scores.shape[1], -1) if (
-            head.reg_class_agnostic) else boxes
+        if head.reg_class_agnostic:
+            boxes = boxes.expand(-1, scores.shape[1], -1)
         scores = scores.reshape(n, p, -1) * filled[..., None]
         return boxes.reshape(n, p, -1, 4), scores
 
@@ -416,8 +417,8 @@ class DetectorOutputs(nn.Module):
         prob = torch.stack(probs).mean(0) if self.cascade else probs[0]
         if prob.shape[1] > 1:  # class-specific masks: the label's
             label = labels.clamp(min=0).reshape(-1, 1, 1, 1)
-            prob = torch.gather(prob, 1,
-                                label.repeat(1, 1, *prob.shape[-2:]))
+            label = label.repeat(1, 1, *prob.shape[-2:])
+            prob = torch.gather(prob, 1, label)
         prob = prob[:, 0].reshape(*boxes.shape[:2], *prob.shape[-2:])
         return prob * filled[..., None, None]
 
@@ -431,15 +432,15 @@ class DetectorOutputs(nn.Module):
         cfg, k = self.rcnn_cfg, self.rcnn_cfg.max_per_img
         # multiclass_nms: every (RoI, class) a candidate, NMS per class
         labels = _arange_like(scores[0, 0]).long()
-        labels = labels[None, None] + torch.zeros_like(scores, dtype=torch.long)
-        boxes, scores, labels = (boxes.reshape(n, -1, 4),
-                                 scores.reshape(n, -1), labels.reshape(n, -1))
+        labels = labels + torch.zeros_like(scores, dtype=torch.long)
+        boxes = boxes.reshape(n, -1, 4)
+        scores, labels = scores.reshape(n, -1), labels.reshape(n, -1)
+        agnostic = self.rcnn_nms.get('class_agnostic', False)
         selected = _batched_nms(boxes, scores, labels,
                                 self.rcnn_nms['iou_threshold'],
-                                float(cfg.score_thr), k,
-                                self.rcnn_nms.get('class_agnostic', False))
-        index, filled = _per_image(selected,
-                                   scores[:, :1] * 0 + scores.new_zeros(1, k), k)
+                                float(cfg.score_thr), k, agnostic)
+        slots = scores[:, :1] * 0 + scores.new_zeros(1, k)  # (N, k)
+        index, filled = _per_image(selected, slots, k)
         det_boxes = _gather(boxes, index) * filled[..., None]
         det_scores = _gather(scores, index) * filled
         det_labels = torch.where(filled, _gather(labels, index),
