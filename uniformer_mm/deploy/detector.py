@@ -159,6 +159,8 @@ def _gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def _nms_cfg(cfg, where: str) -> Dict:
+    """The ``nms`` settings of a ``test_cfg`` part, refused unless plain
+    NMS (what ONNX ``NonMaxSuppression`` computes)."""
     nms = dict(cfg.nms)
     kind = nms.pop('type', 'nms')
     if kind != 'nms' or nms.get('offset', 0) != 0:
@@ -188,6 +190,7 @@ def _batched_nms(boxes: torch.Tensor, scores: torch.Tensor,
 
 
 def _check_coder(coder) -> None:
+    """Refuse a box coder :func:`_decode` does not reproduce."""
     if type(coder).__name__ != 'DeltaXYWHBBoxCoder' or getattr(
             coder, 'add_ctr_clamp', False):
         raise NotImplementedError(
