@@ -152,3 +152,28 @@ def test_cascade_mask_rcnn_matches_predict_and_onnx(tmp_path):
     _onnx_parity(model, tmp_path, torch.randn(1, 3, 128, 128),
                  [torch.randn(1, 3, 96, 160),
                   torch.randn(2, 3, 160, 128)])
+
+
+@pytest.mark.slow
+def test_export_onnx_cli_detector_verify(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'export_onnx', osp.join(ROOT, 'tools/deploy/export_onnx.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    out = tmp_path / 'det.onnx'
+    assert cli.main([
+        osp.join(ROOT, DEMO), 'none', '--out',
+        str(out), '--shape', '128', '128', '--dynamic', '--verify'
+    ]) == 0
+    lines = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith('verify:')
+    ]
+    assert len(lines) == 2 and '(1, 3, 160, 192)' in lines[1]
+    for line in lines:
+        counts = line.split(': ', 2)[2].split(' detections (PyTorch) / ')
+        assert counts[0] == counts[1].split(' ')[0]
+        assert 'labels equal 100.0%' in line
+    outputs = [o.name for o in onnx_session(str(out)).get_outputs()]
+    assert outputs == ['dets', 'labels', 'masks']
