@@ -15,6 +15,8 @@ from uniformer_mm.engine import install_weights_only_loader
 # (tests/checkpoints/test_safe_loading.py checks the import alone does not)
 install_weights_only_loader()
 
+# the session's config, for the hooks below
+_REPORTER = []
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
 ZOO_TASKS = ('detection', 'segmentation', 'pose', 'video')
@@ -66,11 +68,25 @@ def metafile_models(metafile):
 
 
 def pytest_configure(config):
+    _REPORTER.append(config)
     config.addinivalue_line('markers',
                             'slow: end-to-end runs, excluded by `make test`')
     config.addinivalue_line(
         'markers', 'zoo: dry run of every zoo config (`make test-zoo`), '
         'excluded by `make test` and `make test-slow`')
+
+
+def pytest_runtest_logreport(report):
+    """Print the ``verdict`` property of a test (the zoo dry runs' summary
+    lines) in the log, also when it ran on a pytest-xdist worker, whose own
+    output never reaches the log."""
+    if report.when != 'call':
+        return
+    reporter = _REPORTER[0].pluginmanager.get_plugin('terminalreporter')
+    for name, value in report.user_properties:
+        if name == 'verdict' and reporter is not None:
+            reporter.write_line('')
+            reporter.write_line(value)
 
 
 @pytest.fixture(scope='session')

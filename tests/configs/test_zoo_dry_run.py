@@ -32,7 +32,7 @@ def standin_dir(tmp_path_factory):
 
 @pytest.mark.zoo
 @pytest.mark.parametrize('config', ZOO)
-def test_dry_run(config, standin_dir, tmp_path, capsys):
+def test_dry_run(config, standin_dir, tmp_path, record_property):
     lines = []
     work_dir = tmp_path / 'work'
     try:
@@ -45,8 +45,9 @@ def test_dry_run(config, standin_dir, tmp_path, capsys):
     finally:
         # B-size checkpoints with optimizer state are ~1 GB each
         shutil.rmtree(work_dir, ignore_errors=True)
-    with capsys.disabled():  # each config's verdict line in the CI log
-        print(f'\n{config}: {result.summary()}')
+    # each config's verdict line in the CI log (tests/conftest.py prints it,
+    # also for runs on pytest-xdist workers)
+    record_property('verdict', f'{config}: {result.summary()}')
     assert result.ok, result.summary() + '\n' + '\n'.join(lines[-40:])
     task = config.split('/')[0]
     for metric in METRIC[task]:
