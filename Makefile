@@ -24,8 +24,15 @@ test-all: venv
 test-slow: venv
 	$(PY) -m pytest -q tests -m "slow and not zoo" $(PYTEST_ARGS)
 
+# ZOO_WORKERS=N: the zoo's dry runs on N pytest-xdist workers of one torch
+# thread each. Off (0) by default: on this 2-core machine two workers were
+# not reliably faster (README, "Dry run")
+ZOO_WORKERS ?= 0
+ZOO_XDIST := $(if $(filter 0,$(ZOO_WORKERS)),,-n $(ZOO_WORKERS))
+ZOO_ENV := $(if $(ZOO_XDIST),OMP_NUM_THREADS=1)
+
 test-zoo: venv
-	$(PY) -m pytest -q tests -m zoo --durations=0 $(PYTEST_ARGS)
+	$(ZOO_ENV) $(PY) -m pytest -q tests -m zoo $(ZOO_XDIST) --durations=0 $(PYTEST_ARGS)
 
 demo: venv
 	$(PY) tools/demo/run_demo.py

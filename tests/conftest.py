@@ -1,6 +1,12 @@
+import copy
+import importlib
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 from mmengine.hooks import Hook
+from mmengine.registry import DefaultScope
 
 import uniformer_mm  # noqa: F401  (registers everything)
 from uniformer_mm.engine import install_weights_only_loader
@@ -9,13 +15,78 @@ from uniformer_mm.engine import install_weights_only_loader
 # (tests/checkpoints/test_safe_loading.py checks the import alone does not)
 install_weights_only_loader()
 
+# the session's config, for the hooks below
+_REPORTER = []
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / 'configs'
+ZOO_TASKS = ('detection', 'segmentation', 'pose', 'video')
+# not zoo models: shared bases, demo configs, fine-tuning templates
+NOT_ZOO = {'_base_', 'demo', 'custom'}
+
+
+def zoo_configs():
+    """Every zoo config, as its path under configs/ (``task/[sub/]name.py``),
+    in task order, then sorted."""
+    found = []
+    for task in ZOO_TASKS:
+        for path in sorted((CONFIGS / task).rglob('*.py')):
+            rel = path.relative_to(CONFIGS)
+            if not NOT_ZOO & set(rel.parts[:-1]):
+                found.append(rel.as_posix())
+    return found
+
+
+def build_zoo_model(cfg):
+    """The model of a loaded config, built without its pretrained weights,
+    as a Runner of the config's codebase builds it."""
+    scope = cfg.default_scope
+    importlib.import_module(f'{scope}.utils').register_all_modules(
+        init_default_scope=False)
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.init_cfg = None  # no weights offline
+    # the scope restored afterwards, so that other tests see theirs
+    with DefaultScope.overwrite_default_scope(scope):
+        return importlib.import_module(f'{scope}.registry').MODELS.build(
+            model_cfg)
+
+
+def metafile_models(metafile):
+    """The models of a metafile (path under the repository), checked for
+    what every metafile needs: a known collection, ``Name`` = the config's
+    stem, the config on disk, each config listed once."""
+    with open(ROOT / metafile) as f:
+        meta = yaml.safe_load(f)
+    collections = {c['Name'] for c in meta['Collections']}
+    for model in meta['Models']:
+        assert model['In Collection'] in collections, model['Name']
+        assert model['Name'] == Path(model['Config']).stem
+        assert (ROOT / model['Config']).is_file(), (
+            f'{model["Config"]} in {metafile}, not on disk')
+    listed = [m['Config'] for m in meta['Models']]
+    assert len(listed) == len(set(listed)), metafile
+    return meta['Models']
+
 
 def pytest_configure(config):
+    _REPORTER.append(config)
     config.addinivalue_line('markers',
                             'slow: end-to-end runs, excluded by `make test`')
     config.addinivalue_line(
         'markers', 'zoo: dry run of every zoo config (`make test-zoo`), '
         'excluded by `make test` and `make test-slow`')
+
+
+def pytest_runtest_logreport(report):
+    """Print the ``verdict`` property of a test (the zoo dry runs' summary
+    lines) in the log, also when it ran on a pytest-xdist worker, whose own
+    output never reaches the log."""
+    if report.when != 'call':
+        return
+    reporter = _REPORTER[0].pluginmanager.get_plugin('terminalreporter')
+    for name, value in report.user_properties:
+        if name == 'verdict' and reporter is not None:
+            reporter.write_line('')
+            reporter.write_line(value)
 
 
 @pytest.fixture(scope='session')

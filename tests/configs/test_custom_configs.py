@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CONFIGS
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -30,9 +31,6 @@ from uniformer_mm.analysis.build import build_model_from_config
 from uniformer_mm.engine.dry_run import dry_run
 from uniformer_mm.engine.finetune import (CheckpointMismatchError,
                                           load_finetune_state)
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = ROOT / 'configs'
 
 # template -> (the zoo config it inherits, its class-specific tensors and
 # the template's class count; the zoo's differs)

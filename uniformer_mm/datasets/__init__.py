@@ -6,29 +6,28 @@ runs the module cleanly.
 """
 import importlib
 
-__all__ = [
-    'DEFAULT_COCO_ROOT', 'DEFAULT_SEG_ROOT', 'SEG_CLASSES', 'SEG_PALETTE',
-    'SHAPE_CLASSES', 'SHAPE_PALETTE', 'draw_scene', 'make_coco_instances',
-    'make_seg_dataset', 'prepare_synthetic_data', 'set_data_root',
-    'set_iter_budget', 'DEFAULT_POSE_ROOT', 'make_coco_keypoints',
-    'DEFAULT_VIDEO_ROOT', 'VIDEO_CLASSES', 'make_video_dataset'
-]
-_WHERE = dict(
-    prepare_synthetic_data='.prepare',
-    set_data_root='.prepare',
-    set_iter_budget='.prepare',
-    DEFAULT_POSE_ROOT='.synthetic_pose',
-    make_coco_keypoints='.synthetic_pose',
-    DEFAULT_VIDEO_ROOT='.synthetic_video',
-    VIDEO_CLASSES='.synthetic_video',
-    make_video_dataset='.synthetic_video')
+# public name -> the module that defines it (imported on first use)
+_WHERE = {
+    name: module
+    for module, names in (
+        ('.synthetic',
+         ('DEFAULT_COCO_ROOT', 'DEFAULT_SEG_ROOT', 'SEG_CLASSES',
+          'SEG_PALETTE', 'SHAPE_CLASSES', 'SHAPE_PALETTE', 'draw_scene',
+          'make_coco_instances', 'make_seg_dataset')),
+        ('.prepare', ('prepare_synthetic_data', 'set_data_root',
+                      'set_iter_budget')),
+        ('.synthetic_pose', ('DEFAULT_POSE_ROOT', 'make_coco_keypoints')),
+        ('.synthetic_video', ('DEFAULT_VIDEO_ROOT', 'VIDEO_CLASSES',
+                              'make_video_dataset')),
+    )
+    for name in names
+}
+__all__ = list(_WHERE)
 
 
 def __getattr__(name):
     if name in __all__:
-        return getattr(
-            importlib.import_module(_WHERE.get(name, '.synthetic'), __name__),
-            name)
+        return getattr(importlib.import_module(_WHERE[name], __name__), name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 

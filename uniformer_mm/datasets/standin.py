@@ -527,7 +527,8 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
 # -------------------------------------------------------------- mmpose
 def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
                seed: int) -> List[str]:
-    from .synthetic_pose import KEYPOINT_NAMES, SKELETON, draw_pose_scene
+    from .synthetic_pose import (KEYPOINT_NAMES, draw_pose_scene,
+                                 person_category)
 
     # no class labels here: accept the category count or the keypoint count
     # (a heatmap head's out_channels)
@@ -589,14 +590,7 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
                         ]))
         _dump_json(
             job.add(ann_file),
-            _coco_json(images, annotations, [
-                dict(
-                    id=1,
-                    name='person',
-                    supercategory='person',
-                    keypoints=list(KEYPOINT_NAMES),
-                    skeleton=[list(s) for s in SKELETON])
-            ]))
+            _coco_json(images, annotations, [person_category()]))
 
     files = _run(job, writer)
     bbox_file = cfg.get('bbox_file')  # mmpose does not join data_root
@@ -718,33 +712,56 @@ def _action_classes(cfg: dict, num_classes: Optional[int]) -> int:
         f'{name!r}; pass num_classes (the head\'s class count)')
 
 
+def _action_ann_file(cfg: dict) -> str:
+    ann_file = _join(cfg.get('data_root'), cfg.get('ann_file'))
+    if not ann_file:
+        raise ValueError(f'mmaction {cfg["type"]} needs ann_file')
+    return ann_file
+
+
+def _action_job(cfg: dict, ann_file: str, folder: str, num_samples: int,
+                num_classes: Optional[int], seed: int, layout: dict,
+                extra: dict) -> Tuple[_Job, str, int, int]:
+    """The job of an action-recognition stand-in: ``num_samples`` clips
+    under ``folder``, listed in ``ann_file``.
+
+    Args:
+        layout (dict): The manifest's parameters before the shared ones
+            (``frames``, ``num_samples``, ``num_classes``).
+        extra (dict): Those after them (before ``seed``).
+
+    Returns:
+        tuple: The job, the samples' name tag, the frames per clip and the
+        class count.
+    """
+    num_classes = _action_classes(cfg, num_classes)
+    frames = _frames_needed(cfg)
+    # the manifest's key order is kept: its bytes are part of the output
+    params = dict(
+        layout,
+        frames=frames,
+        num_samples=num_samples,
+        num_classes=num_classes,
+        **extra,
+        seed=seed)
+    job = _Job(ann_file, params, [folder], at_least=('frames', ))
+    return job, _tag(ann_file), frames, num_classes
+
+
 def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
            seed: int) -> List[str]:
     from .synthetic_video import write_video
-    ann_file = _join(cfg.get('data_root'), cfg.get('ann_file'))
-    if not ann_file:
-        raise ValueError('mmaction VideoDataset needs ann_file')
+    ann_file = _action_ann_file(cfg)
     if cfg.get('multi_class'):
         raise ValueError('multi_class VideoDataset stand-ins are not '
                          'supported')
     video_dir = _prefix(cfg, 'video')
-    num_classes = _action_classes(cfg, num_classes)
-    frames = _frames_needed(cfg)
     ext = _video_ext(ann_file)
     delimiter = cfg.get('delimiter', ' ')
-    tag = _tag(ann_file)
-    job = _Job(
-        ann_file,
-        dict(
-            kind='videos',
-            video_dir=video_dir,
-            ext=ext,
-            frames=frames,
-            num_samples=num_samples,
-            num_classes=num_classes,
-            delimiter=delimiter,
-            seed=seed), [video_dir],
-        at_least=('frames', ))
+    job, tag, frames, num_classes = _action_job(
+        cfg, ann_file, video_dir, num_samples, num_classes, seed,
+        dict(kind='videos', video_dir=video_dir, ext=ext),
+        dict(delimiter=delimiter))
 
     def writer(job):
         lines = []
@@ -763,31 +780,21 @@ def _video(cfg: dict, num_samples: int, num_classes: Optional[int],
 
 def _rawframes(cfg: dict, num_samples: int, num_classes: Optional[int],
                seed: int) -> List[str]:
-    ann_file = _join(cfg.get('data_root'), cfg.get('ann_file'))
-    if not ann_file:
-        raise ValueError('mmaction RawframeDataset needs ann_file')
+    ann_file = _action_ann_file(cfg)
     if cfg.get('multi_class') or cfg.get('modality', 'RGB') != 'RGB':
         raise ValueError('RawframeDataset stand-ins are single-label RGB')
     frame_root = _prefix(cfg, 'img')
-    num_classes = _action_classes(cfg, num_classes)
-    frames = _frames_needed(cfg)
     tmpl = cfg.get('filename_tmpl', 'img_{:05}.jpg')
     start = int(cfg.get('start_index', 1))
     with_offset = bool(cfg.get('with_offset', False))
-    tag = _tag(ann_file)
-    job = _Job(
-        ann_file,
+    job, tag, frames, num_classes = _action_job(
+        cfg, ann_file, frame_root, num_samples, num_classes, seed,
         dict(
             kind='rawframes',
             frame_root=frame_root,
             tmpl=tmpl,
             start_index=start,
-            with_offset=with_offset,
-            frames=frames,
-            num_samples=num_samples,
-            num_classes=num_classes,
-            seed=seed), [frame_root],
-        at_least=('frames', ))
+            with_offset=with_offset), {})
 
     def writer(job):
         lines = []

@@ -51,7 +51,7 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -289,6 +289,50 @@ def _dump_coco(path: str, description: str, images: List[dict],
         json.dump(coco, f, separators=(',', ':'))
 
 
+def _write_coco_splits(tmp: str, splits: Dict[str, int], image_size: int,
+                       ann_prefix: str, description: str,
+                       categories: List[dict], draw: Callable,
+                       split_stats: Callable) -> Tuple[List[str], dict]:
+    """Write COCO splits under ``tmp``: ``images/<split>/`` and
+    ``annotations/<ann_prefix>_<split>.json``.
+
+    Args:
+        tmp (str): The data set's folder.
+        splits (dict): Images per split, in writing order.
+        image_size (int): The (square) image side.
+        ann_prefix (str): Annotation file names' prefix.
+        description (str): The annotation files' ``info.description``.
+        categories (list[dict]): Their ``categories``.
+        draw (callable): ``draw(split, index)`` -> (image, the annotations
+            of its objects without ``id`` and ``image_id``).
+        split_stats (callable): ``split_stats(num_images, annotations)`` ->
+            the split's statistics (beside its image count).
+
+    Returns:
+        tuple: The files written (relative to ``tmp``) and the statistics
+        per split, as a ``writer`` of :func:`_generate` returns them.
+    """
+    os.makedirs(osp.join(tmp, 'annotations'))
+    files, stats = [], {}
+    for split, num in splits.items():
+        img_dir = osp.join('images', split)
+        os.makedirs(osp.join(tmp, img_dir))
+        images, annotations = [], []
+        for i in range(num):
+            image, objects = draw(split, i)
+            images.append(_coco_image(tmp, img_dir, i, image, image_size))
+            annotations += [
+                dict(id=len(annotations) + k + 1, image_id=i + 1, **fields)
+                for k, fields in enumerate(objects)
+            ]
+        ann = osp.join('annotations', f'{ann_prefix}_{split}.json')
+        _dump_coco(
+            osp.join(tmp, ann), description, images, annotations, categories)
+        files += [ann, img_dir]
+        stats[split] = dict(images=num, **split_stats(num, annotations))
+    return files, stats
+
+
 def _generate(root: str, kind: str, params: dict, writer, verbose: bool):
     manifest = dict(kind=kind, version=GENERATOR_VERSION, params=params)
     if _is_current(root, manifest):
@@ -358,52 +402,41 @@ def make_coco_instances(root: str = DEFAULT_COCO_ROOT,
         empty_every=int(empty_every))
     _check_params(params)
 
+    def draw(split, i):
+        empty = split == 'train' and (i == 0 or (empty_every > 0
+                                                 and i % empty_every == 0))
+        image, shapes = draw_scene(
+            seed,
+            split,
+            i,
+            image_size,
+            min_shapes,
+            max_shapes,
+            min_size,
+            max_size,
+            empty=empty)
+        return image, [
+            dict(
+                category_id=s['label'] + 1,
+                bbox=s['bbox'],
+                area=s['area'],
+                segmentation=[s['polygon']],
+                iscrowd=0) for s in shapes
+        ]
+
+    def split_stats(num, annotations):
+        return dict(
+            instances=len(annotations),
+            empty_images=num - len({a['image_id']
+                                    for a in annotations}))
+
     def writer(tmp):
-        os.makedirs(osp.join(tmp, 'annotations'))
-        files, stats = [], {}
-        for split, num in (('train', num_train), ('val', num_val)):
-            img_dir = osp.join('images', split)
-            os.makedirs(osp.join(tmp, img_dir))
-            images, annotations = [], []
-            for i in range(num):
-                empty = split == 'train' and (i == 0 or
-                                              (empty_every > 0
-                                               and i % empty_every == 0))
-                image, shapes = draw_scene(
-                    seed,
-                    split,
-                    i,
-                    image_size,
-                    min_shapes,
-                    max_shapes,
-                    min_size,
-                    max_size,
-                    empty=empty)
-                images.append(_coco_image(tmp, img_dir, i, image, image_size))
-                for s in shapes:
-                    annotations.append(
-                        dict(
-                            id=len(annotations) + 1,
-                            image_id=i + 1,
-                            category_id=s['label'] + 1,
-                            bbox=s['bbox'],
-                            area=s['area'],
-                            segmentation=[s['polygon']],
-                            iscrowd=0))
-            ann = osp.join('annotations', f'instances_{split}.json')
-            _dump_coco(
-                osp.join(tmp, ann), 'uniformer_mm synthetic shapes', images,
-                annotations, [
-                    dict(id=k + 1, name=name, supercategory='shape')
-                    for k, name in enumerate(SHAPE_CLASSES)
-                ])
-            files += [ann, img_dir]
-            stats[split] = dict(
-                images=num,
-                instances=len(annotations),
-                empty_images=num - len({a['image_id']
-                                        for a in annotations}))
-        return files, stats
+        return _write_coco_splits(
+            tmp, dict(train=num_train, val=num_val), image_size, 'instances',
+            'uniformer_mm synthetic shapes', [
+                dict(id=k + 1, name=name, supercategory='shape')
+                for k, name in enumerate(SHAPE_CLASSES)
+            ], draw, split_stats)
 
     return _generate(root, 'coco_instances', params, writer, verbose)
 

@@ -42,15 +42,14 @@ CLI::
     python -m uniformer_mm.datasets.synthetic_pose --out data/synthetic_pose
 """
 import argparse
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .synthetic import (_add_size_args, _background, _check_sizes, _coco_image,
-                        _dump_coco, _generate, _size_overrides)
+from .synthetic import (_add_size_args, _background, _check_sizes, _generate,
+                        _size_overrides, _write_coco_splits)
 
 #: the COCO keypoints, in COCO order (MMPose's coco.py metainfo)
 KEYPOINT_NAMES: Tuple[str, ...] = ('nose', 'left_eye', 'right_eye', 'left_ear',
@@ -111,6 +110,37 @@ def _rot(deg: float) -> np.ndarray:
     return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
 
 
+def _limb(rng: np.random.Generator, root: np.ndarray, sgn: float,
+          angle: Tuple[float, float], bend: Tuple[float,
+                                                  float], upper: Tuple[float,
+                                                                       float],
+          lower: Tuple[float, float]) -> Tuple[np.ndarray, np.ndarray]:
+    """The middle and end joints of a two-segment limb from ``root``.
+
+    Angles in degrees from straight down, positive = away from the body on
+    the side ``sgn``; ``bend`` is the lower segment's angle relative to the
+    upper one; ``upper`` / ``lower`` the segment lengths. Each is drawn
+    uniformly from its range, in this order (the stream of the figures).
+    """
+    a1 = np.deg2rad(rng.uniform(*angle))
+    a2 = a1 + np.deg2rad(rng.uniform(*bend))
+    middle = root + rng.uniform(*upper) * np.array(
+        [sgn * np.sin(a1), np.cos(a1)])
+    end = middle + rng.uniform(*lower) * np.array(
+        [sgn * np.sin(a2), np.cos(a2)])
+    return middle, end
+
+
+def person_category() -> dict:
+    """The COCO ``person`` category with its keypoints and skeleton."""
+    return dict(
+        id=1,
+        name='person',
+        supercategory='person',
+        keypoints=list(KEYPOINT_NAMES),
+        skeleton=[list(s) for s in SKELETON])
+
+
 def figure_keypoints(rng: np.random.Generator) -> Tuple[np.ndarray, dict]:
     """A random pose in figure units (torso length 1, pelvis at the origin,
     y down, the figure facing the viewer: its left at +x).
@@ -127,19 +157,10 @@ def figure_keypoints(rng: np.random.Generator) -> Tuple[np.ndarray, dict]:
     for side, sgn in (('left', 1.0), ('right', -1.0)):
         hip = np.array([sgn * hip_w, 0.0])
         shoulder = np.array([sgn * sh_w, -1.0])
-        # angles from straight down, positive = away from the body
-        a1 = np.deg2rad(rng.uniform(-25, 165))
-        a2 = a1 + np.deg2rad(rng.uniform(-140, 30))
-        elbow = shoulder + rng.uniform(0.55, 0.68) * np.array(
-            [sgn * np.sin(a1), np.cos(a1)])
-        wrist = elbow + rng.uniform(0.48, 0.6) * np.array(
-            [sgn * np.sin(a2), np.cos(a2)])
-        t1 = np.deg2rad(rng.uniform(-12, 40))
-        t2 = t1 + np.deg2rad(rng.uniform(-35, 25))
-        knee = hip + rng.uniform(0.75, 0.9) * np.array(
-            [sgn * np.sin(t1), np.cos(t1)])
-        ankle = knee + rng.uniform(0.72, 0.86) * np.array(
-            [sgn * np.sin(t2), np.cos(t2)])
+        elbow, wrist = _limb(rng, shoulder, sgn, (-25, 165), (-140, 30),
+                             (0.55, 0.68), (0.48, 0.6))
+        knee, ankle = _limb(rng, hip, sgn, (-12, 40), (-35, 25), (0.75, 0.9),
+                            (0.72, 0.86))
         for name, p in (('shoulder', shoulder), ('elbow', elbow), ('wrist',
                                                                    wrist),
                         ('hip', hip), ('knee', knee), ('ankle', ankle)):
@@ -402,60 +423,44 @@ def make_coco_keypoints(
         unlabeled_every=int(unlabeled_every))
     _check_params(params)
 
+    def draw(split, i):
+        unlabeled = unlabeled_every > 0 and i > 0 and (i % unlabeled_every
+                                                       == 0)
+        image, persons = draw_pose_scene(seed, split, i, image_size,
+                                         max_people, min_height, max_height,
+                                         occlude_prob, out_of_frame_prob,
+                                         unlabeled)
+        return image, [
+            dict(
+                category_id=1,
+                bbox=p['bbox'],
+                area=p['area'],
+                iscrowd=0,
+                num_keypoints=p['num_keypoints'],
+                keypoints=[
+                    int(v) if j % 3 == 2 else float(v)
+                    for j, v in enumerate(p['keypoints'].reshape(-1))
+                ]) for p in persons
+        ]
+
+    def split_stats(num, annotations):
+        vis_count = np.bincount(
+            np.array([v for a in annotations for v in a['keypoints'][2::3]],
+                     np.int64),
+            minlength=3)
+        return dict(
+            persons=len(annotations),
+            unlabeled_persons=sum(a['num_keypoints'] == 0
+                                  for a in annotations),
+            keypoints_v0=int(vis_count[0]),
+            keypoints_v1=int(vis_count[1]),
+            keypoints_v2=int(vis_count[2]))
+
     def writer(tmp):
-        os.makedirs(osp.join(tmp, 'annotations'))
-        files, stats = [], {}
-        for split, num in (('train', num_train), ('val', num_val)):
-            img_dir = osp.join('images', split)
-            os.makedirs(osp.join(tmp, img_dir))
-            images, annotations = [], []
-            vis_count = np.zeros(3, np.int64)
-            for i in range(num):
-                unlabeled = unlabeled_every > 0 and i > 0 and (
-                    i % unlabeled_every == 0)
-                image, persons = draw_pose_scene(seed, split, i, image_size,
-                                                 max_people, min_height,
-                                                 max_height, occlude_prob,
-                                                 out_of_frame_prob, unlabeled)
-                images.append(_coco_image(tmp, img_dir, i, image, image_size))
-                for p in persons:
-                    kps = p['keypoints']
-                    vis_count += np.bincount(
-                        kps[:, 2].astype(int), minlength=3)
-                    annotations.append(
-                        dict(
-                            id=len(annotations) + 1,
-                            image_id=i + 1,
-                            category_id=1,
-                            bbox=p['bbox'],
-                            area=p['area'],
-                            iscrowd=0,
-                            num_keypoints=p['num_keypoints'],
-                            keypoints=[
-                                int(v) if j % 3 == 2 else float(v)
-                                for j, v in enumerate(kps.reshape(-1))
-                            ]))
-            ann = osp.join('annotations', f'person_keypoints_{split}.json')
-            _dump_coco(
-                osp.join(tmp, ann), 'uniformer_mm synthetic figures', images,
-                annotations, [
-                    dict(
-                        id=1,
-                        name='person',
-                        supercategory='person',
-                        keypoints=list(KEYPOINT_NAMES),
-                        skeleton=[list(s) for s in SKELETON])
-                ])
-            files += [ann, img_dir]
-            stats[split] = dict(
-                images=num,
-                persons=len(annotations),
-                unlabeled_persons=sum(a['num_keypoints'] == 0
-                                      for a in annotations),
-                keypoints_v0=int(vis_count[0]),
-                keypoints_v1=int(vis_count[1]),
-                keypoints_v2=int(vis_count[2]))
-        return files, stats
+        return _write_coco_splits(tmp, dict(train=num_train, val=num_val),
+                                  image_size, 'person_keypoints',
+                                  'uniformer_mm synthetic figures',
+                                  [person_category()], draw, split_stats)
 
     return _generate(root, 'coco_keypoints', params, writer, verbose)
 
