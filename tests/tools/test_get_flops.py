@@ -66,7 +66,8 @@ def _block_macs(dim, heads, height, width, window=None, mlp_ratio=4):
 def test_attention_block_global_and_window(fused, window):
     dim, heads, height, width = 32, 2, 10, 9  # 10x9 -> 3x3 windows of 4x4
     block = AttentionBlock(
-        dim, heads, window_size=window, fused_attn=fused).eval()
+        dim, heads, window_size=window,
+        fast_paths=dict(fused_attn=fused)).eval()
     result = count_flops(block, (torch.randn(1, dim, height, width), ))
     assert result['flops'] == _block_macs(dim, heads, height, width, window)
     if window is not None:
