@@ -264,6 +264,16 @@ class _UniFormerBase(BaseModule):
                 x = block(x)
         return x
 
+    def forward(self, x: torch.Tensor):
+        """Run the four stages; the outputs as the subclass says."""
+        self._check_input(x)
+        x = self.fast_paths.layout(x)
+        outs = []
+        for i in range(self.num_stages):
+            x = self._run_stage(i, x)
+            self._collect_output(i, x, outs)
+        return self._outputs(outs)
+
     def _collect_output(self, i: int, x: torch.Tensor,
                         outs: List[torch.Tensor]) -> None:
         """Append stage ``i``'s output to ``outs`` if it is one: after its
@@ -457,13 +467,7 @@ class UniFormer(_UniFormerBase):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of (N, C_i, H / 2^(i+2), W / 2^(i+2))."""
-        self._check_input(x)
-        x = self.fast_paths.layout(x)
-        outs = []
-        for i in range(self.num_stages):
-            x = self._run_stage(i, x)
-            self._collect_output(i, x, outs)
-        return self._outputs(outs)
+        return super().forward(x)
 
 
 class UniFormer3D(_UniFormerBase):
@@ -514,10 +518,4 @@ class UniFormer3D(_UniFormerBase):
             self,
             x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
-        self._check_input(x)
-        x = self.fast_paths.layout(x)
-        outs = []
-        for i in range(self.num_stages):
-            x = self._run_stage(i, x)
-            self._collect_output(i, x, outs)
-        return self._outputs(outs)
+        return super().forward(x)
