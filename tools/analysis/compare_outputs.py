@@ -151,7 +151,7 @@ def save(path: str, only: str = '') -> None:
     torch.set_num_threads(1)  # thread counts change float reductions
     results: Dict[str, Dict[str, torch.Tensor]] = {}
     for name, kind, kwargs, shape, canonical in _cases():
-        if only and only not in name:
+        if only and not any(part in name for part in only.split(',')):
             continue
         runs = [('eval', 'fast')]
         if canonical:
@@ -201,7 +201,10 @@ def main() -> int:
     p_save = sub.add_parser('save', help='run every preset, save outputs')
     p_save.add_argument('out')
     p_save.add_argument(
-        '--only', default='', help='only the runs whose name contains this')
+        '--only',
+        default='',
+        help='only the presets whose name contains one of these '
+        '(comma-separated)')
     p_cmp = sub.add_parser('compare', help='compare two saved files')
     p_cmp.add_argument('a')
     p_cmp.add_argument('b')
