@@ -170,7 +170,8 @@ def save(path: str, only: str = '') -> None:
 
 
 def compare(path_a: str, path_b: str) -> int:
-    a, b = torch.load(path_a), torch.load(path_b)
+    # memory-mapped: the files hold every gradient of every preset
+    a, b = (torch.load(p, mmap=True) for p in (path_a, path_b))
     problems = []
     if set(a) != set(b):
         problems.append(f'runs differ: only in A {sorted(set(a) - set(b))}, '
