@@ -36,7 +36,7 @@ def _attention_macs(tokens, dim, heads, seq_len=None, sequences=1):
 @pytest.mark.parametrize('fused', [True, False])
 def test_attention_by_formula(fused):
     dim, heads, tokens = 32, 2, 49
-    attn = Attention(dim, heads, fused=fused).eval()
+    attn = Attention(dim, heads, fast_paths=dict(fused_attn=fused)).eval()
     result = count_flops(attn, (torch.randn(3, tokens, dim), ))
     # q k^T: 3 * 2 * 49 * 49 * 16, attn v the same, + qkv and proj
     assert result['flops'] == 3 * _attention_macs(tokens, dim, heads)
