@@ -319,4 +319,3 @@ def test_fast_paths_presets_and_shorthands():
 def test_fast_paths_refuses_what_it_does_not_know(spec):
     with pytest.raises(ValueError, match=r"'fast', 'reference'.*FastPaths"):
         UniFormer(TINY, fast_paths=spec)
-
