@@ -12,8 +12,10 @@ from uniformer_mm.deploy import (NotExportableError, export_module,
                                  export_onnx, exportable, onnx_session,
                                  relative_error, verify_onnx)
 from uniformer_mm.models import UniFormer, UniFormer3D
+from uniformer_mm.models.ops import PRESETS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FAST = PRESETS['fast']
 TOL = 1e-4
 TINY = dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
 HYBRID = dict(depths=[1, 1, 4, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
@@ -39,7 +41,7 @@ def test_backbone_2d_dynamic_parity(attn_mode, arch, tmp_path):
     errors = _parity(model, sample, inputs, tmp_path)
     assert max(errors) <= TOL, errors
     # the export left the model's own switches as they were
-    assert model.channels_last and model.blocks3[0].attn.fused
+    assert model.fast_paths == model.blocks3[0].attn.fast_paths == FAST
 
 
 def test_backbone_3d_dynamic_parity(tmp_path):
@@ -91,12 +93,11 @@ def test_exportable_switches_and_restores():
     with exportable(model) as m:
         assert m is model and not model.training
         assert not torch.is_grad_enabled()
-        assert not attn.fused and not model.channels_last
-        assert not model.blocks1[0].in_place
+        for module in (model, attn, model.blocks1[0], model.blocks1[0].mlp):
+            assert module.fast_paths == PRESETS['reference']
     assert model.training and torch.is_grad_enabled()
-    assert attn.fused and model.channels_last
-    # in_place is restored as it was (set by the backbone's constructor)
-    assert model.blocks1[0].in_place is True
+    for module in (model, attn, model.blocks1[0], model.blocks1[0].mlp):
+        assert module.fast_paths == FAST
 
 
 def test_exportable_rejects_bf16():

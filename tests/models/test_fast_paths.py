@@ -3,8 +3,9 @@
 ``fused_attn`` (SDPA; windows gathered from the qkv projection of the map),
 ``channels_last`` (token views instead of copies) and ``recompute_gelu``
 (GELU recomputed in backward) are each checked against the reference build
-with all three off -- the official computation -- for outputs and for every
-parameter's gradient, and for the memory autograd keeps.
+(``fast_paths='reference'``: the official computation) for outputs and for
+every parameter's gradient, and for the memory autograd keeps; and the one
+switch that chooses them reaches every block.
 """
 import itertools
 
@@ -13,15 +14,12 @@ import torch
 from conftest import randomize_
 
 from uniformer_mm import UniFormer, UniFormer3D
-from uniformer_mm.models import blocks
+from uniformer_mm.models import UniFormerLight, UniFormerLight3D, ops
 from uniformer_mm.models.blocks import AttentionBlock, Mlp
+from uniformer_mm.models.ops import FastPaths
 
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
-REFERENCE = dict(
-    fused_attn=False,
-    channels_last=False,
-    recompute_gelu=False,
-    in_place=False)
+REFERENCE = dict(fast_paths='reference')
 FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu')
 
 
@@ -59,7 +57,7 @@ def test_2d_builds_match_reference(flags, attn_mode):
     # 150x100: stage 3 is 10x7, padded to 10x10 by windows of 5
     kw = dict(arch=TINY, attn_mode=attn_mode, window_size=5)
     reference = randomize_(UniFormer(**kw, **REFERENCE)).train()
-    model = UniFormer(**kw, **dict(zip(FLAGS, flags))).train()
+    model = UniFormer(**kw, fast_paths=dict(zip(FLAGS, flags))).train()
     model.load_state_dict(reference.state_dict())
     _assert_same_step(model, reference, torch.randn(2, 3, 150, 100))
 
@@ -83,8 +81,8 @@ def test_fused_windows_equal_partitioned_windows():
     with padding on both sides."""
     torch.manual_seed(0)
     official = randomize_(
-        AttentionBlock(64, 2, window_size=4, fused_attn=False)).eval()
-    fused = AttentionBlock(64, 2, window_size=4, fused_attn=True).eval()
+        AttentionBlock(64, 2, window_size=4, fast_paths='reference')).eval()
+    fused = AttentionBlock(64, 2, window_size=4, fast_paths='fast').eval()
     fused.load_state_dict(official.state_dict())
     x = torch.randn(2, 64, 9, 6)
     torch.testing.assert_close(fused(x), official(x), rtol=1e-4, atol=1e-5)
@@ -124,7 +122,7 @@ def test_recompute_gelu_keeps_less_for_backward():
     torch.manual_seed(0)
     x = torch.randn(1, 3, 128, 128)
     lean = UniFormer(TINY).train()
-    full = UniFormer(TINY, recompute_gelu=False).train()
+    full = UniFormer(TINY, fast_paths=dict(recompute_gelu=False)).train()
     saved_lean, saved_full = _saved_bytes(lean, x), _saved_bytes(full, x)
     # each block keeps ~15-18 activations of its width, 4 of them being the
     # GELU output; MLP ratio 4 -> about a quarter less
@@ -136,9 +134,9 @@ def test_recompute_gelu_steps_aside_for_dropout_and_no_grad():
     x = torch.randn(4, 8, requires_grad=True)
     torch.manual_seed(0)
     y = mlp(x)
-    assert y.grad_fn.name() != '_GeluLinearBackward'
+    assert y.grad_fn.name() != 'GeluLinearBackward'
     mlp.drop.p = 0.
-    assert mlp(x).grad_fn.name() == '_GeluLinearBackward'
+    assert mlp(x).grad_fn.name() == 'GeluLinearBackward'
     with torch.no_grad():
         assert mlp(x).grad_fn is None
 
@@ -179,8 +177,8 @@ def test_blocked_bf16_attention_matches_float32(batch, tokens, score_block):
                for _ in range(3))
     ref = torch.nn.functional.scaled_dot_product_attention(q, k, v)
     q16, k16, v16 = (t.bfloat16() for t in (q, k, v))
-    out = blocks._blocked_attention(q16, k16, v16, 16**-0.5, score_block)
-    whole = blocks._blocked_attention(q16, k16, v16, 16**-0.5, 2**30)
+    out = ops.blocked_attention(q16, k16, v16, 16**-0.5, score_block)
+    whole = ops.blocked_attention(q16, k16, v16, 16**-0.5, 2**30)
     sdpa = torch.nn.functional.scaled_dot_product_attention(q16, k16, v16)
     assert out.dtype == torch.bfloat16 and out.shape == ref.shape
 
@@ -197,10 +195,10 @@ def test_blocked_attention_runs_only_for_native_cpu_bf16_inference(
         monkeypatch, native):
     """The blocked path takes bf16 inference on a CPU that computes bf16
     natively; on one that emulates bf16 (AVX2) SDPA keeps it."""
-    monkeypatch.setattr(blocks, 'cpu_bf16_native', lambda: native)
+    monkeypatch.setattr(ops, 'cpu_bf16_native', lambda: native)
     calls = []
-    blocked = blocks._blocked_attention
-    monkeypatch.setattr(blocks, '_blocked_attention',
+    blocked = ops.blocked_attention
+    monkeypatch.setattr(ops, 'blocked_attention',
                         lambda *a, **kw: calls.append(1) or blocked(*a, **kw))
     torch.manual_seed(0)
     model = UniFormer(TINY, attn_mode='hybrid', window_size=5)
@@ -223,7 +221,6 @@ def test_blocked_attention_runs_only_for_native_cpu_bf16_inference(
 
 
 def test_cpu_capability_names_bf16_support(monkeypatch):
-    from uniformer_mm.models import ops
     base = torch.backends.cpu.get_cpu_capability()
     assert ops.cpu_capability().startswith(base)
     assert ('no native bf16' in ops.cpu_capability()) != ops.cpu_bf16_native()
@@ -263,7 +260,8 @@ def test_in_place_inference_matches_allocating_build(kind):
         x = torch.randn(1, 3, 96, 64)
     cls = build.pop('cls')
     model = randomize_(cls(**build, drop_path_rate=0.1)).eval()
-    allocating = cls(**build, drop_path_rate=0.1, in_place=False).eval()
+    allocating = cls(
+        **build, drop_path_rate=0.1, fast_paths=dict(in_place=False)).eval()
     allocating.load_state_dict(model.state_dict())
     x_before = x.clone()
     tracked = model(x)
@@ -278,3 +276,46 @@ def test_in_place_inference_matches_allocating_build(kind):
         mixed = model(x)
     for out, ref in zip(mixed, refs):  # fp32 input + bf16 branches
         assert ((out.float() - ref).norm() / ref.norm()) < 0.05
+
+
+# ------------------------------------------------------------ the switch
+@pytest.mark.parametrize('cls,arch', [(UniFormer, TINY), (UniFormer3D, TINY),
+                                      (UniFormerLight, 'xxs'),
+                                      (UniFormerLight3D, 'xxs')])
+def test_one_fast_paths_object_reaches_every_block(cls, arch):
+    """The backbone builds one FastPaths and passes it down by keyword:
+    every block and its attention / MLP hold that same object."""
+    model = cls(arch, fast_paths=dict(fused_attn=False, in_place=False))
+    chosen = model.fast_paths
+    assert chosen == FastPaths(
+        fused_attn=False,
+        channels_last=True,
+        recompute_gelu=True,
+        in_place=False)
+    holders = [
+        m for m in model.modules()
+        if isinstance(vars(m).get('fast_paths'), FastPaths)
+    ]
+    blocks = [m for m in model.modules() if hasattr(m, 'mlp')]
+    assert len(holders) == 1 + 2 * len(blocks) + sum(
+        hasattr(b.attn, 'qkv') for b in blocks)
+    assert all(m.fast_paths is chosen for m in holders)
+
+
+def test_fast_paths_presets_and_shorthands():
+    assert FastPaths.build('fast') == FastPaths()
+    assert FastPaths.build('reference') == FastPaths(False, False, False,
+                                                     False)
+    # the shorthands of existing configs set one flag on top of fast_paths
+    model = UniFormer(TINY, fast_paths='reference', channels_last=True)
+    assert model.fast_paths == FastPaths(False, True, False, False)
+    assert UniFormer(
+        TINY, fused_attn=False).fast_paths == FastPaths(fused_attn=False)
+
+
+@pytest.mark.parametrize(
+    'spec', ['quick', dict(fused=False),
+             dict(in_place=1), 3])
+def test_fast_paths_refuses_what_it_does_not_know(spec):
+    with pytest.raises(ValueError, match=r"'fast', 'reference'.*FastPaths"):
+        UniFormer(TINY, fast_paths=spec)

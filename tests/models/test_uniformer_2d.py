@@ -115,7 +115,8 @@ def _official_block_forward(block, x):
 @pytest.mark.parametrize('fused', [True, False])
 def test_attention_block_matches_explicit_computation(window_size, fused):
     block = randomize_(
-        AttentionBlock(32, 4, window_size=window_size, fused_attn=fused))
+        AttentionBlock(
+            32, 4, window_size=window_size, fast_paths=dict(fused_attn=fused)))
     x = torch.randn(2, 32, 9, 7)
     with torch.no_grad():
         expected = _official_block_forward(block, x)
@@ -128,7 +129,10 @@ def test_sdpa_equals_eager(attn_mode):
     fused = randomize_(UniFormer(TINY, attn_mode=attn_mode,
                                  window_size=3)).eval()
     eager = UniFormer(
-        TINY, attn_mode=attn_mode, window_size=3, fused_attn=False).eval()
+        TINY,
+        attn_mode=attn_mode,
+        window_size=3,
+        fast_paths=dict(fused_attn=False)).eval()
     eager.load_state_dict(fused.state_dict())
     x = torch.randn(2, 3, 80, 72)
     with torch.no_grad():

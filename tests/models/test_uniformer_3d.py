@@ -52,7 +52,7 @@ def test_uses_shared_blocks_in_3d():
 
 def test_sdpa_equals_eager_3d():
     fused = randomize_(UniFormer3D(TINY)).eval()
-    eager = UniFormer3D(TINY, fused_attn=False).eval()
+    eager = UniFormer3D(TINY, fast_paths=dict(fused_attn=False)).eval()
     eager.load_state_dict(fused.state_dict())
     x = torch.randn(1, 3, 4, 64, 64)
     with torch.no_grad():

@@ -204,7 +204,8 @@ def _reference_block(block, cls_token, x, scores, ratio, trade_off):
 @pytest.mark.parametrize('ratio, size', [(.5, (5, 7)), (.3, (4, 4)),
                                          (.5, (1, 2))])
 def test_hourglass_block_matches_the_written_out_algorithm(fused, ratio, size):
-    model = randomize_(UniFormerLight(TINY, fused_attn=fused)).eval()
+    model = randomize_(
+        UniFormerLight(TINY, fast_paths=dict(fused_attn=fused))).eval()
     block = model.blocks3[1]
     cls_token = torch.randn(2, 1, 32)
     x = torch.randn(2, 32, *size)
@@ -280,7 +281,7 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
     ])
 def test_switch_off_gives_the_same_numbers(switch, shape):
     fast = randomize_(UniFormerLight(TINY)).eval()
-    off = UniFormerLight(TINY, **{switch: False}).eval()
+    off = UniFormerLight(TINY, fast_paths={switch: False}).eval()
     off.load_state_dict(fast.state_dict())
     x = torch.randn(*shape)
     with torch.no_grad():

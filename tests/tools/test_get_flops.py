@@ -36,7 +36,7 @@ def _attention_macs(tokens, dim, heads, seq_len=None, sequences=1):
 @pytest.mark.parametrize('fused', [True, False])
 def test_attention_by_formula(fused):
     dim, heads, tokens = 32, 2, 49
-    attn = Attention(dim, heads, fused=fused).eval()
+    attn = Attention(dim, heads, fast_paths=dict(fused_attn=fused)).eval()
     result = count_flops(attn, (torch.randn(3, tokens, dim), ))
     # q k^T: 3 * 2 * 49 * 49 * 16, attn v the same, + qkv and proj
     assert result['flops'] == 3 * _attention_macs(tokens, dim, heads)
@@ -66,7 +66,8 @@ def _block_macs(dim, heads, height, width, window=None, mlp_ratio=4):
 def test_attention_block_global_and_window(fused, window):
     dim, heads, height, width = 32, 2, 10, 9  # 10x9 -> 3x3 windows of 4x4
     block = AttentionBlock(
-        dim, heads, window_size=window, fused_attn=fused).eval()
+        dim, heads, window_size=window,
+        fast_paths=dict(fused_attn=fused)).eval()
     result = count_flops(block, (torch.randn(1, dim, height, width), ))
     assert result['flops'] == _block_macs(dim, heads, height, width, window)
     if window is not None:

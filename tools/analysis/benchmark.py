@@ -7,8 +7,7 @@ Every comparison runs in this one process, side by side: the same module
   with a materialised attention map over explicitly copied window
   partitions, contiguous NCHW maps with a copy at every map <-> token move,
   autograd keeping every MLP activation, a new tensor for every residual
-  sum (``fused_attn=False, channels_last=False, recompute_gelu=False,
-  in_place=False``);
+  sum (``fast_paths='reference'``);
 * ``ours``: the defaults (fused attention, windows gathered straight from
   the qkv projection, channels-last maps, GELU recomputed in backward,
   residuals and GELU in place in inference);
@@ -71,17 +70,14 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 BUILDS = {
     'eager':
-    dict(
-        fused_attn=False,
-        channels_last=False,
-        recompute_gelu=False,
-        in_place=False),
+    dict(fast_paths='reference'),
     '+fused':
     dict(
-        fused_attn=True,
-        channels_last=False,
-        recompute_gelu=False,
-        in_place=False),
+        fast_paths=dict(
+            fused_attn=True,
+            channels_last=False,
+            recompute_gelu=False,
+            in_place=False)),
     'ours':
     dict(),
 }

@@ -35,6 +35,7 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import get_shape
 
 from ..models.blocks import Attention
+from ..models.ops import replace_fast_paths
 
 SDPA_OP = 'aten::scaled_dot_product_attention'
 
@@ -53,14 +54,11 @@ def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
 
 
 def set_fused_attention(model: nn.Module, fused: bool) -> int:
-    """Switch every UniFormer :class:`Attention` between SDPA and the
-    explicit matmuls; returns how many were switched."""
-    count = 0
-    for module in model.modules():
-        if isinstance(module, Attention):
-            module.fused = fused
-            count += 1
-    return count
+    """Switch every UniFormer block between SDPA (the ``fused_attn`` fast
+    path) and the explicit matmuls; returns how many :class:`Attention`
+    modules were switched."""
+    replace_fast_paths(model, fused_attn=fused)
+    return sum(isinstance(m, Attention) for m in model.modules())
 
 
 def count_flops(model: nn.Module,

@@ -1,10 +1,11 @@
 """Putting a model into a configuration that exports to standard operators.
 
-The backbones carry speed switches (in-place residuals, channels-last
-layouts, fused window attention, GELU recomputation, blocked bf16
-attention) that give the same numbers as the official computation in eager
-mode but either do not trace into standard ONNX operators or trace into a
-graph tied to one memory layout. :func:`exportable` turns them to the plain
+The backbones and their blocks run fast paths (in-place residuals,
+channels-last layouts, fused window attention, GELU recomputation, blocked
+bf16 attention; one :class:`~uniformer_mm.models.ops.FastPaths` per module)
+that give the same numbers as the official computation in eager mode but
+either do not trace into standard ONNX operators or trace into a graph tied
+to one memory layout. :func:`exportable` puts every module on the reference
 paths for the duration of an export and restores them afterwards, so the
 user passes no switch.
 """
@@ -15,19 +16,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..models.ops import PRESETS
+
 # Attribute -> value while exporting, set on every submodule that has the
 # attribute. Looked up by name so that a module without one is left alone.
 EXPORT_SETTINGS: Dict[str, object] = {
-    # the official softmax(q k^T) v on copied window partitions: MatMul /
-    # Softmax in the graph instead of an SDPA pattern
-    'fused': False,
-    # in-place updates alias tensors the tracer records as separate values
-    'in_place': False,
-    # memory formats do not exist in ONNX; plain NCHW maps trace to fewer
-    # Transpose nodes
-    'channels_last': False,
-    # a custom autograd Function does not trace; only used with grads anyway
-    'recompute_gelu': False,
+    # Every fast path off: the official softmax(q k^T) v on copied window
+    # partitions (MatMul / Softmax in the graph instead of an SDPA
+    # pattern); no in-place updates (they alias tensors the tracer records
+    # as separate values); NCHW maps (memory formats do not exist in ONNX,
+    # and plain maps trace to fewer Transpose nodes); no GELU recomputation
+    # (a custom autograd Function does not trace; only used with grads).
+    'fast_paths': PRESETS['reference'],
     # the NaN check is a data-dependent Python branch
     'debug': False,
 }
@@ -162,7 +162,7 @@ def _settings(model: nn.Module) -> List[Tuple[nn.Module, str, object]]:
 @contextlib.contextmanager
 def exportable(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block ``model`` is in eval mode, float32, with every
-    speed switch of :data:`EXPORT_SETTINGS` on its plain path, the
+    switch of :data:`EXPORT_SETTINGS` on its plain path, the
     modules that do not export at dynamic sizes (MMSegmentation's
     ``Upsample``, adaptive average pooling) on an equivalent exportable
     forward and autograd off; on exit its switches, forwards, training
@@ -183,7 +183,6 @@ def exportable(model: nn.Module) -> Iterator[nn.Module]:
     training = model.training
     try:
         for module, attr, _ in saved:
-            # an instance attribute shadows the class default (in_place)
             setattr(module, attr, EXPORT_SETTINGS[attr])
         for module, forward in forwards:
             module.forward = forward  # shadows the class's method

@@ -4,6 +4,7 @@ from .arch import (ARCH_ZOO_2D, ARCH_ZOO_3D, ARCH_ZOO_LIGHT_2D,
                    ARCH_ZOO_LIGHT_3D, resolve_arch, resolve_light_arch,
                    unpruned_arch)
 from .blocks import AttentionBlock, ConvBlock
+from .ops import FastPaths
 from .uniformer import UniFormer, UniFormer3D
 from .uniformer_light import UniFormerLight, UniFormerLight3D
 
@@ -12,5 +13,5 @@ __all__ = [
     'ConvBlock', 'UniFormer', 'UniFormer3D', 'adapt_state_dict',
     'find_backbone_state_dict', 'inflate_weight', 'load_pretrained',
     'ARCH_ZOO_LIGHT_2D', 'ARCH_ZOO_LIGHT_3D', 'resolve_light_arch',
-    'unpruned_arch', 'UniFormerLight', 'UniFormerLight3D'
+    'unpruned_arch', 'UniFormerLight', 'UniFormerLight3D', 'FastPaths'
 ]

@@ -1,7 +1,7 @@
 """Architecture presets of the UniFormer family and validation of ``arch``."""
 import copy
 from numbers import Real
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 REQUIRED_KEYS = ('depths', 'embed_dims', 'head_dim')
 OPTIONAL_KEYS = ('mlp_ratios', 'conv_stem', 'layer_scale')
@@ -87,8 +87,29 @@ def preset_aliases(zoo: Mapping[str, dict]) -> Dict[str, List[str]]:
 
 
 def _preset_names(zoo: Mapping[str, dict]) -> str:
-    return ', '.join(f"'{name}' (aliases: {', '.join(aliases)})"
+    return ', '.join(f"'{name}'" +
+                     (f" (aliases: {', '.join(aliases)})" if aliases else '')
                      for name, aliases in preset_aliases(zoo).items())
+
+
+def _from_zoo(arch: Union[str, Mapping], zoo: Mapping[str, dict], owner: str,
+              optional: Sequence[str]) -> Mapping:
+    """The preset ``arch`` names (case-insensitive, ``_`` as ``-``), or
+    ``arch`` itself if it is a dict; errors list the presets and the keys
+    (``optional``: the optional ones) a dict may have."""
+    if isinstance(arch, str):
+        key = arch.lower().replace('_', '-')
+        if key not in zoo:
+            raise ValueError(
+                f'Unknown {owner} arch {arch!r}. Valid presets: '
+                f'{_preset_names(zoo)}; or a dict with keys '
+                f'{list(REQUIRED_KEYS)} and optionally {list(optional)}.')
+        arch = zoo[key]
+    if not isinstance(arch, Mapping):
+        raise TypeError(f'{owner} arch must be a preset name or a dict, got '
+                        f'{type(arch).__name__}. Valid presets: '
+                        f'{_preset_names(zoo)}.')
+    return arch
 
 
 def _int_list(arch: dict, key: str, owner: str):
@@ -118,18 +139,7 @@ def resolve_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
         dict: all keys present, ``mlp_ratios`` expanded to 4 floats and
         ``layer_scale`` to 4 bools.
     """
-    if isinstance(arch, str):
-        key = arch.lower().replace('_', '-')
-        if key not in zoo:
-            raise ValueError(
-                f'Unknown {owner} arch {arch!r}. Valid presets: '
-                f'{_preset_names(zoo)}; or a dict with keys '
-                f'{list(REQUIRED_KEYS)} and optionally {list(OPTIONAL_KEYS)}.')
-        arch = zoo[key]
-    if not isinstance(arch, Mapping):
-        raise TypeError(f'{owner} arch must be a preset name or a dict, got '
-                        f'{type(arch).__name__}. Valid presets: '
-                        f'{_preset_names(zoo)}.')
+    arch = _from_zoo(arch, zoo, owner, OPTIONAL_KEYS)
     missing = [k for k in REQUIRED_KEYS if k not in arch]
     unknown = [k for k in arch if k not in REQUIRED_KEYS + OPTIONAL_KEYS]
     if missing or unknown:
@@ -188,22 +198,22 @@ def _hourglass_lists(depths: List[int], first: float, rest: float) -> list:
     return [[], [], [first] + [rest] * (depths[2] - 1), [rest] * depths[3]]
 
 
-_XXS = dict(
-    depths=[2, 5, 8, 2],
-    embed_dims=[56, 112, 224, 448],
-    head_dim=28,
-    mlp_ratios=3,
-    conv_stem=True,
-    prune_ratios=_hourglass_lists([2, 5, 8, 2], 1., .5),
-    trade_offs=_hourglass_lists([2, 5, 8, 2], 1., .5))
-_XS = dict(
-    depths=[3, 5, 9, 3],
-    embed_dims=[64, 128, 256, 512],
-    head_dim=32,
-    mlp_ratios=3,
-    conv_stem=True,
-    prune_ratios=_hourglass_lists([3, 5, 9, 3], 1., .5),
-    trade_offs=_hourglass_lists([3, 5, 9, 3], 1., .5))
+def _hourglass_base(depths: List[int], embed_dims: List[int],
+                    head_dim: int) -> dict:
+    """An official hourglass model: MLP ratio 3, the two-convolution stem,
+    the paper's prune ratios and trade-offs."""
+    return dict(
+        depths=depths,
+        embed_dims=embed_dims,
+        head_dim=head_dim,
+        mlp_ratios=3,
+        conv_stem=True,
+        prune_ratios=_hourglass_lists(depths, 1., .5),
+        trade_offs=_hourglass_lists(depths, 1., .5))
+
+
+_XXS = _hourglass_base([2, 5, 8, 2], [56, 112, 224, 448], head_dim=28)
+_XS = _hourglass_base([3, 5, 9, 3], [64, 128, 256, 512], head_dim=32)
 
 # uniformer_xxs / uniformer_xs of the official code (ImageNet at 128-224 px,
 # COCO, ADE20K). conv_stem=True means the two-convolution stem of stage 1
@@ -245,10 +255,6 @@ def unpruned_arch(preset: str,
     arch = resolve_light_arch(preset, zoo, 'unpruned_arch')
     arch['prune_ratios'] = [[1.] * len(r) for r in arch['prune_ratios']]
     return arch
-
-
-def _light_names(zoo: Mapping[str, dict]) -> str:
-    return ', '.join(repr(name) for name in zoo)
 
 
 def _per_block(arch: dict, key: str, owner: str, low: float,
@@ -298,18 +304,7 @@ def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
         dict: as :func:`resolve_arch`, plus ``prune_ratios`` and
         ``trade_offs`` as lists of float lists.
     """
-    if isinstance(arch, str):
-        key = arch.lower().replace('_', '-')
-        if key not in zoo:
-            raise ValueError(f'Unknown {owner} arch {arch!r}. Valid presets: '
-                             f'{_light_names(zoo)}; or a dict with keys '
-                             f'{list(REQUIRED_KEYS)} and optionally '
-                             f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}.')
-        arch = zoo[key]
-    if not isinstance(arch, Mapping):
-        raise TypeError(f'{owner} arch must be a preset name or a dict, got '
-                        f'{type(arch).__name__}. Valid presets: '
-                        f'{_light_names(zoo)}.')
+    arch = _from_zoo(arch, zoo, owner, OPTIONAL_KEYS + LIGHT_KEYS)
     known = REQUIRED_KEYS + OPTIONAL_KEYS + LIGHT_KEYS
     unknown = [k for k in arch if k not in known]
     if unknown:
@@ -317,7 +312,7 @@ def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
             f'{owner} arch dict: unknown keys {unknown}. Required: '
             f'{list(REQUIRED_KEYS)}, optional: '
             f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}; or use a preset: '
-            f'{_light_names(zoo)}.')
+            f'{_preset_names(zoo)}.')
     out = resolve_arch({
         k: v
         for k, v in arch.items() if k not in LIGHT_KEYS

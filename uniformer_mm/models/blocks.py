@@ -4,6 +4,13 @@ Each block takes ``ndim`` (2 or 3) and builds the matching convolutions and
 BatchNorm, so the image and the video backbones run the same code. Attribute
 names follow the official implementation (``pos_embed``, ``norm1``, ``attn``,
 ``mlp.fc1`` ...), which is what lets the official checkpoints load unchanged.
+
+The blocks are written as the paper's computation. Where a faster
+implementation of a step exists (fused and windowed attention, the MLP's
+GELU, residual sums), the block makes one call into its
+:class:`~.ops.FastPaths` (``self.fast_paths``, passed in by keyword), which
+runs the fast version -- same numbers -- or returns None and leaves the step
+to the code here; all of them live in :mod:`.ops`.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -11,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ops import cpu_bf16_native
+from .ops import FastPaths, FastPathsSpec
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
@@ -20,17 +27,6 @@ _BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 # per-stage output norms, but PyTorch's default eps=1e-5 in the patch embeds.
 BLOCK_NORM_EPS = 1e-6
 EMBED_NORM_EPS = 1e-5
-
-
-def channels_last(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in channels-last memory (NHWC / NTHWC) with its NCHW shape.
-
-    The blocks alternate convolutions with per-token LayerNorm / attention /
-    MLP; in this layout the moves between the two are free views, and
-    oneDNN / cuDNN convolutions run without layout reorders.
-    """
-    fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
-    return x.contiguous(memory_format=fmt)
 
 
 def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
@@ -56,6 +52,7 @@ def _layer_scales(init_value: Optional[float], shape: tuple):
 
 
 def _scaled(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``gamma * x`` with layer scale, else ``x``."""
     return x if gamma is None else gamma * x
 
 
@@ -92,99 +89,37 @@ class DropPath(nn.Module):
         return f'drop_prob={self.drop_prob}'
 
 
+def _drop_path(rate: float) -> nn.Module:
+    return DropPath(rate) if rate > 0 else nn.Identity()
+
+
 def _exporting() -> bool:
     """Whether the module is being traced for ONNX or ``torch.export``."""
     return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
 
 
-def _untracked(t: torch.Tensor) -> bool:
-    """Whether autograd ignores ``t``, so a block may update its own fresh
-    output ``t`` in place (inference: fewer and smaller allocations; on the
-    CPU each new large tensor pays a page fault per 4 KiB)."""
-    return not (torch.is_grad_enabled() and t.requires_grad)
-
-
-def _residual(block: nn.Module, own: torch.Tensor,
-              other: torch.Tensor) -> torch.Tensor:
-    """``own + other``, summed in place into ``own`` -- a tensor the block
-    made itself, never the caller's input -- where ``block.in_place`` and
-    autograd allow and the sum keeps ``own``'s shape and dtype."""
-    if (block.in_place and _untracked(own) and own.shape == other.shape
-            and torch.promote_types(own.dtype, other.dtype) == own.dtype):
-        return own.add_(other)
-    return own + other
-
-
-class _GeluLinear(torch.autograd.Function):
-    """``linear(gelu(h), weight, bias)`` that saves ``h`` only.
-
-    Autograd would keep both ``h`` and ``gelu(h)`` -- each 4x the block
-    width, the largest activations of every block. Recomputing the GELU in
-    the backward pass costs one element-wise op and frees one of them.
-    """
-
-    @staticmethod
-    def forward(ctx, h, weight, bias):
-        ctx.save_for_backward(h, weight)
-        ctx.has_bias = bias is not None
-        return F.linear(F.gelu(h), weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        h, weight = ctx.saved_tensors
-        act = F.gelu(h)
-        grad_h = torch.ops.aten.gelu_backward(grad_out @ weight, h)
-        grad_weight = grad_out.flatten(0, -2).t() @ act.flatten(0, -2)
-        grad_bias = grad_out.flatten(0, -2).sum(0) if ctx.has_bias else None
-        return grad_h, grad_weight, grad_bias
-
-
-def _recomputes_gelu(mlp: nn.Module, x: torch.Tensor) -> bool:
-    """Whether ``mlp`` may use :class:`_GeluLinear`: training with grads,
-    no dropout between the GELU and ``fc2``, plain GELU."""
-    return (mlp.recompute_gelu and torch.is_grad_enabled() and x.requires_grad
-            and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
-            and (mlp.drop.p == 0 or not mlp.training))
-
-
-class InPlaceInference(nn.Module):
-    """A block that, without autograd, updates the tensors it made itself in
-    place (residual sums, the MLP's GELU) instead of allocating new ones;
-    ``in_place = False`` (the backbones' ``in_place`` argument) turns it
-    off."""
-    in_place = True
-
-
-def _gelu_in_place(mlp: nn.Module, h: torch.Tensor) -> bool:
-    """Whether ``mlp`` may apply its GELU to ``h`` (``fc1``'s output) in
-    place: untracked by autograd, plain GELU, dropout inactive."""
-    return (mlp.in_place and _untracked(h) and type(mlp.act) is nn.GELU
-            and (mlp.drop.p == 0 or not mlp.training))
-
-
-class Mlp(InPlaceInference):
+class Mlp(nn.Module):
     """Token MLP (Linear-GELU-Linear) of the attention blocks.
 
     Args:
         dim (int): Input and output channels.
         hidden_dim (int): Hidden channels.
         drop_rate (float): Dropout after each linear layer. Defaults to 0.
-        recompute_gelu (bool): In training, keep only the hidden
-            pre-activation for the backward pass and recompute the GELU
-            there (same numbers, less memory). Defaults to True.
+        fast_paths (str | dict | FastPaths): See :class:`~.ops.FastPaths`
+            (``recompute_gelu``, ``in_place``). Defaults to ``'fast'``.
     """
 
     def __init__(self,
                  dim: int,
                  hidden_dim: int,
                  drop_rate: float = 0.,
-                 recompute_gelu: bool = True):
+                 fast_paths: FastPathsSpec = 'fast'):
         super().__init__()
+        self.fast_paths = FastPaths.build(fast_paths, type(self).__name__)
         self.fc1 = self._layer(dim, hidden_dim)
         self.act = nn.GELU()
         self.fc2 = self._layer(hidden_dim, dim)
         self.drop = nn.Dropout(drop_rate)
-        self.recompute_gelu = recompute_gelu
 
     def _layer(self, in_dim: int, out_dim: int) -> nn.Module:
         """``fc1`` / ``fc2``; subclasses change the layer type here."""
@@ -192,32 +127,22 @@ class Mlp(InPlaceInference):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)
-        if _recomputes_gelu(self, h):
-            # the dropout is off here (checked), so none around the GELU
-            return _GeluLinear.apply(h, self.fc2.weight, self.fc2.bias)
-        return self._fc2_of_act(h)
-
-    def _fc2_of_act(self, h: torch.Tensor) -> torch.Tensor:
-        """``drop(fc2(drop(act(h))))``, the GELU in place where it may be."""
-        if _gelu_in_place(self, h):
-            return self.fc2(
-                torch.ops.aten.gelu_(h, approximate=self.act.approximate))
-        return self.drop(self.fc2(self.drop(self.act(h))))
+        out = self.fast_paths.gelu_fc2(h, self.act, self.fc2, self.drop)
+        if out is None:
+            out = self.drop(self.fc2(self.drop(self.act(h))))
+        return out
 
 
 class ConvMlp(Mlp):
     """Point-wise convolution MLP of the convolution blocks.
-
-    The 1x1 convolutions of a channels-last map run as linear layers over
-    its channels (a view, same weights); other layouts use the
-    convolutions as they are.
 
     Args:
         dim (int): Input and output channels.
         hidden_dim (int): Hidden channels.
         drop_rate (float): Dropout after each layer. Defaults to 0.
         ndim (int): 2 for images, 3 for videos. Defaults to 2.
-        recompute_gelu (bool): See :class:`Mlp`. Defaults to True.
+        fast_paths (str | dict | FastPaths): See :class:`Mlp`.
+            Defaults to ``'fast'``.
     """
 
     def __init__(self,
@@ -225,25 +150,16 @@ class ConvMlp(Mlp):
                  hidden_dim: int,
                  drop_rate: float = 0.,
                  ndim: int = 2,
-                 recompute_gelu: bool = True):
+                 fast_paths: FastPathsSpec = 'fast'):
         self.ndim = ndim
-        super().__init__(dim, hidden_dim, drop_rate, recompute_gelu)
+        super().__init__(
+            dim, hidden_dim, drop_rate=drop_rate, fast_paths=fast_paths)
 
     def _layer(self, in_dim: int, out_dim: int) -> nn.Module:
         return conv_nd(self.ndim, in_dim, out_dim, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc1(x)
-        if _recomputes_gelu(self, h):
-            tokens = h.movedim(1, -1)
-            if tokens.is_contiguous():  # channels-last: a free view
-                y = _GeluLinear.apply(tokens, self.fc2.weight.flatten(1),
-                                      self.fc2.bias)
-                return y.movedim(-1, 1)
-        return self._fc2_of_act(h)
 
-
-class ConvBlock(InPlaceInference):
+class ConvBlock(nn.Module):
     """Local MHRA block (the official ``CBlock``) of stages 1 and 2.
 
     Dynamic position embedding (depth-wise 3x3[x3] conv), then a BatchNorm,
@@ -260,16 +176,21 @@ class ConvBlock(InPlaceInference):
             (1, C, 1, 1[, 1]) as in the official token-labeling models);
             None disables layer scale. Defaults to None.
         ndim (int): 2 for images, 3 for videos. Defaults to 2.
+        fast_paths (str | dict | FastPaths): See :class:`~.ops.FastPaths`.
+            Defaults to ``'fast'``.
     """
 
     def __init__(self,
                  dim: int,
+                 *,
                  mlp_ratio: float = 4.,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: Optional[float] = None,
-                 ndim: int = 2):
+                 ndim: int = 2,
+                 fast_paths: FastPathsSpec = 'fast'):
         super().__init__()
+        self.fast_paths = FastPaths.build(fast_paths, 'ConvBlock')
         self.pos_embed = conv_nd(
             ndim, dim, dim, _cube(ndim, 3), padding=_cube(ndim, 1), groups=dim)
         self.norm1 = batch_norm_nd(ndim, dim)
@@ -277,88 +198,26 @@ class ConvBlock(InPlaceInference):
         self.attn = conv_nd(
             ndim, dim, dim, _cube(ndim, 5), padding=_cube(ndim, 2), groups=dim)
         self.conv2 = conv_nd(ndim, dim, dim, 1)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.drop_path = _drop_path(drop_path_rate)
         self.norm2 = batch_norm_nd(ndim, dim)
-        self.mlp = ConvMlp(dim, int(dim * mlp_ratio), drop_rate, ndim)
+        self.mlp = ConvMlp(
+            dim,
+            int(dim * mlp_ratio),
+            drop_rate=drop_rate,
+            ndim=ndim,
+            fast_paths=self.fast_paths)
         self.gamma_1, self.gamma_2 = _layer_scales(layer_scale_init_value,
                                                    (1, dim) + (1, ) * ndim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _residual(self, self.pos_embed(x), x)
+        # add(a, b) is a + b, in place into a where the fast paths allow:
+        # a is always a tensor made here, never the caller's x
+        add = self.fast_paths.add
+        x = add(self.pos_embed(x), x)
         y = self.conv2(self.attn(self.conv1(self.norm1(x))))
-        x = _residual(self, x, self.drop_path(_scaled(self.gamma_1, y)))
+        x = add(x, self.drop_path(_scaled(self.gamma_1, y)))
         y = self.mlp(self.norm2(x))
-        return _residual(self, x, self.drop_path(_scaled(self.gamma_2, y)))
-
-
-# Score elements (query rows x keys) one step of the bf16 CPU attention
-# materialises: 4 MiB of bf16 stays in this CPU's caches and keeps the two
-# matrix products large enough for oneDNN (tuned on 3800-token global, 196-
-# token window and 950-token stage-4 attention).
-_SCORE_BLOCK = 2**21
-
-
-def _cpu_bf16_inference(q: torch.Tensor, dropout_p: float) -> bool:
-    """Whether :func:`attention` takes the blocked bf16 path: only where
-    the CPU computes bf16 natively (emulated, its products are slower than
-    the fused kernel's)."""
-    return (q.device.type == 'cpu' and q.dtype == torch.bfloat16
-            and dropout_p == 0. and _untracked(q) and cpu_bf16_native())
-
-
-def _blocked_attention(q: torch.Tensor,
-                       k: torch.Tensor,
-                       v: torch.Tensor,
-                       scale: float,
-                       score_block: int = _SCORE_BLOCK) -> torch.Tensor:
-    """``softmax(q @ k^T * scale) @ v`` in blocks of query rows, for bf16 on
-    the CPU without autograd.
-
-    PyTorch's CPU flash kernel runs bf16 no faster than float32 (measured
-    0.9x here), while bf16 matrix products run ~2.3x float32; two ``bmm`` and
-    a softmax per block of at most ``score_block`` scores use that speed and
-    keep memory bounded like the flash kernel (the full map is never held).
-    The scores are rounded to bf16 before the softmax (the flash kernel keeps
-    them in float32): a relative error of ~1e-2 on the output, the size of
-    bf16's own rounding elsewhere in the network.
-    """
-    *lead, N, d = q.shape
-    M, dv = k.shape[-2], v.shape[-1]
-    # disabled autocast: the inputs are bf16 already, and the out= product
-    # below needs the softmax in bf16
-    with torch.autocast('cpu', enabled=False):
-        q = (q * scale).reshape(-1, N, d)
-        k_t = k.reshape(-1, M, d).transpose(1, 2)
-        v = v.reshape(-1, M, dv)
-        out = q.new_empty(q.shape[0], N, dv)
-        # whole (batch * head) slices per block when they fit (windows),
-        # else one slice at a time in blocks of query rows (global)
-        group = max(1, min(q.shape[0], score_block // (N * M)))
-        rows = max(1, min(N, score_block // (group * M)))
-        for b in range(0, q.shape[0], group):
-            qb, kb, vb, ob = (t[b:b + group] for t in (q, k_t, v, out))
-            for i in range(0, N, rows):
-                scores = torch.bmm(qb[:, i:i + rows], kb)
-                torch.bmm(scores.softmax(-1), vb, out=ob[:, i:i + rows])
-    return out.view(*lead, N, dv)
-
-
-def attention(q: torch.Tensor,
-              k: torch.Tensor,
-              v: torch.Tensor,
-              scale: float,
-              dropout_p: float = 0.) -> torch.Tensor:
-    """Fused ``softmax(q @ k^T * scale) @ v`` over (..., tokens, head_dim).
-
-    ``F.scaled_dot_product_attention`` everywhere except bf16 inference on
-    a CPU with native bf16 (AVX512-BF16 or AMX), which runs
-    :func:`_blocked_attention` (1.3-1.9x faster there).
-    """
-    if _cpu_bf16_inference(q, dropout_p):
-        return _blocked_attention(q, k, v, scale)
-    return F.scaled_dot_product_attention(
-        q, k, v, dropout_p=dropout_p, scale=scale)
+        return add(x, self.drop_path(_scaled(self.gamma_2, y)))
 
 
 class Attention(nn.Module):
@@ -369,33 +228,36 @@ class Attention(nn.Module):
         num_heads (int): Heads.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
         attn_drop_rate (float): Dropout on the attention map. Defaults to 0.
-        proj_drop_rate (float): Dropout after the projection. Defaults to 0.
-        fused (bool): Use ``F.scaled_dot_product_attention`` (flash / memory
-            efficient kernels, no materialised attention map in memory;
-            blocked bf16 products for bf16 inference on a CPU with native
-            bf16, see :func:`attention`) when True; the explicit
-            ``softmax(q @ k^T * scale) @ v`` of the official code when False.
-            Both give the same numbers.
-            Defaults to True.
+        proj_drop_rate (float): Dropout after the output projection.
+            Defaults to 0.
+        fast_paths (str | dict | FastPaths): With ``fused_attn``, fused
+            attention kernels (see :meth:`~.ops.FastPaths.attention`);
+            without, the explicit ``softmax(q @ k^T * scale) @ v`` of the
+            official code. Same numbers. Defaults to ``'fast'``.
     """
 
     def __init__(self,
                  dim: int,
                  num_heads: int,
+                 *,
                  qkv_bias: bool = True,
                  attn_drop_rate: float = 0.,
                  proj_drop_rate: float = 0.,
-                 fused: bool = True):
+                 fast_paths: FastPathsSpec = 'fast'):
         super().__init__()
+        self.fast_paths = FastPaths.build(fast_paths, 'Attention')
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
-        self.fused = fused
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop_rate = attn_drop_rate
         self.attn_drop = nn.Dropout(attn_drop_rate)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop_rate)
+
+    @property
+    def dropout_p(self) -> float:
+        """The attention-map dropout now (0 in eval mode)."""
+        return self.attn_drop.p if self.training else 0.
 
     def forward(self, x: torch.Tensor, first_token_scores: bool = False):
         """x: (batch, tokens, dim) -> (batch, tokens, dim).
@@ -403,24 +265,18 @@ class Attention(nn.Module):
         With ``first_token_scores`` it returns ``(out, scores)``: ``scores``
         (batch, tokens - 1), float32, is the first token's attention to each
         other token, averaged over heads (how the hourglass models rank
-        tokens). The fused path computes only that one row of the map, so
-        SDPA still does the attention itself.
+        tokens).
         """
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        scores = None
-        if self.fused:
-            x = attention(q, k, v, self.scale,
-                          self.attn_drop_rate if self.training else 0.)
-            if first_token_scores:
-                # float32 as the official fp32 video models; one row is cheap
-                row = (q[:, :, :1].float() @ k.float().transpose(-2, -1))
-                scores = (row * self.scale).softmax(dim=-1)[:, :, 0, 1:]
+        fused = self.fast_paths.attention(q, k, v, self.scale, self.dropout_p,
+                                          first_token_scores)
+        if fused is not None:
+            x, scores = fused
         else:
             attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-            if first_token_scores:
-                scores = attn[:, :, 0, 1:].float()
+            scores = attn[:, :, 0, 1:].float() if first_token_scores else None
             x = self.attn_drop(attn) @ v
         x = x.transpose(1, 2).reshape(B, N, C)
         x = self.proj_drop(self.proj(x))
@@ -459,7 +315,7 @@ def _crop(x: torch.Tensor, H: int, W: int) -> torch.Tensor:
     return x.index_select(1, rows).index_select(2, cols)
 
 
-class AttentionBlock(InPlaceInference):
+class AttentionBlock(nn.Module):
     """Global MHRA block (the official ``SABlock`` / ``SABlock_Windows``).
 
     Dynamic position embedding, then a transformer block (pre-norm attention
@@ -482,13 +338,15 @@ class AttentionBlock(InPlaceInference):
             disables layer scale. Defaults to None.
         window_size (int, optional): Side of the attention windows (2D only);
             None for global attention. Defaults to None.
-        fused_attn (bool): See :class:`Attention`. Defaults to True.
         ndim (int): 2 for images, 3 for videos. Defaults to 2.
+        fast_paths (str | dict | FastPaths): See :class:`~.ops.FastPaths`.
+            Defaults to ``'fast'``.
     """
 
     def __init__(self,
                  dim: int,
                  num_heads: int,
+                 *,
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  drop_rate: float = 0.,
@@ -496,22 +354,32 @@ class AttentionBlock(InPlaceInference):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: Optional[float] = None,
                  window_size: Optional[int] = None,
-                 fused_attn: bool = True,
-                 ndim: int = 2):
+                 ndim: int = 2,
+                 fast_paths: FastPathsSpec = 'fast'):
         super().__init__()
         if window_size is not None and ndim != 2:
             raise ValueError('window attention is only defined for 2D '
-                             f'inputs, got ndim={ndim}')
+                             f'inputs, got ndim={ndim}; pass '
+                             'window_size=None for video blocks')
+        self.fast_paths = FastPaths.build(fast_paths, 'AttentionBlock')
         self.window_size = window_size
         self.pos_embed = conv_nd(
             ndim, dim, dim, _cube(ndim, 3), padding=_cube(ndim, 1), groups=dim)
         self.norm1 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
-        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop_rate,
-                              drop_rate, fused_attn)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.attn = Attention(
+            dim,
+            num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop_rate=attn_drop_rate,
+            proj_drop_rate=drop_rate,
+            fast_paths=self.fast_paths)
+        self.drop_path = _drop_path(drop_path_rate)
         self.norm2 = nn.LayerNorm(dim, eps=BLOCK_NORM_EPS)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop_rate)
+        self.mlp = Mlp(
+            dim,
+            int(dim * mlp_ratio),
+            drop_rate=drop_rate,
+            fast_paths=self.fast_paths)
         self.gamma_1, self.gamma_2 = _layer_scales(layer_scale_init_value,
                                                    (dim, ))
 
@@ -528,42 +396,20 @@ class AttentionBlock(InPlaceInference):
         if padded:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
         Hp, Wp = H + pad_b, W + pad_r
-        if self.attn.fused:
-            x = self._fused_window_attention(x)
-        else:  # the official computation: partition, attend, reverse
-            x = self.attn(window_partition(x, ws))
-            x = window_reverse(x, ws, B, Hp, Wp)
+        y = self.fast_paths.window_attention(self.attn, x, ws,
+                                             self.attn.dropout_p)
+        if y is None:  # the official computation: partition, attend, reverse
+            y = self.attn(window_partition(x, ws))
+            y = window_reverse(y, ws, B, Hp, Wp)
         if padded:
-            x = _crop(x, H, W)
-        return x.reshape(B, H * W, C)
-
-    def _fused_window_attention(self, x: torch.Tensor) -> torch.Tensor:
-        """Window attention on a (B, H, W, C) map with H, W multiples of the
-        window size, same numbers as partition -> attention -> reverse.
-
-        The qkv and output projections act per token, so they run on the
-        map itself; the only copies are the one that gathers q, k, v per
-        window and head for SDPA and the one that scatters its output back
-        (the official code copies the map into windows, qkv into heads, the
-        output out of heads and out of windows).
-        """
-        attn, ws = self.attn, self.window_size
-        B, Hp, Wp, C = x.shape
-        nh, nw, heads = Hp // ws, Wp // ws, attn.num_heads
-        qkv = attn.qkv(x).view(B, nh, ws, nw, ws, 3, heads, attn.head_dim)
-        # -> (3, B, nh, nw, heads, ws, ws, head_dim), one copy
-        qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4,
-                          7).reshape(3, B * nh * nw, heads, ws * ws,
-                                     attn.head_dim)
-        y = attention(qkv[0], qkv[1], qkv[2], attn.scale,
-                      attn.attn_drop_rate if self.training else 0.)
-        # (B * windows, heads, ws * ws, head_dim) -> (B, Hp, Wp, C), one copy
-        y = y.view(B, nh, nw, heads, ws, ws, attn.head_dim)
-        y = y.permute(0, 1, 4, 2, 5, 3, 6).reshape(B, Hp, Wp, C)
-        return attn.proj_drop(attn.proj(y))
+            y = _crop(y, H, W)
+        return y.reshape(B, H * W, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _residual(self, self.pos_embed(x), x)
+        # add(a, b) is a + b, in place into a where the fast paths allow:
+        # a is always a tensor made here, never the caller's x
+        add = self.fast_paths.add
+        x = add(self.pos_embed(x), x)
         B, C, *spatial = x.shape
         # Same token order as the official flatten(2).transpose(1, 2); on a
         # channels-last input (the backbones convert theirs) both moves
@@ -574,12 +420,9 @@ class AttentionBlock(InPlaceInference):
             y = self.attn(y)
         else:
             y = self._windowed_attention(y, spatial)
-        # tokens: a view of the block's own x, or a copy of it
-        tokens = _residual(self, tokens,
-                           self.drop_path(_scaled(self.gamma_1, y)))
+        tokens = add(tokens, self.drop_path(_scaled(self.gamma_1, y)))
         y = self.mlp(self.norm2(tokens))
-        tokens = _residual(self, tokens,
-                           self.drop_path(_scaled(self.gamma_2, y)))
+        tokens = add(tokens, self.drop_path(_scaled(self.gamma_2, y)))
         x_out = tokens.view(B, *spatial, C).movedim(-1, 1)
         # keep the caller's layout: a contiguous (NCHW) map stays one, as in
         # the official code; a channels-last one gets a free view

@@ -8,6 +8,7 @@ Stages 1-2 are convolution blocks (local MHRA), stages 3-4 attention blocks
 (global MHRA); both backbones share the block code in :mod:`.blocks`, and the
 parameter names of the official code so its checkpoints load unchanged.
 """
+import dataclasses
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -20,7 +21,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..checkpoints.backbone import load_pretrained
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
-                     InPlaceInference, Mlp, PatchEmbed, channels_last)
+                     PatchEmbed)
+from .ops import FastPaths, FastPathsSpec
 
 ATTN_MODES = ('global', 'window', 'hybrid')
 INFLATE_MODES = ('average', 'center')
@@ -50,11 +52,13 @@ def _checkpointed_blocks(with_cp: Union[bool, Sequence], depths: List[int],
 
 
 class _UniFormerBase(BaseModule):
-    """What the 2D and 3D UniFormer backbones share: arch handling, stages,
+    """What every UniFormer backbone shares: arch handling, stages, the
+    fast-path, layer-scale and inflation options, output norms,
     checkpointing, freezing, initialisation and the official-weight loader.
 
     Subclasses set ``ndim``, ``arch_zoo`` and implement
-    :meth:`_make_patch_embed`.
+    :meth:`_make_patch_embed`. The arguments are documented on
+    :class:`UniFormer` (and ``inflate_mode`` on :class:`UniFormer3D`).
     """
     ndim = 2
     arch_zoo = ARCH_ZOO_2D
@@ -70,15 +74,18 @@ class _UniFormerBase(BaseModule):
                  with_cp: Union[bool, Sequence] = False,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
-                 fused_attn: bool = True,
-                 channels_last: bool = True,
-                 recompute_gelu: bool = True,
-                 in_place: bool = True,
+                 fast_paths: FastPathsSpec = 'fast',
+                 fused_attn: Optional[bool] = None,
+                 channels_last: Optional[bool] = None,
+                 recompute_gelu: Optional[bool] = None,
+                 in_place: Optional[bool] = None,
+                 layer_scale_init_value: float = LAYER_SCALE_INIT,
+                 inflate_mode: Optional[str] = None,
                  debug: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         owner = type(self).__name__
-        self.arch_settings = resolve_arch(arch, self.arch_zoo, owner)
+        self.arch_settings = self._resolve_arch(arch, owner)
         self.depths = self.arch_settings['depths']
         self.embed_dims = self.arch_settings['embed_dims']
         self.head_dim = self.arch_settings['head_dim']
@@ -93,7 +100,15 @@ class _UniFormerBase(BaseModule):
                              f'[-1, 4], got {frozen_stages!r}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.channels_last = channels_last
+        # one object, shared by the backbone (layout) and every block
+        self.fast_paths = self._build_fast_paths(
+            fast_paths, owner,
+            dict(
+                fused_attn=fused_attn,
+                channels_last=channels_last,
+                recompute_gelu=recompute_gelu,
+                in_place=in_place))
+        self.inflate_mode = self._check_inflate_mode(inflate_mode, owner)
         self.debug = debug
         self.cp_blocks = _checkpointed_blocks(with_cp, self.depths, owner)
 
@@ -104,14 +119,18 @@ class _UniFormerBase(BaseModule):
             self.add_module(f'patch_embed{i + 1}',
                             self._make_patch_embed(i, in_dim, dim))
             block_rates = rates[sum(self.depths[:i]):sum(self.depths[:i + 1])]
-            mlp_ratio = self.arch_settings['mlp_ratios'][i]
-            layer_scale = (
-                LAYER_SCALE_INIT
-                if self.arch_settings['layer_scale'][i] else None)
+            common = dict(
+                mlp_ratio=self.arch_settings['mlp_ratios'][i],
+                drop_rate=drop_rate,
+                layer_scale_init_value=(layer_scale_init_value
+                                        if self.arch_settings['layer_scale'][i]
+                                        else None),
+                ndim=self.ndim,
+                fast_paths=self.fast_paths)
             if i < 2:
                 blocks = [
-                    ConvBlock(dim, mlp_ratio, drop_rate, rate, layer_scale,
-                              self.ndim) for rate in block_rates
+                    ConvBlock(dim, drop_path_rate=rate, **common)
+                    for rate in block_rates
                 ]
             else:
                 windows = (
@@ -120,24 +139,62 @@ class _UniFormerBase(BaseModule):
                     AttentionBlock(
                         dim,
                         dim // self.head_dim,
-                        mlp_ratio,
-                        qkv_bias,
-                        drop_rate,
-                        attn_drop_rate,
-                        rate,
-                        layer_scale,
-                        window,
-                        fused_attn,
-                        ndim=self.ndim)
+                        qkv_bias=qkv_bias,
+                        attn_drop_rate=attn_drop_rate,
+                        drop_path_rate=rate,
+                        window_size=window,
+                        **common)
                     for rate, window in zip(block_rates, windows)
                 ]
             self.add_module(f'blocks{i + 1}', nn.ModuleList(blocks))
             in_dim = dim
-        for module in self.modules():
-            if isinstance(module, Mlp):  # ConvMlp too
-                module.recompute_gelu = recompute_gelu
-            if isinstance(module, InPlaceInference):
-                module.in_place = in_place
+        self._make_stage_extras()
+        if self.ndim == 2:  # a LayerNorm per output (dense prediction)
+            for i in self.out_indices:
+                self.add_module(
+                    f'norm{i + 1}',
+                    nn.LayerNorm(self.embed_dims[i], eps=BLOCK_NORM_EPS))
+        else:  # the final norm of the video models
+            self.norm = nn.BatchNorm3d(self.embed_dims[-1])
+        self._freeze_stages()
+
+    def _resolve_arch(self, arch: Union[str, dict], owner: str) -> dict:
+        """The validated arch settings (subclasses add their own keys)."""
+        return resolve_arch(arch, self.arch_zoo, owner)
+
+    def _make_stage_extras(self) -> None:
+        """Add modules that run between the stages (before the output
+        norms, so the state dict keeps the official order)."""
+
+    @staticmethod
+    def _build_fast_paths(fast_paths: FastPathsSpec, owner: str,
+                          overrides: dict) -> FastPaths:
+        """``fast_paths``, with each legacy flag that is not None set."""
+        chosen = FastPaths.build(fast_paths, owner)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if not overrides:
+            return chosen
+        return FastPaths.build({
+            **dataclasses.asdict(chosen),
+            **overrides
+        }, owner)
+
+    def _check_inflate_mode(self, inflate_mode: Optional[str],
+                            owner: str) -> str:
+        if self.ndim == 2:
+            if inflate_mode is not None:
+                raise ValueError(
+                    f'{owner} takes no inflate_mode: image models load 2D '
+                    'kernels as they are; inflation of 2D kernels applies '
+                    'to the video backbones (UniFormer3D, '
+                    'UniFormerLight3D). Remove the argument.')
+            return 'average'  # unused: no kernel is inflated
+        if inflate_mode is None:
+            return 'average'
+        if inflate_mode not in INFLATE_MODES:
+            raise ValueError(f'{owner} inflate_mode must be one of '
+                             f'{INFLATE_MODES}, got {inflate_mode!r}')
+        return inflate_mode
 
     @staticmethod
     def _check_out_indices(out_indices, owner) -> Tuple[int, ...]:
@@ -196,10 +253,6 @@ class _UniFormerBase(BaseModule):
         return size
 
     # ---------------------------------------------------------------- forward
-    def _block_layout(self, x: torch.Tensor) -> torch.Tensor:
-        """The input in the memory layout the blocks run in."""
-        return channels_last(x) if self.channels_last else x.contiguous()
-
     def _run_stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, f'patch_embed{i + 1}')(x)
         if i == 0:
@@ -211,9 +264,41 @@ class _UniFormerBase(BaseModule):
                 x = block(x)
         return x
 
+    def forward(self, x: torch.Tensor):
+        """Run the four stages; the outputs as the subclass says."""
+        self._check_input(x)
+        x = self.fast_paths.layout(x)
+        outs = []
+        for i in range(self.num_stages):
+            x = self._run_stage(i, x)
+            self._collect_output(i, x, outs)
+        return self._outputs(outs)
+
+    def _collect_output(self, i: int, x: torch.Tensor,
+                        outs: List[torch.Tensor]) -> None:
+        """Append stage ``i``'s output to ``outs`` if it is one: after its
+        LayerNorm (2D), or, for the last stage, after the final norm (3D,
+        the official ``forward_features``); contiguous either way."""
+        if self.ndim == 3 and i == self.num_stages - 1:
+            x = self.norm(x)
+        if i not in self.out_indices:
+            return
+        if self.ndim == 2:
+            norm = getattr(self, f'norm{i + 1}')
+            x = norm(x.movedim(1, -1)).movedim(-1, 1)
+        outs.append(x.contiguous())
+
+    def _outputs(self, outs: List[torch.Tensor]):
+        """A tuple of stage outputs; a video model's single output alone."""
+        if self.ndim == 3 and len(outs) == 1:
+            return outs[0]
+        return tuple(outs)
+
     # --------------------------------------------------------- train / freeze
     def _stage_modules(self, i: int) -> List[nn.Module]:
         names = [f'patch_embed{i + 1}', f'blocks{i + 1}', f'norm{i + 1}']
+        if self.ndim == 3 and i == self.num_stages - 1:
+            names.append('norm')  # the video models' final norm
         return [getattr(self, n) for n in names if hasattr(self, n)]
 
     def _freeze_stages(self) -> None:
@@ -259,7 +344,7 @@ class _UniFormerBase(BaseModule):
                 self,
                 cfg['checkpoint'],
                 prefix=cfg.get('prefix'),
-                inflate_mode=getattr(self, 'inflate_mode', 'average'))
+                inflate_mode=self.inflate_mode)
             self._is_init = True
             return
         if cfg is None:
@@ -304,26 +389,38 @@ class UniFormer(_UniFormerBase):
             nothing. Defaults to -1.
         norm_eval (bool): Keep every BatchNorm in eval mode during training
             (frozen statistics). Defaults to False.
-        fused_attn (bool): Fused ``scaled_dot_product_attention``, window
-            attention gathered straight from the qkv projection of the map;
-            False runs the explicit softmax(q k^T) v over copied window
-            partitions of the official code (for comparisons). Same
-            numbers. Defaults to True.
-        channels_last (bool): Run the blocks on channels-last maps, where
-            the moves between maps and token sequences are views; False
-            keeps contiguous NCHW maps with a copy at each move, as the
-            official code (for comparisons). Same numbers. Defaults to True.
-        recompute_gelu (bool): In training, recompute the MLPs' GELU in the
-            backward pass instead of keeping its output (4x the channels:
-            the largest activation of every block). Same numbers; about a
-            fifth less training memory for one more GELU per block.
-            Defaults to True.
-        in_place (bool): Without autograd (inference), add the residuals
-            and apply the MLPs' GELU in place in the blocks' own tensors:
-            fewer and smaller allocations (on the CPU each new large tensor
-            pays a page fault per 4 KiB). Same numbers; False allocates a
-            new tensor for each, as the official code (for comparisons).
-            Defaults to True.
+        fast_paths (str | dict | FastPaths): The implementation of the
+            blocks, all with the same numbers: ``'fast'`` (every fast path
+            on), ``'reference'`` (every one off: the official computation,
+            for comparisons), or a dict of flags (the others on), e.g.
+            ``dict(fused_attn=False)``. The flags (see
+            :class:`~.ops.FastPaths` and :mod:`.ops`):
+
+            * ``fused_attn``: ``scaled_dot_product_attention``, window
+              attention gathered straight from the qkv projection of the
+              map; off: the explicit softmax(q k^T) v over copied window
+              partitions of the official code.
+            * ``channels_last``: the blocks run on channels-last maps,
+              where the moves between maps and token sequences are views;
+              off: contiguous NCHW maps with a copy at each move.
+            * ``recompute_gelu``: in training, recompute the MLPs' GELU in
+              the backward pass instead of keeping its output (4x the
+              channels: the largest activation of every block); about a
+              fifth less training memory for one more GELU per block.
+            * ``in_place``: without autograd (inference), add the residuals
+              and apply the MLPs' GELU in place in the blocks' own tensors:
+              fewer and smaller allocations (on the CPU each new large
+              tensor pays a page fault per 4 KiB).
+
+            Defaults to ``'fast'``.
+        fused_attn, channels_last, recompute_gelu, in_place (bool, optional):
+            Shorthands that set one flag of ``fast_paths`` each (kept for
+            existing configs); None leaves it as ``fast_paths`` says.
+            Defaults to None.
+        layer_scale_init_value (float): Initial value of the residual
+            scales ``gamma_1`` / ``gamma_2`` of the stages whose arch has
+            ``layer_scale``; a checkpoint overwrites them.
+            Defaults to 1e-6 (the official value).
         debug (bool): Check inputs for NaN/inf (also on under
             ``torch.autograd.detect_anomaly``). Defaults to False.
         init_cfg (dict, optional): Initialisation; ``dict(type='Pretrained',
@@ -351,11 +448,6 @@ class UniFormer(_UniFormerBase):
         self.attn_mode = attn_mode
         self.window_size = window_size
         super().__init__(arch, in_channels, out_indices, **kwargs)
-        for i in self.out_indices:
-            self.add_module(
-                f'norm{i + 1}',
-                nn.LayerNorm(self.embed_dims[i], eps=BLOCK_NORM_EPS))
-        self._freeze_stages()
 
     def _stage3_windows(self, depth: int) -> List[Optional[int]]:
         if self.attn_mode == 'global':
@@ -375,15 +467,7 @@ class UniFormer(_UniFormerBase):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of (N, C_i, H / 2^(i+2), W / 2^(i+2))."""
-        self._check_input(x)
-        x = self._block_layout(x)
-        outs = []
-        for i in range(self.num_stages):
-            x = self._run_stage(i, x)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i + 1}')
-                outs.append(norm(x.movedim(1, -1)).movedim(-1, 1).contiguous())
-        return tuple(outs)
+        return super().forward(x)
 
 
 class UniFormer3D(_UniFormerBase):
@@ -404,10 +488,11 @@ class UniFormer3D(_UniFormerBase):
             their blocks. Defaults to (3, ): a single tensor.
         inflate_mode (str): How 2D (ImageNet) kernels are inflated when
             loaded: ``'average'`` (official UniFormer) or ``'center'``
-            (MMAction2's port). Defaults to ``'average'``.
+            (MMAction2's port). None means ``'average'``. Defaults to None.
         **kwargs: ``qkv_bias``, ``drop_rate``, ``attn_drop_rate``,
             ``drop_path_rate``, ``with_cp``, ``frozen_stages``,
-            ``norm_eval``, ``fused_attn``, ``debug``, ``init_cfg`` as for
+            ``norm_eval``, ``fast_paths`` (and its shorthands),
+            ``layer_scale_init_value``, ``debug``, ``init_cfg`` as for
             :class:`UniFormer`.
     """
     arch_zoo = ARCH_ZOO_3D
@@ -417,21 +502,14 @@ class UniFormer3D(_UniFormerBase):
                  arch: Union[str, dict] = 'small',
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
-                 inflate_mode: str = 'average',
                  **kwargs):
-        if inflate_mode not in INFLATE_MODES:
-            raise ValueError(f'UniFormer3D inflate_mode must be one of '
-                             f'{INFLATE_MODES}, got {inflate_mode!r}')
-        self.inflate_mode = inflate_mode
         super().__init__(arch, in_channels, out_indices, **kwargs)
-        if self.arch_settings['conv_stem']:
-            raise ValueError('UniFormer3D has no conv_stem variant; the '
-                             'video models use the 3x4x4 patch stem')
-        self.norm = nn.BatchNorm3d(self.embed_dims[-1])
-        self._freeze_stages()
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if stage == 0:
+            if self.arch_settings['conv_stem']:
+                raise ValueError('UniFormer3D has no conv_stem variant; the '
+                                 'video models use the 3x4x4 patch stem')
             return PatchEmbed(
                 in_dim, dim, (3, 4, 4), (2, 4, 4), (1, 0, 0), ndim=3)
         return PatchEmbed(in_dim, dim, (1, 2, 2), ndim=3)
@@ -440,17 +518,4 @@ class UniFormer3D(_UniFormerBase):
             self,
             x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
-        self._check_input(x)
-        x = self._block_layout(x)
-        outs = []
-        for i in range(self.num_stages):
-            x = self._run_stage(i, x)
-            if i == self.num_stages - 1:
-                x = self.norm(x)
-            if i in self.out_indices:
-                outs.append(x.contiguous())
-        return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def _stage_modules(self, i: int) -> List[nn.Module]:
-        modules = super()._stage_modules(i)
-        return modules + [self.norm] if i == self.num_stages - 1 else modules
+        return super().forward(x)

@@ -32,9 +32,8 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 
 from .arch import ARCH_ZOO_LIGHT_2D, ARCH_ZOO_LIGHT_3D, resolve_light_arch
-from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvStem, PatchEmbed,
-                     _residual, _scaled)
-from .uniformer import INFLATE_MODES, LAYER_SCALE_INIT, _UniFormerBase
+from .blocks import AttentionBlock, ConvStem, PatchEmbed, _scaled
+from .uniformer import _UniFormerBase
 
 
 class _Tokens(NamedTuple):
@@ -69,9 +68,9 @@ def _transformer(block: AttentionBlock, seq: torch.Tensor, want_scores: bool):
         y, scores = block.attn(y), None
     y = _scaled(block.gamma_1, y)
     # seq is always made here (a concatenation): safe to sum into
-    seq = _residual(block, seq, block.drop_path(y))
+    seq = block.fast_paths.add(seq, block.drop_path(y))
     z = _scaled(block.gamma_2, block.mlp(block.norm2(seq)))
-    seq = _residual(block, seq, block.drop_path(z))
+    seq = block.fast_paths.add(seq, block.drop_path(z))
     return seq, scores, y[:, -1:] + z[:, -1:]
 
 
@@ -101,7 +100,7 @@ def hourglass_block(block: AttentionBlock, state: _Tokens, prune_ratio: float,
     """
     cls_token, x, scores = state
     nchw = x.is_contiguous()  # the caller's layout, kept as AttentionBlock
-    x = _residual(block, block.pos_embed(x), x)
+    x = block.fast_paths.add(block.pos_embed(x), x)
     B, C, *spatial = x.shape
     tokens = x.movedim(1, -1).reshape(B, -1, C)
     N = tokens.shape[1]
@@ -158,38 +157,25 @@ def _pool_scores(scores: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
 
 class _UniFormerLightBase(_UniFormerBase):
     """What the 2D and 3D hourglass backbones share: arch handling, the
-    class token, the hourglass stages 3-4 and their freezing."""
+    class token, the hourglass stages 3-4 and their freezing.
+
+    The family base builds every stage; stages 3-4 are its plain
+    global-attention blocks, run the hourglass way in forward.
+    """
     arch_zoo = ARCH_ZOO_LIGHT_2D
 
-    def __init__(self,
-                 arch: Union[str, dict],
-                 in_channels: int,
-                 out_indices: Sequence[int],
-                 layer_scale_init_value: float = LAYER_SCALE_INIT,
-                 **kwargs):
-        owner = type(self).__name__
-        light = resolve_light_arch(arch, self.arch_zoo, owner)
-        # The base builds every stage from the family's keys; stages 3-4 are
-        # plain global-attention blocks, run the hourglass way in forward.
-        family = {
-            k: v
-            for k, v in light.items()
-            if k not in ('prune_ratios', 'trade_offs')
-        }
-        super().__init__(family, in_channels, out_indices, **kwargs)
-        self.arch_settings = light
-        self.prune_ratios = light['prune_ratios']
-        self.trade_offs = light['trade_offs']
+    def _resolve_arch(self, arch: Union[str, dict], owner: str) -> dict:
+        return resolve_light_arch(arch, self.arch_zoo, owner)
+
+    def _make_stage_extras(self) -> None:
+        self.prune_ratios = self.arch_settings['prune_ratios']
+        self.trade_offs = self.arch_settings['trade_offs']
         # scores are computed by a block only when a later block prunes
         ratios = self.prune_ratios[2] + self.prune_ratios[3]
         later = [
             any(r < 1 for r in ratios[j + 1:]) for j in range(len(ratios))
         ]
         self._track = [later[:self.depths[2]], later[self.depths[2]:]]
-        with torch.no_grad():  # the residual scales of layer-scale archs
-            for name, param in self.named_parameters():
-                if '.gamma_' in name:
-                    param.fill_(layer_scale_init_value)
         dims = self.embed_dims
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims[2]))
         self.cls_upsample = nn.Linear(dims[2], dims[3])
@@ -208,24 +194,26 @@ class _UniFormerLightBase(_UniFormerBase):
                 state = hourglass_block(*args)
         return state
 
-    def _features(self, x: torch.Tensor, output) -> None:
-        """Run all four stages; ``output(i, x)`` sees each stage's map."""
+    def forward(self, x: torch.Tensor):
+        """Run all four stages; the outputs as the subclass says."""
         self._check_input(x)
-        x = self._block_layout(x)
+        x = self.fast_paths.layout(x)
+        outs = []
         for i in range(2):
             x = self._run_stage(i, x)
-            output(i, x)
+            self._collect_output(i, x, outs)
         x = self.patch_embed3(x)
         cls_token = self.cls_token.expand(x.shape[0], -1, -1)
         state = self._run_hourglass(2, _Tokens(cls_token, x, None))
-        output(2, state.x)
+        self._collect_output(2, state.x, outs)
         x = self.patch_embed4(state.x)
         scores = state.scores
         if scores is not None:
             scores = _pool_scores(scores, state.x.shape[2:])
         state = _Tokens(self.cls_upsample(state.cls_token), x, scores)
         state = self._run_hourglass(3, state)
-        output(3, state.x)
+        self._collect_output(3, state.x, outs)
+        return self._outputs(outs)
 
     def _stage_modules(self, i: int) -> List[nn.Module]:
         modules = super()._stage_modules(i)
@@ -256,13 +244,12 @@ class UniFormerLight(_UniFormerLightBase):
         **kwargs: ``qkv_bias``, ``drop_rate``, ``attn_drop_rate``,
             ``drop_path_rate``, ``with_cp``, ``frozen_stages`` (stage 3
             includes ``cls_token``, stage 4 ``cls_upsample``),
-            ``norm_eval``, ``fused_attn``, ``channels_last``,
-            ``recompute_gelu``, ``in_place``, ``debug``, ``init_cfg`` as for
-            :class:`~.uniformer.UniFormer`, and ``layer_scale_init_value``
-            (initial residual scales of an arch with ``layer_scale``,
-            default 1e-6). ``init_cfg=dict(type='Pretrained',
-            checkpoint=PATH)`` loads the official ImageNet (128-224 px),
-            COCO and ADE20K XXS/XS files.
+            ``norm_eval``, ``fast_paths`` (and its shorthands),
+            ``layer_scale_init_value`` (initial residual scales of an arch
+            with ``layer_scale``, default 1e-6), ``debug``, ``init_cfg`` as
+            for :class:`~.uniformer.UniFormer`.
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` loads the
+            official ImageNet (128-224 px), COCO and ADE20K XXS/XS files.
     """
     arch_zoo = ARCH_ZOO_LIGHT_2D
     ndim = 2
@@ -273,11 +260,6 @@ class UniFormerLight(_UniFormerLightBase):
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  **kwargs):
         super().__init__(arch, in_channels, out_indices, **kwargs)
-        for i in self.out_indices:
-            self.add_module(
-                f'norm{i + 1}',
-                nn.LayerNorm(self.embed_dims[i], eps=BLOCK_NORM_EPS))
-        self._freeze_stages()
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if stage == 0 and self.arch_settings['conv_stem']:
@@ -286,16 +268,7 @@ class UniFormerLight(_UniFormerLightBase):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of (N, C_i, H / 2^(i+2), W / 2^(i+2))."""
-        outs = []
-
-        def output(i, feat):
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i + 1}')
-                outs.append(
-                    norm(feat.movedim(1, -1)).movedim(-1, 1).contiguous())
-
-        self._features(x, output)
-        return tuple(outs)
+        return super().forward(x)
 
 
 class UniFormerLight3D(_UniFormerLightBase):
@@ -317,9 +290,9 @@ class UniFormerLight3D(_UniFormerLightBase):
         out_indices (Sequence[int]): Stages to output, NCTHW; stage 4 after
             the final norm (the official ``forward_features``), earlier ones
             as they leave their blocks. Defaults to (3, ): a single tensor.
-        inflate_mode (str): How 2D (ImageNet) kernels are inflated:
-            ``'average'`` (official) or ``'center'``. Defaults to
-            ``'average'``.
+        inflate_mode (str, optional): How 2D (ImageNet) kernels are
+            inflated: ``'average'`` (official) or ``'center'``; None means
+            ``'average'``. Defaults to None.
         **kwargs: as for :class:`UniFormerLight`, plus
             ``layer_scale_init_value`` (float): the initial residual scales
             of a layer-scale arch; an ImageNet file (which has none) leaves
@@ -333,15 +306,8 @@ class UniFormerLight3D(_UniFormerLightBase):
                  arch: Union[str, dict] = 'xxs',
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
-                 inflate_mode: str = 'average',
                  **kwargs):
-        if inflate_mode not in INFLATE_MODES:
-            raise ValueError(f'UniFormerLight3D inflate_mode must be one of '
-                             f'{INFLATE_MODES}, got {inflate_mode!r}')
-        self.inflate_mode = inflate_mode
         super().__init__(arch, in_channels, out_indices, **kwargs)
-        self.norm = nn.BatchNorm3d(self.embed_dims[-1])
-        self._freeze_stages()
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if stage > 0:
@@ -355,17 +321,4 @@ class UniFormerLight3D(_UniFormerLightBase):
             self,
             x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
-        outs = []
-
-        def output(i, feat):
-            if i == self.num_stages - 1:
-                feat = self.norm(feat)
-            if i in self.out_indices:
-                outs.append(feat.contiguous())
-
-        self._features(x, output)
-        return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def _stage_modules(self, i: int) -> List[nn.Module]:
-        modules = super()._stage_modules(i)
-        return modules + [self.norm] if i == self.num_stages - 1 else modules
+        return super().forward(x)
