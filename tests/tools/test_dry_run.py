@@ -123,6 +123,31 @@ def test_pose_keeps_its_codec_sizes_in_small_mode():
     assert tuple(affine['input_size']) == (192, 256)
 
 
+def test_each_config_text_is_formatted_once_with_the_same_result():
+    import mmengine.config.config as config_module
+    original = config_module.FormatCode
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    cfg = Config(dict(model=dict(type='X', depth=[3, 4, 8, 3]), lr=0.1))
+    other = Config(dict(model=dict(type='Y')))
+    config_module.FormatCode = counting
+    try:
+        plain = cfg.pretty_text
+        with dr._format_each_config_once():
+            texts = [cfg.pretty_text for _ in range(5)]
+            other_text = other.pretty_text
+        assert config_module.FormatCode is counting  # restored on exit
+    finally:
+        config_module.FormatCode = original
+    assert texts == [plain] * 5 and other_text != plain
+    # one call outside, then one per distinct text inside
+    assert len(calls) == 3
+
+
 def test_standin_weights_never_replace_a_real_file(tmp_path):
     real = tmp_path / 'uniformer_small_in1k.pth'
     real.write_bytes(b'not loaded here')
