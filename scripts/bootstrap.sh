@@ -9,7 +9,7 @@
 # stamp file .venv/.uniformer_mm-bootstrap holds the hash of this script, of
 # requirements/*.txt, setup.py and pyproject.toml, nothing at all is done.
 #
-# Order matters (see INSTALL / README "Installation" for the reasons):
+# Order matters (the reasons: docs/en/get_started.md, "What scripts/bootstrap.sh does"):
 #   pip -> torch (CPU, alone) -> build tools + mmengine -> mmcv with ops
 #   -> mmdet + mmseg -> mmpose + mmaction2 (--no-deps) + xtcocotools (built)
 #   -> this project (editable) -> import sanity check.

@@ -226,8 +226,13 @@ def _fmt_ratio(num, den) -> str:
     return f'{num / den:5.2f}x' if num and den else '   n/a'
 
 
+# (title, case, builds) of every table printed, for --markdown
+_TABLES = []
+
+
 def print_table(title: str, rows: dict) -> None:
     """rows: case -> build -> {forward, train, peak}."""
+    _TABLES.extend((title, case, builds) for case, builds in rows.items())
     print(f'\n## {title}')
     print(f'{"case":22} {"build":7} {"fwd s":>8} {"fwd+bwd s":>10} '
           f'{"peak MiB":>9}')
@@ -726,6 +731,11 @@ def parse_args(argv=None):
         'large CPU tensors stop paying page faults on each '
         'allocation (what a caching allocator does); shows '
         'how much of a CPU time is page faults')
+    parser.add_argument(
+        '--markdown',
+        metavar='FILE',
+        help='also write the backbone / model tables as Markdown, headed by '
+        'the machine and the command (e.g. docs/benchmark.md)')
     args = parser.parse_args(argv)
     for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
                        ('model_cases', MODEL_CASES)):
@@ -737,6 +747,72 @@ def parse_args(argv=None):
         setattr(args, key, values)
     args.builds = ['eager'] + (['+fused'] if args.ablation else []) + ['ours']
     return args
+
+
+def machine_description(device: str) -> str:
+    """The machine a table was measured on, in one line."""
+    import platform
+
+    import torch
+    if device == 'cuda':
+        return (f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
+                f', CUDA {torch.version.cuda}')
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f'{model}, {os.cpu_count()} cores, {torch.get_num_threads()} '
+            f'torch threads, CPU capability '
+            f'{torch.backends.cpu.get_cpu_capability()}, torch '
+            f'{torch.__version__}')
+
+
+def markdown_tables(tables, machine: str, command: str,
+                    repeats: int) -> str:
+    """The printed tables as Markdown, headed by the machine and command."""
+    lines = [
+        '# Benchmark: ours vs the official computation', '',
+        '<!-- Written by tools/analysis/benchmark.py --markdown; '
+        're-run it, do not edit. -->', '', f'Machine: {machine}.', '',
+        f'Command: `{command}` (median of {repeats} repeats, builds '
+        'interleaved, fp32).', ''
+    ]
+    by_title = {}
+    for title, case, builds in tables:
+        by_title.setdefault(title, []).append((case, builds))
+
+    def cell(r, key, scale=1.0, fmt='{:.3f}'):
+        value = r.get(key)
+        return fmt.format(value / scale) if value else 'n/a'
+
+    for title, rows in by_title.items():
+        lines += [
+            f'## {title}', '',
+            '| case | build | forward s | forward+backward s | peak MiB '
+            '| speed-up fwd / fwd+bwd | memory vs eager |', '|---|---|---|'
+            '---|---|---|---|'
+        ]
+        for case, builds in rows:
+            eager = builds['eager']
+            for name, r in builds.items():
+                ratios = memory = '-'
+                if name != 'eager':
+                    ratios = ' / '.join(
+                        _fmt_ratio(eager.get(key), r.get(key)).strip()
+                        for key in ('forward', 'train'))
+                    memory = _fmt_ratio(r.get('peak'),
+                                        eager.get('peak')).strip()
+                lines.append(f'| {case} | {name} | {cell(r, "forward")} | '
+                             f'{cell(r, "train")} | '
+                             f'{cell(r, "peak", 2**20, "{:.0f}")} | '
+                             f'{ratios} | {memory} |')
+        lines.append('')
+    return '\n'.join(lines)
 
 
 def _keep_freed_memory() -> None:
@@ -770,6 +846,17 @@ def main(argv=None):
            '; peak memory not measurable here (/proc/self/clear_refs)'))
     for section in args.sections:
         SECTIONS[section](args, memory)
+    if args.markdown:
+        if not _TABLES:
+            sys.exit('--markdown: the sections run printed no table '
+                     '(only backbone and model do)')
+        command = ' '.join(['python tools/analysis/benchmark.py'] +
+                           list(sys.argv[1:] if argv is None else argv))
+        with open(args.markdown, 'w') as f:
+            f.write(
+                markdown_tables(_TABLES, machine_description(args.device),
+                                command, args.repeats))
+        print(f'wrote {args.markdown}')
 
 
 if __name__ == '__main__':
