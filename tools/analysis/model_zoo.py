@@ -63,11 +63,15 @@ def render_metafile(path: Path, root: Path = ROOT) -> str:
     meta = yaml.safe_load(path.read_text())
     models = meta['Models']
     folder = path.parent.relative_to(root).as_posix()
+    # the folder's README, else the one of the folder above (video/light)
+    readme = next(
+        d / 'README.md' for d in (path.parent, path.parent.parent)
+        if (d / 'README.md').is_file()).relative_to(root).as_posix()
     columns = _result_columns(models)
     lines = [
         f'## {folder}', '',
         f'{len(models)} models; recipe and data layout: '
-        f'[{folder}/README.md](../../{folder}/README.md).', ''
+        f'[{readme}](../../{readme}).', ''
     ]
     head = ['config', 'backbone'] + [
         f'{dataset} {metric}' for dataset, metric in columns
