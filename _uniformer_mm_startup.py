@@ -1,130 +1,130 @@
-"""Start-up hooks of ``uniformer_mm``, run by ``uniformer_mm-startup.pth``.
+"""Start-up hook of ``uniformer_mm``, run by ``uniformer_mm-startup.pth``.
 
 Python's ``site`` module executes the ``import`` line of every ``*.pth`` file
 in site-packages when an interpreter starts, so this module runs in EVERY
-Python process of the environment. It therefore imports nothing at all (not
-even ``importlib.abc``, which pulls in ``importlib.resources``: the finders
-below are duck-typed) and only adds two ``sys.meta_path`` finders; the work
-happens later, and only if the modules concerned are imported:
+Python process of the environment. It therefore imports nothing (not even
+``importlib``) and only puts one ``sys.meta_path`` finder first. The finder
+answers for nothing but the few module names that ``uniformer_mm/compat/``
+patches; when one of them is imported, it loads that patch file (standard
+library only, by file path, without importing the ``uniformer_mm`` package
+and its torch) and lets it decide, version-gated, what to return:
 
-* ``mmaction.models.localizers.drn``: mmaction2 1.2.0's wheel imports this
-  subpackage but does not ship it, so ``import mmaction.models`` fails. The
-  finder answers for it only when the real files are missing (it comes after
-  the normal path finders) with a stand-in whose ``DRN`` raises a clear error.
-* ``mmengine.config.utils``: MMEngine resolves ``package::path`` configs only
-  for the packages named in its ``MODULE2PACKAGE`` table. Once that module has
-  been executed, ``uniformer_mm`` is added to the table, so that
-  ``_base_ = ['uniformer_mm::detection/...']`` and ``Config.fromfile(...)``
-  work without importing ``uniformer_mm`` first. (MMEngine 0.10 offers no
-  registration API: open-mmlab/mmengine#1411 proposed one and was closed.)
+    mmengine.config.utils            compat/mmengine_config_scope.py
+    mmaction.models.localizers.drn   compat/mmaction_drn.py
+    mmpose.visualization.simcc_vis   compat/mmpose_simcc_vis.py
 
-Both are fail-safe: an error here must never break an unrelated program.
+Fail-safe: an error here must never break an unrelated program; a patch that
+fails is skipped and the import proceeds as without it.
 """
 import sys
 
-_DRN_PACKAGE = 'mmaction.models.localizers.drn'
-_DRN_MODULE = _DRN_PACKAGE + '.drn'
-_MMENGINE_CONFIG_UTILS = 'mmengine.config.utils'
-
-# The key users write before '::' and the value MMEngine hands to
-# mmengine.utils.get_installed_path. A module *inside* the package rather
-# than the distribution name: get_installed_path then locates the package
-# through importlib (dirname of uniformer_mm/version.py), i.e. the copy that
-# Python actually imports. Resolving the distribution name instead gives
-# site-packages/uniformer_mm, which does not exist for an editable install.
-CONFIG_SCOPE = 'uniformer_mm'
-CONFIG_LOCATOR = 'uniformer_mm.version'
+# module name imported by someone -> patch file in uniformer_mm/compat/
+TRIGGERS = {
+    'mmengine.config.utils': 'mmengine_config_scope',
+    'mmaction.models.localizers.drn': 'mmaction_drn',
+    'mmaction.models.localizers.drn.drn': 'mmaction_drn',
+    'mmpose.visualization.simcc_vis': 'mmpose_simcc_vis',
+}
 
 
-class _MissingDRN:
-    """Placeholder for MMAction2's DRN localizer (not in the 1.2.0 wheel)."""
-
-    def __init__(self, *args, **kwargs):
-        raise RuntimeError(
-            "MMAction2's DRN localizer is missing from the mmaction2 1.2.0 "
-            'distribution on PyPI (the mmaction/models/localizers/drn/ folder '
-            'is not packaged). Install mmaction2 from its git repository to '
-            'use DRN.')
-
-
-class _DRNStandInLoader:
-
-    def create_module(self, spec):
-        return None  # default module creation
-
-    def exec_module(self, module):
-        if module.__name__ == _DRN_PACKAGE:
-            module.__path__ = []
-            return
-        from mmaction.registry import MODELS
-        _MissingDRN.__name__ = 'DRN'
-        module.DRN = _MissingDRN
-        MODELS.register_module('DRN', module=_MissingDRN, force=False)
+def version_tuple(version) -> tuple:
+    """'1.2.0rc1' -> (1, 2, 0): the leading numeric release parts."""
+    parts = []
+    for part in str(version).split('.'):
+        digits = ''
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return tuple(parts)
 
 
-class DRNStandInFinder:
-    """Finds the stand-in DRN modules (appended after the path finders)."""
+def in_range(version, first: tuple, last: tuple) -> bool:
+    """``first <= version <= last``; False for an unknown version."""
+    release = version_tuple(version)
+    return bool(release) and first <= release <= last
+
+
+def installed_version(distribution: str):
+    """Version of an installed distribution, or None.
+
+    Read from the metadata, not the package's ``__version__``: a patched
+    module can be imported while its package is still initialising (MMEngine
+    imports ``mmengine.config.utils`` before it sets ``__version__``)."""
+    try:
+        from importlib.metadata import version
+        return version(distribution)
+    except Exception:
+        return None
+
+
+def load_patch(name: str):
+    """``uniformer_mm.compat.<name>``: the imported one if there is one,
+    else loaded from its file next to this module (editable checkout and
+    site-packages alike) without importing ``uniformer_mm`` itself."""
+    full = 'uniformer_mm.compat.' + name
+    module = sys.modules.get(full)
+    if module is not None:
+        return module
+    import importlib.util
+    import os
+    path = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), 'uniformer_mm', 'compat',
+        name + '.py')
+    spec = importlib.util.spec_from_file_location(full, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[full]
+        raise
+    return module
+
+
+def _is_compat_finder(finder) -> bool:
+    # by name: a reloaded module makes another class of the same finder
+    return (type(finder).__name__ == 'CompatFinder'
+            and type(finder).__module__ == __name__)
+
+
+class CompatFinder:
+    """Hands the patched module names to their patch (inserted first)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in (_DRN_PACKAGE, _DRN_MODULE):
+        name = TRIGGERS.get(fullname)
+        if name is None:
             return None
-        from importlib.machinery import ModuleSpec
-        return ModuleSpec(
-            fullname, _DRNStandInLoader(), is_package=fullname == _DRN_PACKAGE)
+        try:
+            patch = load_patch(name)
+            return patch.find_spec(
+                fullname, lambda: self._next_spec(fullname, path, target))
+        except Exception:
+            return None  # as if uninstalled
 
-
-class _RegisteringLoader:
-    """Runs the real loader of mmengine.config.utils, then registers."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        register_config_package(module)
-
-    def __getattr__(self, name):  # get_source, get_code, ... for tools
-        return getattr(self._loader, name)
-
-
-class MMEngineConfigFinder:
-    """Wraps the loader of ``mmengine.config.utils`` (inserted first)."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != _MMENGINE_CONFIG_UTILS:
-            return None
+    def _next_spec(self, fullname, path, target):
+        """The spec the finders after us give (the real module's)."""
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, 'find_spec'):
+            if _is_compat_finder(finder) or not hasattr(finder, 'find_spec'):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _RegisteringLoader(spec.loader)
                 return spec
         return None
 
 
-def register_config_package(utils_module) -> None:
-    """Add ``uniformer_mm`` to MMEngine's ``package::`` table (idempotent)."""
-    try:
-        utils_module.MODULE2PACKAGE.setdefault(CONFIG_SCOPE, CONFIG_LOCATOR)
-    except Exception:  # a future MMEngine without the table: nothing to do
-        pass
-
-
 def install() -> None:
-    """Install both finders once; never raises."""
+    """Put the finder first on ``sys.meta_path`` once; never raises."""
     try:
-        meta_path = sys.meta_path
-        if not any(isinstance(f, DRNStandInFinder) for f in meta_path):
-            meta_path.append(DRNStandInFinder())
-        utils_module = sys.modules.get(_MMENGINE_CONFIG_UTILS)
-        if utils_module is not None:  # imported before us: register now
-            register_config_package(utils_module)
-        elif not any(isinstance(f, MMEngineConfigFinder) for f in meta_path):
-            meta_path.insert(0, MMEngineConfigFinder())
+        if not any(_is_compat_finder(f) for f in sys.meta_path):
+            sys.meta_path.insert(0, CompatFinder())
+        utils_module = sys.modules.get('mmengine.config.utils')
+        if utils_module is not None:  # imported before us: patch it now
+            load_patch('mmengine_config_scope').register(utils_module)
     except Exception:
         pass

@@ -116,7 +116,7 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
     out = _run([sys.executable, '-S', '-c', code, STARTUP_PTH], tmp_path,
                env).split('\n')
     assert json.loads(out[0]) == ['_uniformer_mm_startup']
-    assert out[1] == out[2] == '2'
+    assert out[1] == out[2] == '1'  # one finder, installed once
 
 
 def test_startup_hook_is_fail_safe_without_its_module(tmp_path):
@@ -145,8 +145,13 @@ def test_config_hook_registers_uniformer_mm_lazily(tmp_path):
 
 
 def test_drn_stand_in_answers_only_for_the_missing_modules():
-    from _uniformer_mm_startup import DRNStandInFinder
-    finder = DRNStandInFinder()
+    import mmaction
+    from _uniformer_mm_startup import CompatFinder
+    finder = CompatFinder()
+    drn = os.path.join(os.path.dirname(mmaction.__file__), 'models',
+                       'localizers', 'drn')
+    if os.path.isdir(drn):
+        pytest.skip('this mmaction2 ships localizers/drn/')
     pkg = finder.find_spec('mmaction.models.localizers.drn')
     assert pkg is not None and pkg.submodule_search_locations is not None
     assert finder.find_spec('mmaction.models.localizers.drn.drn') is not None

@@ -1,29 +1,30 @@
-"""Stand-in for ``mmpose.visualization.simcc_vis`` when torchvision is absent.
+"""MMPose: stand-in for ``mmpose.visualization.simcc_vis`` without
+torchvision.
 
-MMPose 1.3.2 imports ``torchvision.transforms.ToPILImage`` at the top of
-``simcc_vis.py``, and ``PoseLocalVisualizer`` imports that module, so
-without torchvision no MMPose visualizer can be built: not the one of
-``default_runtime.py`` that every Runner builds, not the inferencers'.
-torchvision is not installed on CPU machines here (PyPI has only CUDA
-builds, which fail to import beside the CPU torch). ``ToPILImage`` is used
-only by ``SimCCVisualizer``, which draws SimCC 1-D heatmaps -- nothing a
-heatmap model needs.
+Upstream: ``mmpose/visualization/simcc_vis.py`` imports
+``torchvision.transforms.ToPILImage`` at module level and
+``PoseLocalVisualizer`` imports that module, so without torchvision no MMPose
+visualizer can be built (not the one of ``default_runtime.py`` that every
+Runner builds, not the inferencers'). We found no upstream issue for it.
+torchvision is not installed on CPU machines here: PyPI has only CUDA builds,
+which fail to import beside the CPU torch. ``ToPILImage`` serves only
+``SimCCVisualizer``, which draws SimCC 1-D heatmaps.
 
-:func:`install` puts a finder first on ``sys.meta_path`` that answers for
-that one module name, and only when torchvision cannot be found. Its
-``SimCCVisualizer`` raises a clear error if anything draws SimCC heatmaps.
-With torchvision installed the real module is used. Nothing in
-site-packages is modified.
+Applies to: mmpose 1.0.0 - 1.3.2 (verified on 1.3.2), and only when
+torchvision cannot be found; with torchvision the real module is used. The
+stand-in's ``SimCCVisualizer`` raises a clear error if anything draws SimCC
+heatmaps.
 """
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import sys
-
-_MODULE = 'mmpose.visualization.simcc_vis'
+MODULE = 'mmpose.visualization.simcc_vis'
+FIRST, LAST = (1, 0, 0), (1, 3, 2)
 
 
-class _SimCCVisualizerWithoutTorchvision:
+def applies(version) -> bool:
+    from _uniformer_mm_startup import in_range
+    return in_range(version, FIRST, LAST)
+
+
+class SimCCVisualizerWithoutTorchvision:
     """Placeholder for MMPose's SimCC heatmap drawer (needs torchvision)."""
 
     def __getattr__(self, name):
@@ -34,33 +35,37 @@ class _SimCCVisualizerWithoutTorchvision:
             'a torchvision matching your torch to draw SimCC heatmaps.')
 
 
-class _StandInLoader(importlib.abc.Loader):
+class _StandInLoader:
 
     def create_module(self, spec):
         return None  # default module creation
 
     def exec_module(self, module):
-        module.SimCCVisualizer = _SimCCVisualizerWithoutTorchvision
-        module.SimCCVisualizer.__name__ = 'SimCCVisualizer'
+        SimCCVisualizerWithoutTorchvision.__name__ = 'SimCCVisualizer'
+        module.SimCCVisualizer = SimCCVisualizerWithoutTorchvision
 
 
-class _StandInFinder(importlib.abc.MetaPathFinder):
+def torchvision_missing() -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec('torchvision') is None
+    except (ImportError, ValueError):
+        return True
 
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != _MODULE:
-            return None
-        return importlib.machinery.ModuleSpec(fullname, _StandInLoader())
+
+def find_spec(fullname, real_spec):
+    """The stand-in's spec, or None (another version, or torchvision)."""
+    from _uniformer_mm_startup import installed_version
+    if fullname != MODULE or not applies(installed_version('mmpose')):
+        return None
+    if not torchvision_missing():
+        return None
+    from importlib.machinery import ModuleSpec
+    return ModuleSpec(fullname, _StandInLoader())
 
 
 def install() -> None:
     """Make ``mmpose.visualization`` importable without torchvision
     (idempotent; a no-op when torchvision is installed)."""
-    if any(isinstance(f, _StandInFinder) for f in sys.meta_path):
-        return
-    try:
-        if importlib.util.find_spec('torchvision') is not None:
-            return
-    except (ImportError, ValueError):
-        pass
-    # first: the module's own file would otherwise be found and fail
-    sys.meta_path.insert(0, _StandInFinder())
+    from _uniformer_mm_startup import install as install_startup_hook
+    install_startup_hook()
