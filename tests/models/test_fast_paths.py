@@ -306,11 +306,16 @@ def test_fast_paths_presets_and_shorthands():
     assert FastPaths.build('fast') == FastPaths()
     assert FastPaths.build('reference') == FastPaths(False, False, False,
                                                      False)
-    # the shorthands of existing configs set one flag on top of fast_paths
-    model = UniFormer(TINY, fast_paths='reference', channels_last=True)
-    assert model.fast_paths == FastPaths(False, True, False, False)
-    assert UniFormer(
-        TINY, fused_attn=False).fast_paths == FastPaths(fused_attn=False)
+    model = UniFormer(TINY, fast_paths=dict(channels_last=False))
+    assert model.fast_paths == FastPaths(True, False, True, True)
+
+
+@pytest.mark.parametrize(
+    'legacy', ['fused_attn', 'channels_last', 'recompute_gelu', 'in_place'])
+def test_legacy_switch_arguments_are_gone(legacy):
+    """One switch: the flags go through ``fast_paths=dict(...)`` only."""
+    with pytest.raises(TypeError, match=legacy):
+        UniFormer(TINY, **{legacy: False})
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ Stages 1-2 are convolution blocks (local MHRA), stages 3-4 attention blocks
 (global MHRA); both backbones share the block code in :mod:`.blocks`, and the
 parameter names of the official code so its checkpoints load unchanged.
 """
-import dataclasses
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -75,10 +74,6 @@ class _UniFormerBase(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  fast_paths: FastPathsSpec = 'fast',
-                 fused_attn: Optional[bool] = None,
-                 channels_last: Optional[bool] = None,
-                 recompute_gelu: Optional[bool] = None,
-                 in_place: Optional[bool] = None,
                  layer_scale_init_value: float = LAYER_SCALE_INIT,
                  inflate_mode: Optional[str] = None,
                  debug: bool = False,
@@ -101,13 +96,7 @@ class _UniFormerBase(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         # one object, shared by the backbone (layout) and every block
-        self.fast_paths = self._build_fast_paths(
-            fast_paths, owner,
-            dict(
-                fused_attn=fused_attn,
-                channels_last=channels_last,
-                recompute_gelu=recompute_gelu,
-                in_place=in_place))
+        self.fast_paths = FastPaths.build(fast_paths, owner)
         self.inflate_mode = self._check_inflate_mode(inflate_mode, owner)
         self.debug = debug
         self.cp_blocks = _checkpointed_blocks(with_cp, self.depths, owner)
@@ -165,19 +154,6 @@ class _UniFormerBase(BaseModule):
     def _make_stage_extras(self) -> None:
         """Add modules that run between the stages (before the output
         norms, so the state dict keeps the official order)."""
-
-    @staticmethod
-    def _build_fast_paths(fast_paths: FastPathsSpec, owner: str,
-                          overrides: dict) -> FastPaths:
-        """``fast_paths``, with each legacy flag that is not None set."""
-        chosen = FastPaths.build(fast_paths, owner)
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        if not overrides:
-            return chosen
-        return FastPaths.build({
-            **dataclasses.asdict(chosen),
-            **overrides
-        }, owner)
 
     def _check_inflate_mode(self, inflate_mode: Optional[str],
                             owner: str) -> str:
@@ -413,10 +389,6 @@ class UniFormer(_UniFormerBase):
               tensor pays a page fault per 4 KiB).
 
             Defaults to ``'fast'``.
-        fused_attn, channels_last, recompute_gelu, in_place (bool, optional):
-            Shorthands that set one flag of ``fast_paths`` each (kept for
-            existing configs); None leaves it as ``fast_paths`` says.
-            Defaults to None.
         layer_scale_init_value (float): Initial value of the residual
             scales ``gamma_1`` / ``gamma_2`` of the stages whose arch has
             ``layer_scale``; a checkpoint overwrites them.
