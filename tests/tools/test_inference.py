@@ -28,7 +28,7 @@ def _load_tool(name, rel):
     return module
 
 
-image_demo = _load_tool('image_demo', 'tools/demo/image_demo.py')
+from uniformer_mm.apis import image_inference as image_demo  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

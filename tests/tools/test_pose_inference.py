@@ -30,8 +30,8 @@ def _load_tool(name, rel):
     return module
 
 
-pose_demo = _load_tool('pose_demo', 'tools/demo/pose_demo.py')
-image_demo = _load_tool('image_demo', 'tools/demo/image_demo.py')
+from uniformer_mm.apis import image_inference as image_demo  # noqa: E402
+from uniformer_mm.apis import pose_inference as pose_demo  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

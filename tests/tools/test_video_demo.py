@@ -17,8 +17,7 @@ from uniformer_mm.utils import load_checkpoint_file, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO_CFG = ROOT / 'configs/video/demo/uniformer3d-tiny_synthetic-video.py'
-sys.path.insert(0, str(ROOT / 'tools' / 'demo'))
-import video_demo  # noqa: E402
+from uniformer_mm.apis import video_inference as video_demo  # noqa: E402
 
 SMALL_DATA = dict(num_train=8, num_val=4, num_frames=8)
 # a few clips, a few iterations: this is about the tools, not learning

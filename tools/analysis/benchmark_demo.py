@@ -27,10 +27,22 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# the demo configs and thread set-up of tools/demo/run_demo.py (stdlib only
-# at import: configure_threads must run before torch is imported)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
-from run_demo import CONFIGS, configure_threads  # noqa: E402
+
+
+def _run_demo_tool():
+    """tools/demo/run_demo.py, loaded by path: its demo configs and thread
+    set-up. Not through the package: importing ``uniformer_mm`` imports
+    torch, and ``configure_threads`` must run before that."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'run_demo', osp.join(ROOT, 'tools', 'demo', 'run_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_run_demo = _run_demo_tool()
+CONFIGS, configure_threads = _run_demo.CONFIGS, _run_demo.configure_threads
 
 TARGETS = {
     'detection': ('coco/bbox_mAP', 0.30),

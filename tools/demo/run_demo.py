@@ -30,7 +30,6 @@ import json
 import numbers
 import os
 import os.path as osp
-import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -149,8 +148,8 @@ def _headline(task, metrics):
 
 def _draw_images(task, cfg, weights, args) -> dict:
     """Draw predictions on the first val images with the task's inferencer
-    (tools/demo/image_demo.py)."""
-    from image_demo import run_inference
+    (uniformer_mm.apis.image_inference)."""
+    from uniformer_mm.apis.image_inference import run_inference
     vis_dir = cfg.work_dir
     test_ds = cfg.test_dataloader.dataset
     img_dir = osp.join(
@@ -178,8 +177,8 @@ def _draw_images(task, cfg, weights, args) -> dict:
 
 def _draw_videos(cfg, weights, num_vis) -> dict:
     """Recognise the first val videos and draw them with the prediction and
-    the ground truth (tools/demo/video_demo.py)."""
-    from video_demo import run_video_inference
+    the ground truth (uniformer_mm.apis.video_inference)."""
+    from uniformer_mm.apis.video_inference import run_video_inference
     test_ds = cfg.test_dataloader.dataset
     ann_file = osp.join(test_ds.data_root, test_ds.ann_file)
     with open(ann_file) as f:
@@ -201,9 +200,6 @@ def run_demo(args) -> dict:
     from uniformer_mm.engine import install_weights_only_loader
     from uniformer_mm.utils import save_weights
     install_weights_only_loader()
-
-    # image_demo / video_demo, imported where they draw
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
     task = args.task
     config = args.config or CONFIGS[task]
