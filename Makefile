@@ -26,7 +26,7 @@ test-slow: venv
 
 # ZOO_WORKERS=N: the zoo's dry runs on N pytest-xdist workers of one torch
 # thread each. Off (0) by default: on this 2-core machine two workers were
-# not reliably faster (README, "Dry run")
+# not reliably faster (docs/en/dry_run.md)
 ZOO_WORKERS ?= 0
 ZOO_XDIST := $(if $(filter 0,$(ZOO_WORKERS)),,-n $(ZOO_WORKERS))
 ZOO_ENV := $(if $(ZOO_XDIST),OMP_NUM_THREADS=1)

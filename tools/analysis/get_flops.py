@@ -554,7 +554,7 @@ padding below give. The larger differences, each checked:
 ## Regenerate
 
 ```bash
-python tools/analysis/get_flops.py --report                     # every row (~25 min on 2 shared CPU cores)
+python tools/analysis/get_flops.py --report                     # every row (~25 min on a 2-core x86 VM)
 python tools/analysis/get_flops.py --report --reuse docs/flops.json   # re-measure only rows whose config changed or is new
 python tools/analysis/get_flops.py CONFIG [--shape H W | T H W]  # one model
 ```

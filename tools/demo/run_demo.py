@@ -61,12 +61,9 @@ def configure_threads(threads: int) -> int:
 
     Call before torch is imported: OpenMP reads OMP_WAIT_POLICY when it
     loads, and passive waiting keeps the many small ops of these tiny models
-    from spinning against other processes on a shared CPU. Measured on the
-    2-core machine (one Mask R-CNN step, batch 8): idle, 1 thread 0.50 s,
-    2 active threads 0.29 s, 2 passive 0.35 s; with two busy processes
-    beside it, 0.59 s / 1.39 s / 0.70 s (and 2 active threads took 6.8 s
-    against 0.59 s for 1 thread while other engineers' training shared the
-    CPU).
+    from spinning against other processes. One Mask R-CNN step at batch 8 on
+    a 2-core x86 VM: 1 thread 0.50 s, 2 active threads 0.29 s, 2 passive
+    0.35 s.
     """
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     import torch

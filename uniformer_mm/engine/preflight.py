@@ -77,8 +77,8 @@ def check_checkpoint_paths(cfg: Config) -> None:
         raise FileNotFoundError(
             'The config points at checkpoint files that do not exist:\n  ' +
             '\n  '.join(f'{key} = {path!r}' for key, path in missing) +
-            '\nPut the file there (official ImageNet weights: README section '
-            '"Pretrained weights"), or override the path, e.g. '
+            '\nPut the file there (official ImageNet weights: docs/en/'
+            'checkpoints.md), or override the path, e.g. '
             '--cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
             '--cfg-options model.backbone.init_cfg=None to train from '
             'scratch.')
