@@ -10,9 +10,12 @@ from uniformer_mm.compat import (mmaction_drn, mmengine_config_scope,
                                  mmpose_simcc_vis)
 
 
-@pytest.mark.parametrize('version, expected', [
-    ('1.2.0', (1, 2, 0)), ('0.10.7', (0, 10, 7)), ('1.2.0rc1', (1, 2, 0)),
-    ('2.13.0+cpu', (2, 13, 0)), ('1.3', (1, 3)), ('dev', ()), (None, ())])
+@pytest.mark.parametrize('version, expected', [('1.2.0', (1, 2, 0)),
+                                               ('0.10.7', (0, 10, 7)),
+                                               ('1.2.0rc1', (1, 2, 0)),
+                                               ('2.13.0+cpu', (2, 13, 0)),
+                                               ('1.3', (1, 3)), ('dev', ()),
+                                               (None, ())])
 def test_version_tuple(version, expected):
     assert startup.version_tuple(version) == expected
 
@@ -51,8 +54,7 @@ def test_simcc_stand_in_only_without_torchvision(monkeypatch):
     _with_version(monkeypatch, '1.3.3')
     assert mmpose_simcc_vis.find_spec(name, lambda: None) is None
     _with_version(monkeypatch, '1.3.2')
-    monkeypatch.setattr(mmpose_simcc_vis, 'torchvision_missing',
-                        lambda: False)
+    monkeypatch.setattr(mmpose_simcc_vis, 'torchvision_missing', lambda: False)
     assert mmpose_simcc_vis.find_spec(name, lambda: None) is None
 
 
@@ -74,9 +76,10 @@ def test_finder_answers_only_for_patched_names(monkeypatch):
     assert finder.find_spec('os') is None
     assert finder.find_spec('mmaction.models.localizers') is None
     assert set(startup.TRIGGERS.values()) == {
-        'mmengine_config_scope', 'mmaction_drn', 'mmpose_simcc_vis'}
+        'mmengine_config_scope', 'mmaction_drn', 'mmpose_simcc_vis'
+    }
     # a patch that fails is skipped, never raised into the import
     monkeypatch.setattr(
-        startup, 'load_patch',
-        lambda name: (_ for _ in ()).throw(RuntimeError('broken')))
+        startup, 'load_patch', lambda name:
+        (_ for _ in ()).throw(RuntimeError('broken')))
     assert finder.find_spec('mmpose.visualization.simcc_vis') is None

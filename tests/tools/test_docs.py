@@ -27,8 +27,7 @@ NOT_OURS = {
 
 
 def _load(rel: str):
-    spec = importlib.util.spec_from_file_location(
-        Path(rel).stem, ROOT / rel)
+    spec = importlib.util.spec_from_file_location(Path(rel).stem, ROOT / rel)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -54,8 +53,8 @@ def expand_braces(path: str) -> list:
     if not m:
         return [path]
     return [
-        expanded for alt in m.group(1).split(',') for expanded in
-        expand_braces(path[:m.start()] + alt + path[m.end():])
+        expanded for alt in m.group(1).split(',')
+        for expanded in expand_braces(path[:m.start()] + alt + path[m.end():])
     ]
 
 
@@ -109,11 +108,12 @@ def test_checkers_catch_broken_links_and_paths():
             '[web](https://example.com)\n'
             '`python tools/train.py` and `bash tools/no_such_tool.sh`, '
             'configs/{detection,nowhere}/README.md, configs/<task>/x.py')
-    assert broken_links(page, text) == [
-        ('nope.md', 'no such file'),
-        ('faq.md#no-such', 'no heading #no-such in faq.md')]
+    assert broken_links(page, text) == [('nope.md', 'no such file'),
+                                        ('faq.md#no-such',
+                                         'no heading #no-such in faq.md')]
     assert missing_paths(text) == [
-        'tools/no_such_tool.sh', 'configs/nowhere/README.md']
+        'tools/no_such_tool.sh', 'configs/nowhere/README.md'
+    ]
 
 
 def test_slug_matches_github():

@@ -146,10 +146,11 @@ def test_config_hook_registers_uniformer_mm_lazily(tmp_path):
 
 def test_drn_stand_in_answers_only_for_the_missing_modules():
     import mmaction
+
     from _uniformer_mm_startup import CompatFinder
     finder = CompatFinder()
-    drn = os.path.join(os.path.dirname(mmaction.__file__), 'models',
-                       'localizers', 'drn')
+    drn = os.path.join(
+        os.path.dirname(mmaction.__file__), 'models', 'localizers', 'drn')
     if os.path.isdir(drn):
         pytest.skip('this mmaction2 ships localizers/drn/')
     pkg = finder.find_spec('mmaction.models.localizers.drn')

@@ -772,8 +772,7 @@ def machine_description(device: str) -> str:
             f'{torch.__version__}')
 
 
-def markdown_tables(tables, machine: str, command: str,
-                    repeats: int) -> str:
+def markdown_tables(tables, machine: str, command: str, repeats: int) -> str:
     """The printed tables as Markdown, headed by the machine and command."""
     lines = [
         '# Benchmark: ours vs the official computation', '',

@@ -64,13 +64,11 @@ def render_metafile(path: Path, root: Path = ROOT) -> str:
     models = meta['Models']
     folder = path.parent.relative_to(root).as_posix()
     # the folder's README, else the one of the folder above (video/light)
-    readme = next(
-        d / 'README.md' for d in (path.parent, path.parent.parent)
-        if (d / 'README.md').is_file()).relative_to(root).as_posix()
+    readme = next(d / 'README.md' for d in (path.parent, path.parent.parent)
+                  if (d / 'README.md').is_file()).relative_to(root).as_posix()
     columns = _result_columns(models)
     lines = [
-        f'## {folder}', '',
-        f'{len(models)} models; recipe and data layout: '
+        f'## {folder}', '', f'{len(models)} models; recipe and data layout: '
         f'[{readme}](../../{readme}).', ''
     ]
     head = ['config', 'backbone'] + [
@@ -101,8 +99,7 @@ def metafiles(root: Path = ROOT):
 def render(root: Path = ROOT) -> str:
     sections = [render_metafile(path, root) for path in metafiles(root)]
     total = sum(
-        len(yaml.safe_load(p.read_text())['Models'])
-        for p in metafiles(root))
+        len(yaml.safe_load(p.read_text())['Models']) for p in metafiles(root))
     return (HEADER + f'\n{total} models in all.\n\n' + '\n'.join(sections))
 
 
