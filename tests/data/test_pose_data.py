@@ -133,7 +133,7 @@ def test_cli(tmp_path):
     assert sorted(os.listdir(out / 'images' /
                              'train')) == ['000000.jpg', '000001.jpg']
     with open(out / 'manifest.json') as f:
-        assert json.load(f)['kind'] == 'coco_keypoints'
+        assert json.load(f)['params']['kind'] == 'coco_keypoints'
 
 
 def test_bad_parameters(tmp_path):

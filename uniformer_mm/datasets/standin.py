@@ -59,6 +59,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .generated import Manifest, rng_stream
 from .wrappers import leaf_datasets
 
 GENERATOR = 'uniformer_mm.datasets.standin'
@@ -109,10 +110,6 @@ def _stream(seed: int, tag: str, index: int) -> int:
 def _tag(anchor: str) -> str:
     """The name the samples of a stand-in carry: its anchor's stem."""
     return osp.splitext(osp.basename(osp.normpath(anchor)))[0]
-
-
-def _rng(seed: int, tag: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(tag.encode()), index])
 
 
 def _spread(index: int, num: int, num_classes: int) -> int:
@@ -189,49 +186,29 @@ class _Job:
                  folders: Sequence[str],
                  at_least: Sequence[str] = ()):
         self.anchor = anchor
-        self.manifest = anchor + MANIFEST_SUFFIX
-        self.params = dict(
-            generator=GENERATOR, version=GENERATOR_VERSION, **params)
+        self.record = Manifest(
+            anchor + MANIFEST_SUFFIX, GENERATOR,
+            dict(generator=GENERATOR, version=GENERATOR_VERSION, **params))
+        self.manifest = self.record.path
         self.folders = list(dict.fromkeys(folders))
         self.at_least = tuple(at_least)
         self.files: List[str] = []  # relative to the manifest's folder
 
-    def _read(self) -> Optional[dict]:
-        try:
-            with open(self.manifest) as f:
-                old = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return old if old.get('generator') == GENERATOR else None
-
-    def _abs(self, rel: str) -> str:
-        return osp.normpath(osp.join(osp.dirname(self.manifest), rel))
+    def _anchor_changed(self, old: dict) -> bool:
+        return (osp.isfile(self.anchor)
+                and old.get('anchor_sha256') != _sha256(self.anchor))
 
     def current(self) -> Optional[List[str]]:
         """The files of a current stand-in, or None."""
-        old = self._read()
-        if old is None or old.get('state') != 'done':
-            return None
-        have = dict(old.get('params') or {})
-        want = dict(self.params)
-        for key in self.at_least:
-            if not have.get(key, -1) >= want.pop(key):
-                return None
-            have.pop(key)
-        if have != want:
-            return None
-        files = [self._abs(p) for p in old.get('files', [])]
-        if not all(osp.exists(p) for p in files):
-            return None
-        if (osp.isfile(self.anchor)
-                and old.get('anchor_sha256') != _sha256(self.anchor)):
+        files = self.record.current(self.at_least)
+        if files is None or self._anchor_changed(self.record.read()):
             return None
         return files
 
     def begin(self) -> None:
         """Check that everything to be written is ours, remove the previous
         stand-in of this anchor, and mark the anchor as being written."""
-        old = self._read()
+        old = self.record.read()
         foreign = osp.isfile(self.anchor) or (osp.isdir(self.anchor)
                                               and os.listdir(self.anchor))
         if foreign and old is None:
@@ -241,8 +218,7 @@ class _Job:
                 'like a real data set; point the config at another data '
                 'root for the stand-in, or remove it yourself')
         if (old is not None and old.get('state') == 'done'
-                and osp.isfile(self.anchor)
-                and old.get('anchor_sha256') != _sha256(self.anchor)):
+                and self._anchor_changed(old)):
             raise FileExistsError(
                 f'{self.anchor} was changed after {GENERATOR} wrote it; '
                 'not overwriting it (remove it and '
@@ -252,7 +228,7 @@ class _Job:
         # samples are named after the anchor: ones it does not list belong
         # to an interrupted run of it, or to another anchor of the same name
         # sharing the folder
-        listed = {self._abs(p) for p in (old or {}).get('files', [])}
+        listed = {self.record.abspath(p) for p in (old or {}).get('files', [])}
         mine = re.compile(
             re.escape(f'{PREFIX}{_tag(self.anchor)}_') + r'\d{6}(\..*)?')
         stale = [
@@ -277,32 +253,17 @@ class _Job:
             os.makedirs(folder, exist_ok=True)
         # written first: an interrupted run leaves files this module may
         # replace next time, never files that look foreign to it
-        self._write(
-            dict(
-                params=self.params,
-                state='writing',
-                files=[osp.relpath(self.anchor, osp.dirname(self.manifest))]))
+        self.record.write(
+            state='writing', files=[self.record.relpath(self.anchor)])
 
     def add(self, path: str) -> str:
-        self.files.append(osp.relpath(path, osp.dirname(self.manifest) or '.'))
+        self.files.append(self.record.relpath(path))
         return path
 
     def finish(self) -> List[str]:
         sha = _sha256(self.anchor) if osp.isfile(self.anchor) else None
-        self._write(
-            dict(
-                params=self.params,
-                state='done',
-                anchor_sha256=sha,
-                files=self.files))
-        return [self._abs(p) for p in self.files] + [self.manifest]
-
-    def _write(self, content: dict) -> None:
-        content = dict(generator=GENERATOR, **content)
-        tmp = f'{self.manifest}.partial-{os.getpid()}'
-        with open(tmp, 'w') as f:
-            json.dump(content, f, indent=1)
-        os.replace(tmp, self.manifest)
+        self.record.write(state='done', anchor_sha256=sha, files=self.files)
+        return [self.record.abspath(p) for p in self.files] + [self.manifest]
 
 
 def _check_folder(folder: str) -> None:
@@ -416,7 +377,7 @@ def _det_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
         for i in range(num_samples):
             image, shapes = _scene(seed, tag, i)
             images.append(_image_entry(job, img_dir, tag, i, image))
-            rng = _rng(seed, tag + '/labels', i)
+            rng = rng_stream(seed, tag + '/labels', i)
             for s in shapes:
                 label = int(rng.integers(num_classes))
                 annotations.append(
@@ -500,7 +461,7 @@ def _seg(cfg: dict, num_samples: int, num_classes: Optional[int],
         names = []
         for i in range(num_samples):
             image, shapes = _scene(seed, tag, i)
-            rng = _rng(seed, tag + '/labels', i)
+            rng = rng_stream(seed, tag + '/labels', i)
             height, width = image.shape[:2]
             label = np.zeros((height, width), np.uint8)
             # 0 ("other" with reduce_zero_label) at the top, a region of one
@@ -610,7 +571,7 @@ def _pose_bbox_file(bbox_file: str, ann_file: str, seed: int) -> List[str]:
     def writer(job):
         with open(ann_file) as f:
             coco = json.load(f)
-        rng = _rng(seed, osp.basename(bbox_file), 0)
+        rng = rng_stream(seed, osp.basename(bbox_file), 0)
         dets = []
         for ann in coco['annotations']:
             x, y, w, h = ann['bbox']

@@ -48,8 +48,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import (_add_size_args, _background, _check_sizes, _generate,
-                        _size_overrides, _write_coco_splits)
+from .generated import generator_params, rng_stream
+from .synthetic import (_SPLIT_CODE, _add_size_args, _background, _check_sizes,
+                        _generate, _size_overrides, _splits,
+                        _write_coco_splits)
 
 #: the COCO keypoints, in COCO order (MMPose's coco.py metainfo)
 KEYPOINT_NAMES: Tuple[str, ...] = ('nose', 'left_eye', 'right_eye', 'left_ear',
@@ -79,7 +81,6 @@ POSE_DEFAULTS = dict(
     unlabeled_every=20,
     seed=0)
 
-_SPLIT_CODE = {'train': 0, 'val': 1}
 _KIND_CODE = 3  # separates these streams from the shape data sets'
 # figure height in torso lengths (head top to feet, upright)
 _HEIGHT_IN_TORSOS = 3.55
@@ -99,10 +100,6 @@ _JOINT_COLOURS = dict(
     eye=(255, 255, 255),
     nose=(0, 0, 0),
     ear=(30, 30, 160))
-
-
-def _rng(seed: int, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, _KIND_CODE, _SPLIT_CODE[split], index])
 
 
 def _rot(deg: float) -> np.ndarray:
@@ -277,7 +274,7 @@ def draw_pose_scene(seed: int,
         ``num_keypoints``, ``bbox`` (x, y, w, h of the visible silhouette),
         ``area`` (its pixel count).
     """
-    rng = _rng(seed, split, index)
+    rng = rng_stream(seed, _KIND_CODE, _SPLIT_CODE[split], index)
     size = image_size
     img = _background(rng, size)
     # who is seen at each pixel: 0 background, k + 1 figure k, 255 a patch
@@ -373,63 +370,44 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(union, 1e-6)
 
 
-def make_coco_keypoints(
-        root: str = DEFAULT_POSE_ROOT,
-        num_train: int = POSE_DEFAULTS['num_train'],
-        num_val: int = POSE_DEFAULTS['num_val'],
-        image_size: int = POSE_DEFAULTS['image_size'],
-        seed: int = POSE_DEFAULTS['seed'],
-        max_people: int = POSE_DEFAULTS['max_people'],
-        min_height: float = POSE_DEFAULTS['min_height'],
-        max_height: float = POSE_DEFAULTS['max_height'],
-        occlude_prob: float = POSE_DEFAULTS['occlude_prob'],
-        out_of_frame_prob: float = POSE_DEFAULTS['out_of_frame_prob'],
-        unlabeled_every: int = POSE_DEFAULTS['unlabeled_every'],
-        verbose: bool = True) -> str:
+def make_coco_keypoints(root: str = DEFAULT_POSE_ROOT,
+                        verbose: bool = True,
+                        **params) -> str:
     """Generate (once) a COCO person-keypoints set of synthetic figures.
 
     Args:
         root: Output directory. Defaults to ``data/synthetic_pose``.
-        num_train: Train images. Defaults to 1000.
-        num_val: Val images. Defaults to 100.
-        image_size: Square image side in pixels (>= 64). Defaults to 128.
-        seed: Base seed; every image has its own stream. Defaults to 0.
-        max_people: Figures per image are 1..max_people (fewer when they
-            would overlap too much). Defaults to 2.
-        min_height: Smallest upright figure height, as a fraction of the
-            image side. Defaults to 0.45.
-        max_height: Largest one. Defaults to 0.9.
-        occlude_prob: Chance that a figure gets an occluding patch over one
-            of its joints. Defaults to 0.25.
-        out_of_frame_prob: Chance that a figure is placed partly outside
-            the image. Defaults to 0.15.
-        unlabeled_every: Images ``k, 2k, ...`` carry one person without
-            labelled keypoints (0 = none). Defaults to 20.
         verbose: Log what was done. Defaults to True.
+        **params: Overrides of :data:`POSE_DEFAULTS`:
+            ``num_train`` / ``num_val``: images per split (1000 / 100);
+            ``image_size``: square image side in pixels (>= 64; 128);
+            ``seed``: base seed, every image has its own stream (0);
+            ``max_people``: figures per image are 1..max_people, fewer when
+            they would overlap too much (2);
+            ``min_height`` / ``max_height``: the smallest / largest upright
+            figure height, as a fraction of the image side (0.45 / 0.9);
+            ``occlude_prob``: chance that a figure gets an occluding patch
+            over one of its joints (0.25);
+            ``out_of_frame_prob``: chance that a figure is placed partly
+            outside the image (0.15);
+            ``unlabeled_every``: images ``k, 2k, ...`` carry one person
+            without labelled keypoints (0 = none; 20).
 
     Returns:
         ``root``.
     """
-    params = dict(
-        num_train=int(num_train),
-        num_val=int(num_val),
-        image_size=int(image_size),
-        seed=int(seed),
-        max_people=int(max_people),
-        min_height=float(min_height),
-        max_height=float(max_height),
-        occlude_prob=float(occlude_prob),
-        out_of_frame_prob=float(out_of_frame_prob),
-        unlabeled_every=int(unlabeled_every))
+    params = generator_params(POSE_DEFAULTS, params, 'make_coco_keypoints')
     _check_params(params)
+
+    unlabeled_every = params['unlabeled_every']
 
     def draw(split, i):
         unlabeled = unlabeled_every > 0 and i > 0 and (i % unlabeled_every
                                                        == 0)
-        image, persons = draw_pose_scene(seed, split, i, image_size,
-                                         max_people, min_height, max_height,
-                                         occlude_prob, out_of_frame_prob,
-                                         unlabeled)
+        image, persons = draw_pose_scene(
+            params['seed'], split, i, params['image_size'],
+            params['max_people'], params['min_height'], params['max_height'],
+            params['occlude_prob'], params['out_of_frame_prob'], unlabeled)
         return image, [
             dict(
                 category_id=1,
@@ -457,8 +435,8 @@ def make_coco_keypoints(
             keypoints_v2=int(vis_count[2]))
 
     def writer(tmp):
-        return _write_coco_splits(tmp, dict(train=num_train, val=num_val),
-                                  image_size, 'person_keypoints',
+        return _write_coco_splits(tmp, _splits(params, 'train', 'val'),
+                                  params['image_size'], 'person_keypoints',
                                   'uniformer_mm synthetic figures',
                                   [person_category()], draw, split_stats)
 

@@ -51,7 +51,9 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .synthetic import SHAPE_CLASSES, _background, _generate, _polygon
+from .generated import generator_params, rng_stream
+from .synthetic import (_SPLIT_CODE, SHAPE_CLASSES, _background, _generate,
+                        _polygon, _splits)
 
 #: the motion directions, in label order (image coordinates: y grows down)
 VIDEO_CLASSES: Tuple[str, ...] = ('left', 'right', 'up', 'down')
@@ -63,7 +65,6 @@ VIDEO_FORMAT_VERSION = 3
 VIDEO_DEFAULTS = dict(
     num_train=800, num_val=200, num_frames=16, image_size=64, seed=2, fps=8)
 
-_SPLIT_CODE = {'train': 0, 'val': 1}
 # sub-pixel precision of cv2.fillPoly: smooth motion at any speed
 _SHIFT = 4
 
@@ -105,7 +106,7 @@ def draw_clip(seed: int,
         raise ValueError(f'label must be in [0, {len(VIDEO_CLASSES)}), got '
                          f'{label}')
     # every draw below is independent of the label (see the module doc)
-    rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
+    rng = rng_stream(seed, _SPLIT_CODE[split], index)
     size = image_size
     # a darkened background and a bright mover: a motion of constant
     # contrast polarity, which a small network picks up much sooner than
@@ -197,60 +198,50 @@ def write_video(path: str,
 
 
 def make_video_dataset(root: str = DEFAULT_VIDEO_ROOT,
-                       num_train: int = VIDEO_DEFAULTS['num_train'],
-                       num_val: int = VIDEO_DEFAULTS['num_val'],
-                       num_frames: int = VIDEO_DEFAULTS['num_frames'],
-                       image_size: int = VIDEO_DEFAULTS['image_size'],
-                       seed: int = VIDEO_DEFAULTS['seed'],
-                       fps: int = VIDEO_DEFAULTS['fps'],
-                       verbose: bool = True) -> str:
+                       verbose: bool = True,
+                       **params) -> str:
     """Generate (once) the motion-direction video set as ``.mp4`` files.
 
     Args:
         root (str): Output directory. Defaults to ``data/synthetic_video``.
-        num_train (int): Videos in the train split. Defaults to 800.
-        num_val (int): Videos in the val split. Defaults to 200.
-        num_frames (int): Frames per video (>= 2). Defaults to 16.
-        image_size (int): Square frame side in pixels (even, >= 32).
-            Defaults to 64.
-        seed (int): Base seed; every clip has its own stream (seed, split,
-            index). Defaults to 2.
-        fps (int): Frame rate written into the files. Defaults to 8.
         verbose (bool): Log what was done. Defaults to True.
+        **params: Overrides of :data:`VIDEO_DEFAULTS`:
+            ``num_train`` / ``num_val``: videos per split (800 / 200);
+            ``num_frames``: frames per video (>= 2; 16);
+            ``image_size``: square frame side in pixels (even, >= 32; 64);
+            ``seed``: base seed, every clip has its own stream (seed, split,
+            index; 2);
+            ``fps``: frame rate written into the files (8).
 
     Returns:
         str: ``root``.
     """
     params = dict(
-        num_train=int(num_train),
-        num_val=int(num_val),
-        num_frames=int(num_frames),
-        image_size=int(image_size),
-        seed=int(seed),
-        fps=int(fps),
+        generator_params(VIDEO_DEFAULTS, params, 'make_video_dataset'),
         format_version=VIDEO_FORMAT_VERSION)
     if params['num_train'] < 1 or params['num_val'] < 1:
         raise ValueError('num_train and num_val must be >= 1')
     if params['num_frames'] < 2:
-        raise ValueError(f'num_frames must be >= 2 (motion needs two frames),'
-                         f' got {num_frames}')
+        raise ValueError('num_frames must be >= 2 (motion needs two frames),'
+                         f' got {params["num_frames"]}')
     if params['image_size'] < 32 or params['image_size'] % 2:
         raise ValueError('image_size must be even and >= 32 (video with '
-                         f'yuv420p), got {image_size}')
+                         f'yuv420p), got {params["image_size"]}')
     if params['fps'] < 1:
-        raise ValueError(f'fps must be >= 1, got {fps}')
+        raise ValueError(f'fps must be >= 1, got {params["fps"]}')
 
     def writer(tmp):
         files, stats = [], {}
-        for split, num in (('train', num_train), ('val', num_val)):
+        for split, num in _splits(params, 'train', 'val').items():
             video_dir = osp.join('videos', split)
             os.makedirs(osp.join(tmp, video_dir))
             lines, counts = [], [0] * len(VIDEO_CLASSES)
             for i in range(num):
-                frames, label = draw_clip(seed, split, i, num_frames,
-                                          image_size)
+                frames, label = draw_clip(params['seed'], split, i,
+                                          params['num_frames'],
+                                          params['image_size'])
                 rel = osp.join(video_dir, f'{i:06d}.mp4')
-                write_video(osp.join(tmp, rel), frames, fps)
+                write_video(osp.join(tmp, rel), frames, params['fps'])
                 lines.append(f'{rel} {label}\n')
                 counts[label] += 1
             ann = f'{split}_list.txt'
