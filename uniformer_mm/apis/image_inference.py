@@ -23,8 +23,9 @@ import os.path as osp
 import warnings
 from typing import Dict, Optional, Sequence, Union
 
-from .inputs import (IMAGE_EXTS, demo_parser, list_inputs, output_dirs,
-                     parse_demo_args, vis_scale_of)
+from .inputs import (IMAGE_EXTS, coco_boxes_xyxy, demo_parser, draw_sample,
+                     list_inputs, output_dirs, parse_demo_args, print_outputs,
+                     run_kwargs)
 
 
 def _task_of(cfg) -> str:
@@ -127,10 +128,7 @@ def _coco_ground_truth(ann_file: str) -> Dict[str, Dict]:
         anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id'], iscrowd=None))
         h, w = img['height'], img['width']
         gt[img['file_name']] = dict(
-            bboxes=np.array([[
-                a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-                a['bbox'][1] + a['bbox'][3]
-            ] for a in anns], np.float32).reshape(-1, 4),
+            bboxes=coco_boxes_xyxy(anns),
             labels=np.array([cat_ids.index(a['category_id']) for a in anns],
                             np.int64),
             masks=np.array([coco.annToMask(a) for a in anns],
@@ -145,44 +143,40 @@ def _draw_detection(visualizer,
                     score_thr,
                     vis_scale,
                     gt=None):
-    import mmcv
     import numpy as np
     import torch
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
     from pycocotools import mask as mask_utils
-    img = mmcv.imread(path, channel_order='rgb')
-    s = vis_scale_of(img.shape, vis_scale)
-    big = mmcv.imrescale(img, s) if s > 1 else img
-    scores = np.asarray(pred['scores'], np.float32)
-    keep = scores >= score_thr
-    inst = InstanceData()
-    inst.scores = torch.from_numpy(scores[keep])
-    inst.labels = torch.as_tensor(np.asarray(pred['labels'], np.int64)[keep])
-    inst.bboxes = torch.as_tensor(
-        np.asarray(pred['bboxes'], np.float32).reshape(-1, 4)[keep] * s)
-    if 'masks' in pred and keep.any():
-        masks = np.stack([
-            mask_utils.decode(m).astype(bool)
-            for m, k in zip(pred['masks'], keep) if k
-        ])
-        inst.masks = torch.from_numpy(_upscale_masks(masks, s))
-    sample = DetDataSample(pred_instances=inst)
-    if gt is not None:
-        gt_inst = InstanceData()
-        gt_inst.bboxes = torch.from_numpy(gt['bboxes'] * s)
-        gt_inst.labels = torch.from_numpy(gt['labels'])
-        if len(gt['masks']):
-            gt_inst.masks = torch.from_numpy(_upscale_masks(gt['masks'], s))
-        sample.gt_instances = gt_inst
-    visualizer.add_datasample(
-        osp.basename(path),
-        big,
-        sample,
-        draw_gt=gt is not None,
-        draw_pred=True,
-        pred_score_thr=score_thr,
-        out_file=out_file)
+
+    def build(s):
+        scores = np.asarray(pred['scores'], np.float32)
+        keep = scores >= score_thr
+        inst = InstanceData()
+        inst.scores = torch.from_numpy(scores[keep])
+        inst.labels = torch.as_tensor(
+            np.asarray(pred['labels'], np.int64)[keep])
+        inst.bboxes = torch.as_tensor(
+            np.asarray(pred['bboxes'], np.float32).reshape(-1, 4)[keep] * s)
+        if 'masks' in pred and keep.any():
+            masks = np.stack([
+                mask_utils.decode(m).astype(bool)
+                for m, k in zip(pred['masks'], keep) if k
+            ])
+            inst.masks = torch.from_numpy(_upscale_masks(masks, s))
+        sample = DetDataSample(pred_instances=inst)
+        if gt is not None:
+            gt_inst = InstanceData()
+            gt_inst.bboxes = torch.from_numpy(gt['bboxes'] * s)
+            gt_inst.labels = torch.from_numpy(gt['labels'])
+            if len(gt['masks']):
+                gt_inst.masks = torch.from_numpy(
+                    _upscale_masks(gt['masks'], s))
+            sample.gt_instances = gt_inst
+        return sample
+
+    draw_sample(
+        visualizer, path, vis_scale, out_file, build, pred_score_thr=score_thr)
 
 
 def _draw_segmentation(visualizer,
@@ -192,35 +186,30 @@ def _draw_segmentation(visualizer,
                        vis_scale,
                        gt_file=None):
     import cv2
-    import mmcv
     import numpy as np
     import torch
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    img = mmcv.imread(path, channel_order='rgb')
-    s = vis_scale_of(img.shape, vis_scale)
-    big = mmcv.imrescale(img, s) if s > 1 else img
 
-    def pixels(label):
-        label = cv2.resize(
-            label.astype(np.uint8),
-            None,
-            fx=s,
-            fy=s,
-            interpolation=cv2.INTER_NEAREST)
-        return PixelData(data=torch.from_numpy(label.astype(np.int64))[None])
+    def build(s):
 
-    sample = SegDataSample(pred_sem_seg=pixels(sem))
-    if gt_file is not None:
-        sample.gt_sem_seg = pixels(cv2.imread(gt_file, cv2.IMREAD_UNCHANGED))
-    visualizer.add_datasample(
-        osp.basename(path),
-        big,
-        sample,
-        draw_gt=gt_file is not None,
-        draw_pred=True,
-        out_file=out_file,
-        with_labels=True)
+        def pixels(label):
+            label = cv2.resize(
+                label.astype(np.uint8),
+                None,
+                fx=s,
+                fy=s,
+                interpolation=cv2.INTER_NEAREST)
+            return PixelData(
+                data=torch.from_numpy(label.astype(np.int64))[None])
+
+        sample = SegDataSample(pred_sem_seg=pixels(sem))
+        if gt_file is not None:
+            sample.gt_sem_seg = pixels(
+                cv2.imread(gt_file, cv2.IMREAD_UNCHANGED))
+        return sample
+
+    draw_sample(visualizer, path, vis_scale, out_file, build, with_labels=True)
 
 
 def run_inference(images: Union[str, Sequence[str]],
@@ -324,52 +313,35 @@ def parse_args(argv=None):
     parser = demo_parser(
         'Draw a detection / segmentation config\'s predictions on images '
         '(DetInferencer / MMSegInferencer).', 'IMAGE',
-        'work_dirs/demo/detection/model_weights.pth', 'work_dirs/image_demo')
+        'work_dirs/demo/detection/model_weights.pth', 'work_dirs/image_demo',
+        'draw the ground truth left of the prediction: a COCO json '
+        '(detection; pose: keypoints, whose person boxes are also where '
+        'poses are read) or the directory of label PNGs (segmentation)')
     parser.add_argument(
         '--score-thr',
         type=float,
         default=0.3,
         help='detection: draw boxes scoring at least this; '
         'pose: keypoints')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--gt',
-        default=None,
-        help='draw the ground truth left of the prediction: '
-        'a COCO json (detection; pose: keypoints, whose '
-        'person boxes are also where poses are read) or the '
-        'directory of label PNGs (segmentation)')
-    parser.add_argument(
-        '--vis-scale',
-        default='auto',
-        help='upscale the drawings by this integer factor '
-        '(auto: short side >= 384 px)')
     return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = run_inference(
-        args.inputs,
-        args.config,
-        args.weights,
-        args.out_dir,
-        args.score_thr,
-        args.device,
-        ground_truth=args.gt,
-        vis_scale=args.vis_scale)
-    for image, vis, pred in zip(out['images'], out['vis_files'],
-                                out['predictions']):
+        args.inputs, score_thr=args.score_thr, **run_kwargs(args))
+
+    def describe(pred):
         if out['task'] == 'detection':
             kept = sum(s >= args.score_thr for s in pred['scores'])
-            what = f'{kept} objects >= {args.score_thr}'
-        elif out['task'] == 'pose':
-            what = f'{len(pred["bboxes"])} person(s)'
-        else:
-            import numpy as np
-            what = 'classes ' + str(sorted(np.unique(pred['sem_seg'])))
-        print(f'{image}: {what} -> {vis}')
-    print(f'predictions in {osp.join(args.out_dir, "preds")}')
+            return f'{kept} objects >= {args.score_thr}'
+        if out['task'] == 'pose':
+            return f'{len(pred["bboxes"])} person(s)'
+        import numpy as np
+        return 'classes ' + str(sorted(np.unique(pred['sem_seg'])))
+
+    print_outputs(out['images'], out['vis_files'], out['predictions'],
+                  describe, args.out_dir)
 
 
 if __name__ == '__main__':

@@ -25,8 +25,9 @@ import os.path as osp
 import warnings
 from typing import Dict, Optional, Sequence, Union
 
-from .inputs import (IMAGE_EXTS, demo_parser, list_inputs, output_dirs,
-                     parse_demo_args, vis_scale_of)
+from .inputs import (IMAGE_EXTS, coco_boxes_xyxy, demo_parser, draw_sample,
+                     list_inputs, output_dirs, parse_demo_args, print_outputs,
+                     run_kwargs)
 
 
 def _as_numpy_meta(meta: Dict) -> Dict:
@@ -97,47 +98,45 @@ def coco_people(ann_file: str) -> Dict[str, Dict]:
         kpts = np.array([a['keypoints'] for a in anns],
                         np.float32).reshape(len(anns), -1, 3)
         people[name] = dict(
-            bboxes=np.array([[
-                a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-                a['bbox'][1] + a['bbox'][3]
-            ] for a in anns], np.float32).reshape(-1, 4),
+            bboxes=coco_boxes_xyxy(anns),
             keypoints=kpts[..., :2],
             keypoints_visible=(kpts[..., 2] > 0).astype(np.float32))
     return people
 
 
 def _draw(visualizer, path, pred, out_file, kpt_thr, vis_scale, gt=None):
-    import mmcv
     import numpy as np
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
-    img = mmcv.imread(path, channel_order='rgb')
-    s = vis_scale_of(img.shape, vis_scale)
-    big = mmcv.imrescale(img, s) if s > 1 else img
-    inst = InstanceData()
-    inst.keypoints = np.asarray(pred['keypoints'], np.float32).reshape(
-        len(pred['bboxes']), -1, 2) * s
-    inst.keypoint_scores = np.asarray(
-        pred['keypoint_scores'], np.float32).reshape(inst.keypoints.shape[:2])
-    inst.bboxes = np.asarray(pred['bboxes'], np.float32).reshape(-1, 4) * s
-    sample = PoseDataSample(pred_instances=inst)
-    if gt is not None:
-        gt_inst = InstanceData()
-        gt_inst.bboxes = gt['bboxes'] * s
-        gt_inst.keypoints = gt['keypoints'] * s
-        gt_inst.keypoints_visible = gt['keypoints_visible']
-        sample.gt_instances = gt_inst
-    visualizer.radius = max(2, s + 1)
-    visualizer.line_width = max(1, s // 2)
-    visualizer.add_datasample(
-        osp.basename(path),
-        big,
-        sample,
-        draw_gt=gt is not None,
-        draw_pred=True,
+
+    def build(s):
+        inst = InstanceData()
+        inst.keypoints = np.asarray(pred['keypoints'], np.float32).reshape(
+            len(pred['bboxes']), -1, 2) * s
+        inst.keypoint_scores = np.asarray(pred['keypoint_scores'],
+                                          np.float32).reshape(
+                                              inst.keypoints.shape[:2])
+        inst.bboxes = np.asarray(pred['bboxes'], np.float32).reshape(-1, 4) * s
+        sample = PoseDataSample(pred_instances=inst)
+        if gt is not None:
+            gt_inst = InstanceData()
+            gt_inst.bboxes = gt['bboxes'] * s
+            gt_inst.keypoints = gt['keypoints'] * s
+            gt_inst.keypoints_visible = gt['keypoints_visible']
+            sample.gt_instances = gt_inst
+        # marks grow with the drawing
+        visualizer.radius = max(2, s + 1)
+        visualizer.line_width = max(1, s // 2)
+        return sample
+
+    draw_sample(
+        visualizer,
+        path,
+        vis_scale,
+        out_file,
+        build,
         draw_bbox=True,
-        kpt_thr=kpt_thr,
-        out_file=out_file)
+        kpt_thr=kpt_thr)
 
 
 def run_pose_inference(images: Union[str, Sequence[str]],
@@ -218,41 +217,23 @@ def parse_args(argv=None):
         'Draw a top-down pose config\'s keypoints on images (MMPose '
         'Pose2DInferencer; person boxes from --gt or the whole image).',
         'IMAGE', 'work_dirs/demo/pose/model_weights.pth',
-        'work_dirs/pose_demo')
+        'work_dirs/pose_demo', 'COCO keypoints json: person boxes to read '
+        'the poses in, and ground truth drawn on the left')
     parser.add_argument(
         '--kpt-thr',
         type=float,
         default=0.3,
         help='draw keypoints scoring at least this')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--gt',
-        default=None,
-        help='COCO keypoints json: person boxes to read the '
-        'poses in, and ground truth drawn on the left')
-    parser.add_argument(
-        '--vis-scale',
-        default='auto',
-        help='upscale the drawings by this integer factor '
-        '(auto: short side >= 384 px)')
     return parse_demo_args(parser, 'IMAGE', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = run_pose_inference(
-        args.inputs,
-        args.config,
-        args.weights,
-        args.out_dir,
-        args.kpt_thr,
-        args.device,
-        ground_truth=args.gt,
-        vis_scale=args.vis_scale)
-    for image, vis, pred in zip(out['images'], out['vis_files'],
-                                out['predictions']):
-        print(f'{image}: {len(pred["bboxes"])} person(s) -> {vis}')
-    print(f'predictions in {osp.join(args.out_dir, "preds")}')
+        args.inputs, kpt_thr=args.kpt_thr, **run_kwargs(args))
+    print_outputs(out['images'], out['vis_files'], out['predictions'],
+                  lambda pred: f'{len(pred["bboxes"])} person(s)',
+                  args.out_dir)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .inputs import (VIDEO_EXTS, demo_parser, list_inputs, output_dirs,
-                     parse_demo_args)
+                     parse_demo_args, print_outputs, run_kwargs)
 
 # BGR
 _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
@@ -246,38 +246,27 @@ def run_video_inference(videos: Union[str, Sequence[str]],
 def parse_args(argv=None):
     parser = demo_parser(
         'Recognise videos with a video config (MMAction2 '
-        'inference_recognizer) and draw the predictions.', 'VIDEO',
-        'work_dirs/demo/video/model_weights.pth', 'work_dirs/video_demo')
-    parser.add_argument(
-        '--gt',
-        default=None,
-        help='annotation list ("path label" per line, '
-        'paths relative to the list) to draw the ground '
-        'truth, e.g. data/synthetic_video/val_list.txt')
-    parser.add_argument(
-        '--vis-scale',
-        type=int,
-        default=4,
-        help='integer upscaling of the drawn frames')
-    parser.add_argument('--device', default='cpu')
+        'inference_recognizer) and draw the predictions.',
+        'VIDEO',
+        'work_dirs/demo/video/model_weights.pth',
+        'work_dirs/video_demo',
+        'annotation list ("path label" per line, paths relative to the '
+        'list) to draw the ground truth, e.g. '
+        'data/synthetic_video/val_list.txt',
+        vis_scale=4)
     return parse_demo_args(parser, 'VIDEO', argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = run_video_inference(
-        args.inputs,
-        args.config,
-        args.weights,
-        args.out_dir,
-        args.device,
-        ground_truth=args.gt,
-        vis_scale=args.vis_scale)
-    for video, vis, pred in zip(out['videos'], out['vis_files'],
-                                out['predictions']):
+    out = run_video_inference(args.inputs, **run_kwargs(args))
+
+    def describe(pred):
         gt = f' (gt {pred["gt_label"]})' if 'gt_label' in pred else ''
-        print(f'{video}: {pred["class"]} {pred["score"]:.2f}{gt} -> {vis}')
-    print(f'predictions in {osp.join(args.out_dir, "preds")}')
+        return f'{pred["class"]} {pred["score"]:.2f}{gt}'
+
+    print_outputs(out['videos'], out['vis_files'], out['predictions'],
+                  describe, args.out_dir)
     return out
 
 

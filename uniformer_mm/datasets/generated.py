@@ -99,8 +99,7 @@ class Manifest:
         """Write the manifest atomically: ``generator``, ``params``, then
         ``content`` in its order (``state``, ``files`` relative to the
         manifest's folder, extras)."""
-        content = dict(
-            generator=self.generator, params=self.params, **content)
+        content = dict(generator=self.generator, params=self.params, **content)
         tmp = f'{self.path}.partial-{os.getpid()}'
         with open(tmp, 'w') as f:
             json.dump(content, f, indent=1)

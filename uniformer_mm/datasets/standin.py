@@ -100,11 +100,14 @@ def _prefix(cfg: dict, key: str, default: str = '') -> str:
     return _join(cfg.get('data_root'), prefix or '') or '.'
 
 
-def _stream(seed: int, tag: str, index: int) -> int:
-    """An index for the synthetic drawers' RNG streams, unique per
-    (annotation file name, sample), so different files get different
-    pictures while a file's pictures depend only on ``seed``."""
-    return (zlib.crc32(tag.encode()) << 20) + index
+def _draw(drawer: Callable, seed: int, tag: str, index: int, *args,
+          **kwargs):
+    """``drawer(seed, 'train', stream, *args, **kwargs)`` of a synthetic
+    generator, with a stream index unique per (annotation file name,
+    sample), so different files get different pictures while a file's
+    pictures depend only on ``seed``."""
+    stream = (zlib.crc32(tag.encode()) << 20) + index
+    return drawer(seed, 'train', stream, *args, **kwargs)
 
 
 def _tag(anchor: str) -> str:
@@ -301,10 +304,11 @@ def _scene(seed: int, tag: str, index: int):
     ``polygon``, ``bbox``, ``mask``, ``area`` in frame coordinates)."""
     from .synthetic import draw_scene
     width, height = IMAGE_SIZE
-    image, shapes = draw_scene(
+    image, shapes = _draw(
+        draw_scene,
         seed,
-        'train',
-        _stream(seed, tag, index),
+        tag,
+        index,
         height,
         min_shapes=1,
         max_shapes=4,
@@ -519,10 +523,11 @@ def _pose_coco(cfg: dict, num_samples: int, num_classes: Optional[int],
             # a redraw until a scene has a person with labelled keypoints
             # (mmpose's top-down loader drops the others)
             for attempt in range(20):
-                image, persons = draw_pose_scene(
+                image, persons = _draw(
+                    draw_pose_scene,
                     seed,
-                    'train',
-                    _stream(seed, tag, i) + (attempt << 16),
+                    tag,
+                    i + (attempt << 16),
                     height,
                     max_people=2,
                     min_height=0.6,
@@ -646,10 +651,11 @@ def _clip(seed: int, tag: str, index: int, label: int,
     """RGB frames T x H x W x 3 of VIDEO_SIZE."""
     from .synthetic_video import VIDEO_CLASSES, draw_clip
     width, height = VIDEO_SIZE
-    frames, _ = draw_clip(
+    frames, _ = _draw(
+        draw_clip,
         seed,
-        'train',
-        _stream(seed, tag, index),
+        tag,
+        index,
         num_frames,
         width,
         label=label % len(VIDEO_CLASSES))

@@ -84,14 +84,14 @@ COCO_DEFAULTS = dict(
     max_size=0.4,
     empty_every=50,
     seed=0)
+# the COCO set's, without empty images
 SEG_DEFAULTS = dict(
+    {
+        k: v
+        for k, v in COCO_DEFAULTS.items() if k != 'empty_every'
+    },
     num_train=400,
-    num_val=100,
-    image_size=128,
-    min_shapes=1,
     max_shapes=5,
-    min_size=0.15,
-    max_size=0.4,
     seed=1)
 
 _SPLIT_CODE = {'train': 0, 'val': 1, 'training': 0, 'validation': 1}
