@@ -83,3 +83,28 @@ def test_malformed_dict(arch, fragment):
 def test_wrong_type():
     with pytest.raises(TypeError, match='preset name or a dict'):
         resolve_arch(3, ARCH_ZOO_2D, 'UniFormer')
+
+
+def test_light_arch_errors_name_the_presets_and_reject_bools():
+    from uniformer_mm.models.arch import (ARCH_ZOO_LIGHT_2D,
+                                          resolve_light_arch)
+    tiny = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)
+    # a missing key named the (empty) presets of an inner call before
+    with pytest.raises(ValueError, match=r"\['head_dim'\].*'xxs', 'xs'"):
+        resolve_light_arch(
+            dict(depths=tiny['depths'], embed_dims=tiny['embed_dims']),
+            ARCH_ZOO_LIGHT_2D, 'UniFormerLight')
+    # bools are ints in Python: never a trade-off, a depth or a ratio
+    for bad, fragment in (
+        (dict(trade_offs=[[], [], [1, False, .5], [.5, .5]]),
+         r'trade_offs\[2\]\[1\]'),
+        (dict(depths=[1, True, 3, 2]), "arch\\['depths'\\]"),
+        (dict(mlp_ratios=True), "arch\\['mlp_ratios'\\]"),
+    ):
+        with pytest.raises(ValueError, match=fragment):
+            resolve_light_arch(dict(tiny, **bad), ARCH_ZOO_LIGHT_2D, 'U')
+    zero = resolve_light_arch(
+        dict(tiny, trade_offs=[[], [], [1, 0, .5], [.5, .5]], mlp_ratios=3),
+        ARCH_ZOO_LIGHT_2D, 'U')
+    assert zero['trade_offs'][2] == [1.0, 0.0, 0.5]
+    assert zero['mlp_ratios'] == [3.0] * 4

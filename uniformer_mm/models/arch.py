@@ -1,7 +1,7 @@
 """Architecture presets of the UniFormer family and validation of ``arch``."""
 import copy
 from numbers import Real
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 REQUIRED_KEYS = ('depths', 'embed_dims', 'head_dim')
 OPTIONAL_KEYS = ('mlp_ratios', 'conv_stem', 'layer_scale')
@@ -93,33 +93,66 @@ def _preset_names(zoo: Mapping[str, dict]) -> str:
 
 
 def _from_zoo(arch: Union[str, Mapping], zoo: Mapping[str, dict], owner: str,
-              optional: Sequence[str]) -> Mapping:
-    """The preset ``arch`` names (case-insensitive, ``_`` as ``-``), or
-    ``arch`` itself if it is a dict; errors list the presets and the keys
-    (``optional``: the optional ones) a dict may have."""
+              optional: Sequence[str]) -> dict:
+    """A copy of the preset ``arch`` names (case-insensitive, ``_`` as
+    ``-``), or of the dict ``arch`` with the required keys and no others
+    than ``optional``; errors list the presets and the keys."""
+    hint = (f'Valid presets: {_preset_names(zoo)}; or a dict with keys '
+            f'{list(REQUIRED_KEYS)} and optionally {list(optional)}.')
     if isinstance(arch, str):
-        key = arch.lower().replace('_', '-')
-        if key not in zoo:
-            raise ValueError(
-                f'Unknown {owner} arch {arch!r}. Valid presets: '
-                f'{_preset_names(zoo)}; or a dict with keys '
-                f'{list(REQUIRED_KEYS)} and optionally {list(optional)}.')
-        arch = zoo[key]
+        if arch.lower().replace('_', '-') not in zoo:
+            raise ValueError(f'Unknown {owner} arch {arch!r}. {hint}')
+        arch = zoo[arch.lower().replace('_', '-')]
     if not isinstance(arch, Mapping):
         raise TypeError(f'{owner} arch must be a preset name or a dict, got '
-                        f'{type(arch).__name__}. Valid presets: '
-                        f'{_preset_names(zoo)}.')
-    return arch
+                        f'{type(arch).__name__}. {hint}')
+    missing = [k for k in REQUIRED_KEYS if k not in arch]
+    unknown = [k for k in arch if k not in REQUIRED_KEYS + tuple(optional)]
+    if missing or unknown:
+        raise ValueError(f'{owner} arch dict: missing keys {missing}, unknown '
+                         f'keys {unknown}. {hint}')
+    return copy.deepcopy(dict(arch))
 
 
-def _int_list(arch: dict, key: str, owner: str):
-    value = arch[key]
-    if (not isinstance(value, (list, tuple)) or len(value) != 4 or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0
-            for v in value)):
-        raise ValueError(f'{owner} arch[{key!r}] must be 4 positive ints '
-                         f'(one per stage), got {value!r}')
-    return list(value)
+def _positive(kind: type) -> Callable:
+    # Python's bools are ints, and never a size or a ratio
+    return lambda v: isinstance(v, kind) and not isinstance(v, bool) and v > 0
+
+
+# key -> (the check of one value; 'four': one value per stage, 'one': a
+# single value, 'any': either (one stands for all four); what it must be)
+_RULES = dict(
+    depths=(_positive(int), 'four', '4 positive ints (one per stage)'),
+    embed_dims=(_positive(int), 'four', '4 positive ints (one per stage)'),
+    head_dim=(_positive(int), 'one', 'a positive int'),
+    mlp_ratios=(_positive(Real), 'any', 'a positive number or 4 of them'),
+    conv_stem=(lambda v: isinstance(v, bool), 'one', 'a bool'),
+    layer_scale=(lambda v: isinstance(v, bool), 'any',
+                 'a bool or 4 bools (one per stage)'))
+
+
+def _check_family_keys(arch: Union[str, Mapping], zoo: Mapping[str, dict],
+                       owner: str, optional: Sequence[str]) -> dict:
+    """:func:`_from_zoo` with the defaults, the keys every UniFormer arch
+    has checked and the single values of per-stage keys expanded to 4."""
+    out = dict(mlp_ratios=4, conv_stem=False, layer_scale=False)
+    out.update(_from_zoo(arch, zoo, owner, optional))
+    for key, (ok, form, what) in _RULES.items():
+        value = out[key]
+        if form == 'any' and ok(value):
+            value = [value] * 4
+        four = isinstance(value, (list, tuple)) and len(value) == 4
+        if not (ok(value) if form == 'one' else four and all(map(ok, value))):
+            raise ValueError(
+                f'{owner} arch[{key!r}] must be {what}, got {out[key]!r}')
+        out[key] = value if form == 'one' else list(value)
+    out['mlp_ratios'] = [float(r) for r in out['mlp_ratios']]
+    if any(d % out['head_dim'] for d in out['embed_dims'][2:]):
+        raise ValueError(
+            f'{owner} arch: the attention stages 3 and 4 need embed_dims '
+            f'divisible by head_dim={out["head_dim"]}, got '
+            f'{out["embed_dims"]}')
+    return out
 
 
 def resolve_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
@@ -139,49 +172,7 @@ def resolve_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
         dict: all keys present, ``mlp_ratios`` expanded to 4 floats and
         ``layer_scale`` to 4 bools.
     """
-    arch = _from_zoo(arch, zoo, owner, OPTIONAL_KEYS)
-    missing = [k for k in REQUIRED_KEYS if k not in arch]
-    unknown = [k for k in arch if k not in REQUIRED_KEYS + OPTIONAL_KEYS]
-    if missing or unknown:
-        raise ValueError(
-            f'{owner} arch dict: missing keys {missing}, unknown keys '
-            f'{unknown}. Required: {list(REQUIRED_KEYS)}, optional: '
-            f'{list(OPTIONAL_KEYS)}; or use a preset: {_preset_names(zoo)}.')
-    out = dict(mlp_ratios=4, conv_stem=False, layer_scale=False)
-    out.update(copy.deepcopy(dict(arch)))
-    out['depths'] = _int_list(out, 'depths', owner)
-    out['embed_dims'] = _int_list(out, 'embed_dims', owner)
-    head_dim = out['head_dim']
-    if not isinstance(head_dim, int) or isinstance(head_dim,
-                                                   bool) or head_dim <= 0:
-        raise ValueError(
-            f'{owner} arch head_dim must be a positive int, got {head_dim!r}')
-    bad = [d for d in out['embed_dims'][2:] if d % head_dim]
-    if bad:
-        raise ValueError(
-            f'{owner} arch: the attention stages 3 and 4 need embed_dims '
-            f'divisible by head_dim={head_dim}, got {out["embed_dims"]}')
-    ratios = out['mlp_ratios']
-    if isinstance(ratios, Real) and not isinstance(ratios, bool):
-        ratios = [ratios] * 4
-    if (not isinstance(ratios, (list, tuple)) or len(ratios) != 4 or not all(
-            isinstance(r, Real) and not isinstance(r, bool) and r > 0
-            for r in ratios)):
-        raise ValueError(f'{owner} arch mlp_ratios must be a positive number '
-                         f'or 4 of them, got {out["mlp_ratios"]!r}')
-    out['mlp_ratios'] = [float(r) for r in ratios]
-    if not isinstance(out['conv_stem'], bool):
-        raise ValueError(
-            f'{owner} arch conv_stem must be a bool, got {out["conv_stem"]!r}')
-    scale = out['layer_scale']
-    if isinstance(scale, bool):
-        scale = [scale] * 4
-    if (not isinstance(scale, (list, tuple)) or len(scale) != 4
-            or not all(isinstance(s, bool) for s in scale)):
-        raise ValueError(f'{owner} arch layer_scale must be a bool or 4 bools '
-                         f'(one per stage), got {out["layer_scale"]!r}')
-    out['layer_scale'] = list(scale)
-    return out
+    return _check_family_keys(arch, zoo, owner, OPTIONAL_KEYS)
 
 
 # ---------------------------------------------------------------- hourglass
@@ -257,28 +248,25 @@ def unpruned_arch(preset: str,
     return arch
 
 
-def _per_block(arch: dict, key: str, owner: str, low: float,
-               low_open: bool) -> List[List[float]]:
-    value = arch[key]
-    depths = arch['depths']
-    shape_ok = (
-        isinstance(value, (list, tuple)) and len(value) == 4
-        and all(isinstance(v, (list, tuple)) for v in value) and all(
-            len(v) == (d if i >= 2 else 0)
-            for i, (v, d) in enumerate(zip(value, depths))))
-    if not shape_ok:
+def _per_block(arch: dict, key: str, owner: str, low_open: bool) -> list:
+    """Check ``arch[key]``: 4 lists, one number in [0, 1] (``low_open``:
+    (0, 1]) per block of the attention stages 3-4, none for stages 1-2."""
+    value, depths = arch[key], arch['depths']
+    if not (isinstance(value, (list, tuple)) and len(value) == 4 and all(
+            isinstance(v, (list, tuple)) and len(v) == (d if i >= 2 else 0)
+            for i, (v, d) in enumerate(zip(value, depths)))):
         raise ValueError(
             f'{owner} arch {key} must be 4 lists, one float per block: empty '
             f'for the convolution stages 1-2, {depths[2]} and {depths[3]} '
             f'entries for stages 3-4 (depths {depths}); got {value!r}')
-    bound = f'({low}, 1]' if low_open else f'[{low}, 1]'
-    for stage in (2, 3):
-        for j, r in enumerate(value[stage]):
-            if (not isinstance(r, Real) or isinstance(r, bool) or r > 1
-                    or r < low or (low_open and r == low)):
-                raise ValueError(
-                    f'{owner} arch {key}[{stage}][{j}] (stage {stage + 1}, '
-                    f'block {j}) must be a number in {bound}, got {r!r}')
+    for stage, j in ((s, j) for s in (2, 3) for j in range(depths[s])):
+        r = value[stage][j]
+        number = isinstance(r, Real) and not isinstance(r, bool)
+        if not (number and (0 < r if low_open else 0 <= r) and r <= 1):
+            raise ValueError(
+                f'{owner} arch {key}[{stage}][{j}] (stage {stage + 1}, block '
+                f'{j}) must be a number in {"(" if low_open else "["}0.0, 1]'
+                f', got {r!r}')
     return [[float(r) for r in v] for v in value]
 
 
@@ -304,26 +292,12 @@ def resolve_light_arch(arch: Union[str, dict], zoo: Mapping[str, dict],
         dict: as :func:`resolve_arch`, plus ``prune_ratios`` and
         ``trade_offs`` as lists of float lists.
     """
-    arch = _from_zoo(arch, zoo, owner, OPTIONAL_KEYS + LIGHT_KEYS)
-    known = REQUIRED_KEYS + OPTIONAL_KEYS + LIGHT_KEYS
-    unknown = [k for k in arch if k not in known]
-    if unknown:
-        raise ValueError(
-            f'{owner} arch dict: unknown keys {unknown}. Required: '
-            f'{list(REQUIRED_KEYS)}, optional: '
-            f'{list(OPTIONAL_KEYS + LIGHT_KEYS)}; or use a preset: '
-            f'{_preset_names(zoo)}.')
-    out = resolve_arch({
-        k: v
-        for k, v in arch.items() if k not in LIGHT_KEYS
-    }, {}, owner)
-    depths = out['depths']
+    out = _check_family_keys(arch, zoo, owner, OPTIONAL_KEYS + LIGHT_KEYS)
     for key in LIGHT_KEYS:
-        value = arch.get(key)
-        out[key] = copy.deepcopy(value) if value is not None else (
-            _hourglass_lists(depths, 1., .5))
-    out['prune_ratios'] = _per_block(out, 'prune_ratios', owner, 0., True)
-    out['trade_offs'] = _per_block(out, 'trade_offs', owner, 0., False)
+        if out.get(key) is None:
+            out[key] = _hourglass_lists(out['depths'], 1., .5)
+    out['prune_ratios'] = _per_block(out, 'prune_ratios', owner, True)
+    out['trade_offs'] = _per_block(out, 'trade_offs', owner, False)
     if out['prune_ratios'][2][0] != 1:
         raise ValueError(
             f'{owner} arch prune_ratios[2][0] must be 1: the first stage-3 '
