@@ -25,10 +25,11 @@ not rewrite it). Video labels are spread over ``range(num_classes)``,
 both ends included; box and pixel labels are drawn from it.
 
 Safety: every sample file or folder written here is named ``standin_*``;
-every annotation file gets a manifest ``<ann_file>.standin.json`` (for a
-segmentation set read by scanning a folder: ``<img_dir>.standin.json``)
-that records the generator, its version, the arguments, the files written
-and the annotation file's SHA-256. A call whose manifest is current returns
+every annotation file gets a manifest (:class:`.generated.Manifest`)
+``<ann_file>.standin.json`` (for a segmentation set read by scanning a
+folder: ``<img_dir>.standin.json``) that records the generator, its
+version, the arguments, the files written and the annotation file's
+SHA-256. A call whose manifest is current returns
 at once without writing. Nothing is written over a file without such a
 manifest, nor into a folder holding files that are neither ``standin_*``
 nor covered by a manifest (a real data set): that raises

@@ -32,9 +32,10 @@ committed):
 
 Each image is drawn from its own RNG stream ``(seed, split, index)``, so the
 output is byte-for-byte reproducible and independent of how many images are
-asked for. Generation is idempotent: ``ROOT/manifest.json`` records the
-parameters, and a call with the same parameters returns at once. A call with
-different parameters regenerates the directory (only a directory this module
+asked for. Generation is idempotent: ``ROOT/manifest.json`` (a
+:class:`.generated.Manifest`) records the parameters, and a call with the
+same parameters returns at once. A call with different parameters
+regenerates the directory (only a directory this module
 created, recognised by its manifest, is ever replaced). Output is written to
 a temporary sibling directory and moved into place, so an interrupted or
 concurrent run never leaves a half-written data set behind.
