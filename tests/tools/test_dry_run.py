@@ -105,7 +105,10 @@ def test_small_inputs_shrink_video_sizes_clips_and_views():
     assert steps['UniformSample']['clip_len'] == 8
     assert steps['Resize']['scale'] == (-1, 64)
     assert steps['ThreeCrop']['crop_size'] == 64
-    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    train = {
+        t['type']: t
+        for t in cfg.train_dataloader.dataset.dataset.pipeline
+    }
     assert train['Resize']['scale'] == (64, 64)
     assert any('CI mode' in c for c in changes)
     k400, _, _, _ = _prepare(VIDEO, small=True)
