@@ -474,7 +474,7 @@ def _recipe_video(config, cfg):
     decoder = {
         'sthv1': 'RawFrameDecode',
         'sthv2': 'CheckedPyAVDecode'
-    }.get(m['data'], 'PyAVDecode')
+    }.get(m['data'], 'CheckedPyAVDecode')
     augment = [t for t in train if 'RandAugment' in t['type']]
     assert augment == [
         dict(

@@ -92,7 +92,8 @@ def test_zoo_train_pipeline_without_torchvision(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out['types'][:4] == [
-        'PyAVInit', 'SampleFrames', 'PyAVDecode', 'ClipRandAugment'
+        'CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode',
+        'ClipRandAugment'
     ]
     # one clip of 16 frames, 3 x 224 x 224, as the model's preprocessor wants
     assert out['shapes'] == [[1, 3, 16, 224, 224]] * 4

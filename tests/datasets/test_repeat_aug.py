@@ -40,8 +40,7 @@ def _standin_loader_cfg(config, tmp_path):
 
 
 class _Spy:
-    """Counts the calls of a transform class and keeps what the random
-    part of the pipeline receives."""
+    """Counts the calls of a transform class."""
 
     def __init__(self, monkeypatch, cls):
         self.decodes = 0
@@ -99,11 +98,11 @@ def _check_repeats(wrapper, batch, inputs, spy):
 
 
 def test_k400_pyav_batch_repeats_each_decoded_clip(tmp_path, monkeypatch):
-    cfg, wrapper, batch, inputs, spy = _batch(K400, 'PyAVDecode', tmp_path,
+    cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode', tmp_path,
                                               monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
-            ] == ['PyAVInit', 'SampleFrames', 'PyAVDecode']
+            ] == ['CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode']
     _check_repeats(wrapper, batch, inputs, spy)
 
     # mixup over the 2 x B batch, against mixup computed here
@@ -128,7 +127,8 @@ def test_k400_pyav_batch_repeats_each_decoded_clip(tmp_path, monkeypatch):
     one_hot = torch.nn.functional.one_hot(
         torch.cat([s.gt_label for s in batch['data_samples']]),
         classes).float()
-    torch.testing.assert_close(labels, lam * one_hot + (1 - lam) * one_hot[perm])
+    torch.testing.assert_close(labels,
+                               lam * one_hot + (1 - lam) * one_hot[perm])
 
     # the config's own mixup / cutmix choice also keeps the 2 x B batch
     with DefaultScope.overwrite_default_scope('mmaction'):
@@ -156,6 +156,7 @@ def test_first_repeat_is_the_plain_pipeline_and_copies_are_private(
     _, loader_cfg = _standin_loader_cfg(K400, tmp_path)
     with DefaultScope.overwrite_default_scope('mmaction'):
         wrapper = Runner.build_dataloader(loader_cfg).dataset
+
     def seeded(index, dataset):
         # MMAction2's crops draw from both generators
         random.seed(3)

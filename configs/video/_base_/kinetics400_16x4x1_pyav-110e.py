@@ -14,9 +14,9 @@ ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 train_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     # official AA_TYPE (timm policy string), one draw per clip
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
     dict(
@@ -36,28 +36,28 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=1,
         test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=4,
         test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
