@@ -98,8 +98,8 @@ def _check_repeats(wrapper, batch, inputs, spy):
 
 
 def test_k400_pyav_batch_repeats_each_decoded_clip(tmp_path, monkeypatch):
-    cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode', tmp_path,
-                                              monkeypatch)
+    cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode',
+                                              tmp_path, monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
             ] == ['CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode']
