@@ -1,0 +1,220 @@
+"""Data-loader cost of one training clip, with and without repeated
+augmentation, on a stand-in video made here (nothing is downloaded).
+
+Writes a ``--seconds`` s ``--size`` H.264 clip at ``--fps`` with PyAV into a
+temporary folder, builds the train dataset of ``--config`` (default: K400
+UniFormer-S 16x4) on it, and times in this one process (one loader worker,
+one thread):
+
+* the decoder: MMAction2's ``PyAVDecode`` against ``CheckedPyAVDecode``
+  (same frames), decoded frames per clip, and FFmpeg frame threading
+  (``thread_type='AUTO'``, more than one thread) for reference;
+* the whole pipeline per clip with ``RepeatAugVideoDataset`` at
+  ``num_repeats`` 1 and 2: decode (once) and augmentation (per repeat),
+  samples/s and clips/s per worker, and the cost of two repeats over one.
+
+Each clip index is seeded the same way in every variant, so all variants
+decode the same frames. Usage::
+
+    python tools/analysis/benchmark_video_loader.py [--clips 20]
+"""
+import argparse
+import copy
+import io
+import os
+import os.path as osp
+import random
+import tempfile
+import time
+
+import numpy as np
+
+DEFAULT_CONFIG = ('configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-'
+                  '110e_kinetics400-rgb.py')
+
+
+def write_clip(path: str, seconds: float, width: int, height: int,
+               fps: int) -> int:
+    """A textured scene panning under a moving disc (x264 defaults: B-frames,
+    key frames by scene cut / every 250 frames). Returns the frame count."""
+    import av
+    import cv2
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(
+        rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8),
+        (0, 0), 3)
+    container = av.open(path, 'w')
+    stream = container.add_stream('libx264', rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
+    count = int(seconds * fps)
+    for t in range(count):
+        y, x = (2 * t) % height, (3 * t) % width
+        img = scene[y:y + height, x:x + width].copy()
+        cv2.circle(img, (int(width / 2 + width / 3 * np.sin(t / 10)),
+                         height // 2), height // 8, (255, 0, 0), -1)
+        for packet in stream.encode(
+                av.VideoFrame.from_ndarray(img, format='rgb24')):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return count
+
+
+class _CountingContainer:
+    """A PyAV container that counts the frames it decodes."""
+
+    def __init__(self, container, counter: list):
+        self._container = container
+        self._counter = counter
+
+    def decode(self, *args, **kwargs):
+        for frame in self._container.decode(*args, **kwargs):
+            self._counter[0] += 1
+            yield frame
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+
+def _seed(index: int) -> None:
+    random.seed(index)
+    np.random.seed(index)
+
+
+def _time_decoders(dataset, clips: int) -> dict:
+    """ms per clip and decoded frames per clip of each decoder."""
+    from mmaction.datasets.transforms import PyAVDecode
+
+    from uniformer_mm.datasets.transforms import CheckedPyAVDecode
+    transforms = dataset.pipeline.transforms
+    names = [type(t).__name__ for t in transforms]
+    decode_at = next(i for i, n in enumerate(names) if n.endswith('Decode'))
+    before = transforms[:decode_at]
+    variants = {
+        'PyAVDecode (MMAction2)': PyAVDecode(),
+        'CheckedPyAVDecode': CheckedPyAVDecode(),
+        'CheckedPyAVDecode, FFmpeg threads AUTO':
+        CheckedPyAVDecode(multi_thread=True),
+    }
+    rows = {}
+    reference = []
+    for label, decoder in variants.items():
+        seconds, counter = 0.0, [0]
+        for index in range(clips):
+            _seed(index)
+            results = dataset.get_data_info(0)
+            for transform in before:
+                results = transform(results)
+            results['video_reader'] = _CountingContainer(
+                results['video_reader'], counter)
+            start = time.perf_counter()
+            results = decoder(results)
+            seconds += time.perf_counter() - start
+            digest = hash(tuple(img.tobytes() for img in results['imgs']))
+            if len(reference) < clips:
+                reference.append(digest)
+            elif reference[index] != digest:
+                raise AssertionError(f'{label} decoded other frames than '
+                                     'PyAVDecode')
+        rows[label] = (1000 * seconds / clips, counter[0] / clips)
+    return rows
+
+
+def _time_repeats(dataset, num_repeats: int, clips: int) -> dict:
+    from uniformer_mm.datasets.repeat_aug import RepeatAugVideoDataset
+    wrapper = RepeatAugVideoDataset(dataset, num_repeats=num_repeats)
+    decode_s = augment_s = 0.0
+    for index in range(clips):
+        _seed(index)
+        start = time.perf_counter()
+        decoded = wrapper.decode(wrapper.get_data_info(0))
+        middle = time.perf_counter()
+        for repeat in range(num_repeats):
+            results = (decoded if repeat == num_repeats - 1 else
+                       copy.deepcopy(decoded))
+            wrapper.augment(results)
+        end = time.perf_counter()
+        decode_s += middle - start
+        augment_s += end - middle
+    # the wrapper's own __getitem__, end to end
+    start = time.perf_counter()
+    for index in range(clips):
+        _seed(index)
+        samples = wrapper[0]
+        assert len(samples) == num_repeats
+    total = time.perf_counter() - start
+    return dict(
+        decode_ms=1000 * decode_s / clips,
+        augment_ms=1000 * augment_s / clips,
+        clip_ms=1000 * total / clips,
+        clips_per_s=clips / total,
+        samples_per_s=clips * num_repeats / total)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--clips', type=int, default=20)
+    parser.add_argument('--seconds', type=float, default=10)
+    parser.add_argument('--size', default='456x256')
+    parser.add_argument('--fps', type=int, default=30)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    import cv2
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    import uniformer_mm  # noqa: F401  (registers the transforms)
+    from mmaction.registry import DATASETS
+
+    width, height = (int(v) for v in args.size.split('x'))
+    cfg = Config.fromfile(args.config)
+    leaf = copy.deepcopy(cfg.train_dataloader.dataset)
+    leaf = leaf.get('dataset', leaf)  # inside RepeatAugVideoDataset
+    with tempfile.TemporaryDirectory() as root:
+        frames = write_clip(
+            osp.join(root, 'clip.mp4'), args.seconds, width, height,
+            args.fps)
+        with open(osp.join(root, 'list.txt'), 'w') as f:
+            f.write('clip.mp4 0\n')
+        leaf.update(
+            ann_file=osp.join(root, 'list.txt'),
+            data_prefix=dict(video=root))
+        with DefaultScope.overwrite_default_scope('mmaction'):
+            dataset = DATASETS.build(leaf)
+            print(f'config: {args.config}')
+            print(f'clip: {args.seconds:g} s, {width}x{height}, {args.fps} '
+                  f'fps H.264 ({frames} frames); {args.clips} clips per '
+                  'figure')
+            print(f'CPU: torch capability '
+                  f'{torch.backends.cpu.get_cpu_capability()}, '
+                  f'{os.cpu_count()} cores; threads: torch '
+                  f'{torch.get_num_threads()}, OpenCV '
+                  f'{cv2.getNumThreads()}, OMP_NUM_THREADS='
+                  f'{os.environ.get("OMP_NUM_THREADS")}; load average '
+                  f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
+            print('\n## decoder (same frames checked)')
+            print(f'| {"decoder":40} | ms/clip | decoded frames/clip |')
+            for label, (ms, count) in _time_decoders(dataset,
+                                                     args.clips).items():
+                print(f'| {label:40} | {ms:7.1f} | {count:19.1f} |')
+            print('\n## train pipeline per clip (one worker, one thread)')
+            print('| repeats | decode ms | augment ms | ms/clip | clips/s '
+                  '| samples/s |')
+            rows = {n: _time_repeats(dataset, n, args.clips) for n in (1, 2)}
+            for n, r in rows.items():
+                print(f'| {n:7} | {r["decode_ms"]:9.1f} | '
+                      f'{r["augment_ms"]:10.1f} | {r["clip_ms"]:7.1f} | '
+                      f'{r["clips_per_s"]:7.2f} | {r["samples_per_s"]:9.2f} |')
+            ratio = rows[2]['clip_ms'] / rows[1]['clip_ms']
+            print(f'\ntwo repeats cost {ratio:.2f}x one (target <= 1.35x); '
+                  f'load average after: '
+                  f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
