@@ -82,7 +82,8 @@ def test_amp_becomes_fp32_without_cuda():
     assert any('AmpOptimWrapper -> OptimWrapper' in c for c in changes)
     # epoch-based: one epoch of exactly 2 iterations, then validation
     assert cfg.train_cfg.max_epochs == 1
-    assert cfg.train_dataloader.dataset.indices == 4
+    # on the dataset inside RepeatAugVideoDataset
+    assert cfg.train_dataloader.dataset.dataset.indices == 4
 
 
 def test_detector_keeps_its_detections_and_runners_their_own_visualizer():
