@@ -3,6 +3,7 @@ train pipelines: a PyAV K400 batch and a raw-frame SSv1 batch hold 2 x B
 samples, each clip decoded once and augmented twice, and mixup / cutmix act
 on the whole repeated batch."""
 import copy
+import os.path as osp
 import random
 
 import numpy as np
@@ -18,19 +19,28 @@ K400 = ('configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_'
         'kinetics400-rgb.py')
 STHV1 = 'configs/video/uniformer-s_k400-pre_8xb4-u16-60e_sthv1-rgb.py'
 BATCH = 2  # clips
+CLIPS = 3  # in the stand-in list: one batch, the last clip dropped
 
 
-def _standin_loader_cfg(config, tmp_path):
-    """The config's train dataloader on stand-in files (2 clips), one
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    """One stand-in folder for the module (the stand-ins are written once
+    per config and reused)."""
+    return tmp_path_factory.mktemp('repeat_aug')
+
+
+def _standin_loader_cfg(config, root):
+    """The config's train dataloader on stand-in files (3 clips), one
     process, no shuffling."""
     cfg = Config.fromfile(config)
+    tmp_path = root / osp.basename(config)[:-3]
     loader = copy.deepcopy(cfg.train_dataloader.to_dict())
     leaf = loader['dataset']['dataset']
     name = leaf['ann_file'].rsplit('/', 1)[-1]  # keeps the class count
     leaf['ann_file'] = str(tmp_path / name)
     key = 'img' if leaf['type'] == 'RawframeDataset' else 'video'
     leaf['data_prefix'] = {key: str(tmp_path / 'clips')}
-    make_standin_data(leaf, scope='mmaction', num_samples=BATCH, seed=1)
+    make_standin_data(leaf, scope='mmaction', num_samples=CLIPS, seed=1)
     loader.update(
         batch_size=BATCH,
         num_workers=0,
@@ -53,9 +63,9 @@ class _Spy:
         monkeypatch.setattr(cls, 'transform', counting)
 
 
-def _batch(config, decoder_name, tmp_path, monkeypatch):
+def _batch(config, decoder_name, root, monkeypatch):
     from mmaction.registry import TRANSFORMS
-    cfg, loader_cfg = _standin_loader_cfg(config, tmp_path)
+    cfg, loader_cfg = _standin_loader_cfg(config, root)
     spy = _Spy(monkeypatch, TRANSFORMS.get(decoder_name))
     with DefaultScope.overwrite_default_scope('mmaction'):
         loader = Runner.build_dataloader(loader_cfg, seed=0)
@@ -72,6 +82,9 @@ def _batch(config, decoder_name, tmp_path, monkeypatch):
 
         wrapper.augment = recording
         batch = next(iter(loader))
+    # official epoch: floor(clips / batch) steps (drop_last), each video
+    # decoded once
+    assert len(wrapper) == CLIPS and len(loader) == CLIPS // BATCH
     return cfg, wrapper, batch, inputs, spy
 
 
@@ -94,12 +107,11 @@ def _check_repeats(wrapper, batch, inputs, spy):
                                batch['inputs'][second])
     # the two clips are different videos
     assert int(samples[0].gt_label) != int(samples[2].gt_label)
-    assert len(wrapper) == BATCH  # an epoch decodes each video once
 
 
-def test_k400_pyav_batch_repeats_each_decoded_clip(tmp_path, monkeypatch):
+def test_k400_pyav_batch_repeats_each_decoded_clip(root, monkeypatch):
     cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode',
-                                              tmp_path, monkeypatch)
+                                              root, monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
             ] == ['CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode']
@@ -137,9 +149,8 @@ def test_k400_pyav_batch_repeats_each_decoded_clip(tmp_path, monkeypatch):
     assert out['inputs'].shape[0] == len(out['data_samples']) == 2 * BATCH
 
 
-def test_sthv1_rawframe_batch_repeats_each_decoded_clip(
-        tmp_path, monkeypatch):
-    _, wrapper, batch, inputs, spy = _batch(STHV1, 'RawFrameDecode', tmp_path,
+def test_sthv1_rawframe_batch_repeats_each_decoded_clip(root, monkeypatch):
+    _, wrapper, batch, inputs, spy = _batch(STHV1, 'RawFrameDecode', root,
                                             monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
@@ -148,12 +159,12 @@ def test_sthv1_rawframe_batch_repeats_each_decoded_clip(
 
 
 def test_first_repeat_is_the_plain_pipeline_and_copies_are_private(
-        tmp_path, monkeypatch):
+        root, monkeypatch):
     """Seeded alike, the first repeat is what the unwrapped dataset gives
     (same random draws: the split changes nothing); a transform writing
     into the frames in place does not reach the other repeat."""
     from mmaction.registry import TRANSFORMS
-    _, loader_cfg = _standin_loader_cfg(K400, tmp_path)
+    _, loader_cfg = _standin_loader_cfg(K400, root)
     with DefaultScope.overwrite_default_scope('mmaction'):
         wrapper = Runner.build_dataloader(loader_cfg).dataset
 
@@ -184,9 +195,9 @@ def test_first_repeat_is_the_plain_pipeline_and_copies_are_private(
     assert len(seen) == 2 and seen[0] == seen[1]
 
 
-def test_bad_arguments_are_named(tmp_path):
+def test_bad_arguments_are_named(root):
     from uniformer_mm.datasets.repeat_aug import RepeatAugVideoDataset
-    _, loader_cfg = _standin_loader_cfg(K400, tmp_path)
+    _, loader_cfg = _standin_loader_cfg(K400, root)
     leaf = loader_cfg['dataset']['dataset']
     with DefaultScope.overwrite_default_scope('mmaction'):
         with pytest.raises(ValueError, match='num_repeats'):
