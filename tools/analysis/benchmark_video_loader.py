@@ -84,8 +84,9 @@ def _seed(index: int) -> None:
 
 
 def _time_decoders(dataset, clips: int) -> dict:
-    """Median ms per clip and mean decoded frames per clip of each decoder
-    (interleaved clip by clip, so that load from elsewhere hits all)."""
+    """Median CPU and wall ms per clip and mean decoded frames per clip of
+    each decoder (interleaved clip by clip, so that load from elsewhere
+    hits all)."""
     from mmaction.datasets.transforms import PyAVDecode
 
     from uniformer_mm.datasets.transforms import CheckedPyAVDecode
@@ -100,6 +101,7 @@ def _time_decoders(dataset, clips: int) -> dict:
         CheckedPyAVDecode(multi_thread=True),
     }
     times = {label: [] for label in variants}
+    cpu = {label: [] for label in variants}
     counts = {label: [0] for label in variants}
     for index in range(clips):
         digests = set()
@@ -110,23 +112,26 @@ def _time_decoders(dataset, clips: int) -> dict:
                 results = transform(results)
             results['video_reader'] = _CountingContainer(
                 results['video_reader'], counts[label])
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             results = decoder(results)
             times[label].append(time.perf_counter() - start)
+            cpu[label].append(time.process_time() - start_cpu)
             digests.add(hash(tuple(img.tobytes() for img in results['imgs'])))
         if len(digests) != 1:
             raise AssertionError('the decoders returned different frames')
     return {
-        label: (1000 * float(np.median(times[label])),
+        label: (1000 * float(np.median(cpu[label])),
+                1000 * float(np.median(times[label])),
                 counts[label][0] / clips)
         for label in variants
     }
 
 
 def _time_repeats(variants: dict, clips: int) -> dict:
-    """Median ms per clip (decode once, augment per repeat, and the
+    """Median CPU ms per clip (decode once, augment per repeat, and the
     wrapper's own ``__getitem__`` end to end) of each ``label: (dataset,
-    num_repeats)``, interleaved clip by clip."""
+    num_repeats)``, interleaved clip by clip. One thread: CPU time is the
+    work of one loader worker, and hardly moved by other processes."""
     from uniformer_mm.datasets.repeat_aug import RepeatAugVideoDataset
     wrappers = {
         label: RepeatAugVideoDataset(dataset, num_repeats=n)
@@ -137,19 +142,19 @@ def _time_repeats(variants: dict, clips: int) -> dict:
         for label, wrapper in wrappers.items():
             n = wrapper.num_repeats
             _seed(index)
-            start = time.perf_counter()
+            start = time.process_time()
             decoded = wrapper.decode(wrapper.get_data_info(0))
-            middle = time.perf_counter()
+            middle = time.process_time()
             for repeat in range(n):
                 results = (decoded if repeat == n - 1 else
                            copy.deepcopy(decoded))
                 wrapper.augment(results)
-            end = time.perf_counter()
+            end = time.process_time()
             _seed(index)
             assert len(wrapper[0]) == n
             times[label]['decode'].append(middle - start)
             times[label]['augment'].append(end - middle)
-            times[label]['clip'].append(time.perf_counter() - end)
+            times[label]['clip'].append(time.process_time() - end)
     rows = {}
     for label, wrapper in wrappers.items():
         ms = {k: 1000 * float(np.median(v)) for k, v in times[label].items()}
@@ -207,12 +212,14 @@ def main(argv=None):
                   f'{os.environ.get("OMP_NUM_THREADS")}; load average '
                   f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
             print('\n## decoder (same frames checked; median ms)')
-            print(f'| {"decoder":40} | ms/clip | decoded frames/clip |')
-            for label, (ms, count) in _time_decoders(dataset,
-                                                     args.clips).items():
-                print(f'| {label:40} | {ms:7.1f} | {count:19.1f} |')
+            print(f'| {"decoder":40} | CPU ms/clip | wall ms/clip '
+                  '| decoded frames/clip |')
+            for label, (cpu_ms, ms, count) in _time_decoders(
+                    dataset, args.clips).items():
+                print(f'| {label:40} | {cpu_ms:11.1f} | {ms:12.1f} '
+                      f'| {count:19.1f} |')
             print('\n## train pipeline per clip (one worker, one thread; '
-                  'medians)')
+                  'median CPU ms)')
             print('| repeats       | decode ms | augment ms | ms/clip '
                   '| clips/s | samples/s |')
             # the loader before: MMAction2's decoder, one sample per clip
@@ -234,8 +241,8 @@ def main(argv=None):
             same = two / rows['1']['clip_ms']
             old = two / rows['1, PyAVDecode']['clip_ms']
             print(f'\ntwo repeats cost {same:.2f}x one with the same '
-                  f'decoder, {old:.2f}x one with PyAVDecode (target <= '
-                  '1.35x); load average after: '
+                  f'decoder, {old:.2f}x one with PyAVDecode (CPU time; '
+                  'target <= 1.35x); load average after: '
                   f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
     return rows
 
