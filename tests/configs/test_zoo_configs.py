@@ -803,8 +803,8 @@ def test_test_views_decoded_from_real_files(config, views, tmp_path):
 def test_train_pipeline_decodes_and_augments(tmp_path):
     items = _dataset(load(K400_16X4), 'train', tmp_path)[0]
     # two augmentations of one decoded clip (official AUG.NUM_SAMPLE 2)
-    assert [item['inputs'].shape for item in items] == [(1, 3, 16, 224, 224)
-                                                        ] * 2
+    assert [item['inputs'].shape
+            for item in items] == [(1, 3, 16, 224, 224)] * 2
 
 
 def test_forward_on_a_tiny_random_clip():

@@ -75,9 +75,8 @@ def _batch(config, decoder_name, root, monkeypatch):
         augment = wrapper.augment
 
         def recording(results):
-            inputs.append(
-                (results['frame_inds'].copy(),
-                 [img.copy() for img in results['imgs']]))
+            inputs.append((results['frame_inds'].copy(),
+                           [img.copy() for img in results['imgs']]))
             return augment(results)
 
         wrapper.augment = recording
@@ -103,15 +102,14 @@ def _check_repeats(wrapper, batch, inputs, spy):
             np.testing.assert_array_equal(a, b)
         # ... augmented independently: different pixels
         assert batch['inputs'][first].shape == batch['inputs'][second].shape
-        assert not torch.equal(batch['inputs'][first],
-                               batch['inputs'][second])
+        assert not torch.equal(batch['inputs'][first], batch['inputs'][second])
     # the two clips are different videos
     assert int(samples[0].gt_label) != int(samples[2].gt_label)
 
 
 def test_k400_pyav_batch_repeats_each_decoded_clip(root, monkeypatch):
-    cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode',
-                                              root, monkeypatch)
+    cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode', root,
+                                              monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
             ] == ['CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode']
@@ -134,8 +132,8 @@ def test_k400_pyav_batch_repeats_each_decoded_clip(root, monkeypatch):
     assert mixed['inputs'].shape[0] == 2 * BATCH
     torch.testing.assert_close(mixed['inputs'],
                                lam * plain + (1 - lam) * plain[perm])
-    labels = torch.stack(
-        [s.gt_label for s in mixed['data_samples']]).reshape(2 * BATCH, -1)
+    labels = torch.stack([s.gt_label for s in mixed['data_samples']
+                          ]).reshape(2 * BATCH, -1)
     one_hot = torch.nn.functional.one_hot(
         torch.cat([s.gt_label for s in batch['data_samples']]),
         classes).float()

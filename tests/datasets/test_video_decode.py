@@ -31,13 +31,15 @@ def h264_clip():
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize('inds', [
-    list(range(8, 40, 4)),
-    [0],
-    [59],
-    [5, 5, 3, 58],
-    [50, 58, 59, 60, 61, 119, 130],  # past the end: wrap around
-])
+@pytest.mark.parametrize(
+    'inds',
+    [
+        list(range(8, 40, 4)),
+        [0],
+        [59],
+        [5, 5, 3, 58],
+        [50, 58, 59, 60, 61, 119, 130],  # past the end: wrap around
+    ])
 def test_accurate_decoding_is_bit_identical(h264_clip, inds):
     from mmaction.datasets.transforms import PyAVDecode
 
@@ -59,5 +61,5 @@ def test_accurate_decoding_is_bit_identical(h264_clip, inds):
     assert ours['original_shape'] == reference['original_shape']
     assert ours['video_reader'] is None
     # the frames are distinct, so a wrong index would have shown
-    assert len({img.tobytes() for img in ours['imgs']}) == len(set(
-        i % 60 for i in inds))
+    assert len({img.tobytes()
+                for img in ours['imgs']}) == len(set(i % 60 for i in inds))

@@ -51,8 +51,9 @@ def write_clip(path: str, seconds: float, width: int, height: int,
     for t in range(count):
         y, x = (2 * t) % height, (3 * t) % width
         img = scene[y:y + height, x:x + width].copy()
-        cv2.circle(img, (int(width / 2 + width / 3 * np.sin(t / 10)),
-                         height // 2), height // 8, (255, 0, 0), -1)
+        cv2.circle(img,
+                   (int(width / 2 + width / 3 * np.sin(t / 10)), height // 2),
+                   height // 8, (255, 0, 0), -1)
         for packet in stream.encode(
                 av.VideoFrame.from_ndarray(img, format='rgb24')):
             container.mux(packet)
@@ -95,8 +96,10 @@ def _time_decoders(dataset, clips: int) -> dict:
     decode_at = next(i for i, n in enumerate(names) if n.endswith('Decode'))
     before = transforms[:decode_at]
     variants = {
-        'PyAVDecode (MMAction2)': PyAVDecode(),
-        'CheckedPyAVDecode': CheckedPyAVDecode(),
+        'PyAVDecode (MMAction2)':
+        PyAVDecode(),
+        'CheckedPyAVDecode':
+        CheckedPyAVDecode(),
         'CheckedPyAVDecode, FFmpeg threads AUTO':
         CheckedPyAVDecode(multi_thread=True),
     }
@@ -120,9 +123,9 @@ def _time_decoders(dataset, clips: int) -> dict:
         if len(digests) != 1:
             raise AssertionError('the decoders returned different frames')
     return {
-        label: (1000 * float(np.median(cpu[label])),
-                1000 * float(np.median(times[label])),
-                counts[label][0] / clips)
+        label:
+        (1000 * float(np.median(cpu[label])),
+         1000 * float(np.median(times[label])), counts[label][0] / clips)
         for label in variants
     }
 
@@ -146,8 +149,8 @@ def _time_repeats(variants: dict, clips: int) -> dict:
             decoded = wrapper.decode(wrapper.get_data_info(0))
             middle = time.process_time()
             for repeat in range(n):
-                results = (decoded if repeat == n - 1 else
-                           copy.deepcopy(decoded))
+                results = (
+                    decoded if repeat == n - 1 else copy.deepcopy(decoded))
                 wrapper.augment(results)
             end = time.process_time()
             _seed(index)
@@ -182,8 +185,9 @@ def main(argv=None):
     from mmengine.registry import DefaultScope
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    import uniformer_mm  # noqa: F401  (registers the transforms)
     from mmaction.registry import DATASETS
+
+    import uniformer_mm  # noqa: F401  (registers the transforms)
 
     width, height = (int(v) for v in args.size.split('x'))
     cfg = Config.fromfile(args.config)
@@ -191,13 +195,11 @@ def main(argv=None):
     leaf = leaf.get('dataset', leaf)  # inside RepeatAugVideoDataset
     with tempfile.TemporaryDirectory() as root:
         frames = write_clip(
-            osp.join(root, 'clip.mp4'), args.seconds, width, height,
-            args.fps)
+            osp.join(root, 'clip.mp4'), args.seconds, width, height, args.fps)
         with open(osp.join(root, 'list.txt'), 'w') as f:
             f.write('clip.mp4 0\n')
         leaf.update(
-            ann_file=osp.join(root, 'list.txt'),
-            data_prefix=dict(video=root))
+            ann_file=osp.join(root, 'list.txt'), data_prefix=dict(video=root))
         with DefaultScope.overwrite_default_scope('mmaction'):
             dataset = DATASETS.build(leaf)
             print(f'config: {args.config}')
@@ -214,8 +216,8 @@ def main(argv=None):
             print('\n## decoder (same frames checked; median ms)')
             print(f'| {"decoder":40} | CPU ms/clip | wall ms/clip '
                   '| decoded frames/clip |')
-            for label, (cpu_ms, ms, count) in _time_decoders(
-                    dataset, args.clips).items():
+            for label, (cpu_ms, ms,
+                        count) in _time_decoders(dataset, args.clips).items():
                 print(f'| {label:40} | {cpu_ms:11.1f} | {ms:12.1f} '
                       f'| {count:19.1f} |')
             print('\n## train pipeline per clip (one worker, one thread; '

@@ -131,8 +131,9 @@ class RepeatAugVideoDataset:
         for repeat in range(self.num_repeats):
             # transforms may change the frames in place: each repeat gets
             # its own copy (the last one takes the original)
-            results = (decoded if repeat == self.num_repeats - 1 else
-                       copy.deepcopy(decoded))
+            results = (
+                decoded if repeat == self.num_repeats -
+                1 else copy.deepcopy(decoded))
             sample = self.augment(results)
             if sample is None:
                 return None

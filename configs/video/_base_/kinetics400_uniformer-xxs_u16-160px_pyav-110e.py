@@ -58,7 +58,8 @@ val_pipeline = [
 ]
 test_pipeline = val_pipeline
 
-train_dataloader = dict(batch_size=32, dataset=dict(dataset=dict(pipeline=train_pipeline)))
+train_dataloader = dict(
+    batch_size=32, dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(batch_size=8, dataset=dict(pipeline=test_pipeline))
 
