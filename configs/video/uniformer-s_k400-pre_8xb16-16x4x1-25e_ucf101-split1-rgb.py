@@ -28,9 +28,10 @@ test_pipeline[4] = dict(type='ThreeCrop', crop_size=224)
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=train_pipeline))
+        dataset=dict(
+            ann_file=ann_file_train,
+            data_prefix=dict(video=data_root),
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
 test_dataloader = dict(

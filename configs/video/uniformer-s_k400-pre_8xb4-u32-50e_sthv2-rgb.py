@@ -10,6 +10,6 @@ val_pipeline = _base_.val_pipeline
 val_pipeline[1].update(clip_len=32)
 test_pipeline = _base_.test_pipeline
 test_pipeline[1].update(clip_len=32)
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

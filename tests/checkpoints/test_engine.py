@@ -186,6 +186,9 @@ def test_missing_dataset_and_checkpoint_paths_are_named(tmp_path):
     assert f'val: {tmp_path}/val.json' in str(info.value)
     assert 'train:' not in str(info.value) and 'data_root=PATH' in str(
         info.value)
+    # the option that reaches the dataset inside the train wrapper
+    assert ('train_dataloader.dataset.dataset.data_root=PATH '
+            'val_dataloader.dataset.data_root=PATH') in str(info.value)
     with pytest.raises(FileNotFoundError) as info:
         check_checkpoint_paths(cfg)
     assert "model.backbone.init_cfg.checkpoint = '" in str(info.value)

@@ -444,7 +444,8 @@ def _recipe_video(config, cfg):
     assert cosine.eta_min == pytest.approx(lr_floor)
 
     # sampling and test views
-    train = cfg.train_dataloader.dataset.pipeline
+    _assert_official_repeats(cfg.train_dataloader)
+    train = cfg.train_dataloader.dataset.dataset.pipeline
     test = cfg.test_dataloader.dataset.pipeline
     assert cfg.test_pipeline == test and cfg.train_pipeline == train
     assert cfg.val_pipeline == cfg.val_dataloader.dataset.pipeline
@@ -473,7 +474,7 @@ def _recipe_video(config, cfg):
     decoder = {
         'sthv1': 'RawFrameDecode',
         'sthv2': 'CheckedPyAVDecode'
-    }.get(m['data'], 'PyAVDecode')
+    }.get(m['data'], 'CheckedPyAVDecode')
     augment = [t for t in train if 'RandAugment' in t['type']]
     assert augment == [
         dict(
@@ -574,7 +575,8 @@ def _recipe_light_video(config, cfg):
     warmup = cfg.param_scheduler[0]
     assert warmup.start_factor * lr == pytest.approx(1e-6)
     # sparse sampling, one clip, one centre crop
-    train = cfg.train_dataloader.dataset.pipeline
+    _assert_official_repeats(cfg.train_dataloader)
+    train = cfg.train_dataloader.dataset.dataset.pipeline
     test = cfg.test_dataloader.dataset.pipeline
     assert train[1] == dict(type='UniformSample', clip_len=frames, num_clips=1)
     assert train[3] == dict(type='ClipRandAugment', policy=policy)
@@ -744,7 +746,9 @@ def _dataset(cfg, split, tmp_path, pipeline=None):
     from mmaction.registry import DATASETS
     from mmaction.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    dataset = copy.deepcopy(cfg[f'{split}_dataloader'].dataset)
+    wrapper = copy.deepcopy(cfg[f'{split}_dataloader'].dataset)
+    # the training set is wrapped by RepeatAugVideoDataset
+    dataset = wrapper.get('dataset', wrapper)
     if pipeline is not None:
         dataset.pipeline = pipeline
     if dataset.type == 'RawframeDataset':
@@ -763,7 +767,16 @@ def _dataset(cfg, split, tmp_path, pipeline=None):
         dataset.data_prefix = dict(video=str(tmp_path))
     dataset.ann_file = str(tmp_path / 'list.txt')
     with DefaultScope.overwrite_default_scope('mmaction'):
-        return DATASETS.build(dataset)
+        return DATASETS.build(wrapper)
+
+
+def _assert_official_repeats(loader):
+    """Every official video run sets AUG.NUM_SAMPLE 2 (config.yaml) and
+    drops the last incomplete batch (loader.py, drop_last=True)."""
+    assert loader.dataset.type == 'RepeatAugVideoDataset'
+    assert loader.dataset.num_repeats == 2
+    assert loader.collate_fn == dict(type='repeat_pseudo_collate')
+    assert loader.drop_last is True
 
 
 K400_16X4 = ('video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-'
@@ -788,8 +801,10 @@ def test_test_views_decoded_from_real_files(config, views, tmp_path):
 
 
 def test_train_pipeline_decodes_and_augments(tmp_path):
-    item = _dataset(load(K400_16X4), 'train', tmp_path)[0]
-    assert item['inputs'].shape == (1, 3, 16, 224, 224)
+    items = _dataset(load(K400_16X4), 'train', tmp_path)[0]
+    # two augmentations of one decoded clip (official AUG.NUM_SAMPLE 2)
+    assert [item['inputs'].shape
+            for item in items] == [(1, 3, 16, 224, 224)] * 2
 
 
 def test_forward_on_a_tiny_random_clip():

@@ -57,6 +57,7 @@ def dataset_cfg(path, split, root):
         _CONFIGS[path] = Config.fromfile(osp.join(REPO, path))
     cfg = _CONFIGS[path][f'{split}_dataloader']['dataset']
     cfg = _rebase(copy.deepcopy(cfg.to_dict()), root)
+    cfg = cfg.get('dataset', cfg)  # inside RepeatAugVideoDataset (train)
     # the clip-consistent RandAugment is another issue's; loading is ours
     cfg['pipeline'] = [
         t for t in cfg['pipeline'] if t['type'] != 'PytorchVideoWrapper'

@@ -45,14 +45,14 @@ config, root = sys.argv[1:3]
 cfg = Config.fromfile(config)  # custom_imports register ClipRandAugment
 from mmaction.registry import DATASETS  # noqa: E402
 
-dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-dataset_cfg.update(ann_file=f'{root}/list.txt',
-                   data_prefix=dict(video=root))
+dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)  # repeat wrapper
+dataset_cfg.dataset.update(ann_file=f'{root}/list.txt',
+                           data_prefix=dict(video=root))
 with DefaultScope.overwrite_default_scope(cfg.default_scope):
     dataset = DATASETS.build(dataset_cfg)
-types = [type(t).__name__ for t in dataset.pipeline.transforms]
+types = [type(t).__name__ for t in dataset.dataset.pipeline.transforms]
 np.random.seed(0)
-items = [dataset[0] for _ in range(3)]
+items = dataset[0] + dataset[0]  # 2 x 2 repeats
 for blocked in BLOCKED:
     try:
         __import__(blocked)
@@ -92,11 +92,12 @@ def test_zoo_train_pipeline_without_torchvision(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out['types'][:4] == [
-        'PyAVInit', 'SampleFrames', 'PyAVDecode', 'ClipRandAugment'
+        'CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode',
+        'ClipRandAugment'
     ]
     # one clip of 16 frames, 3 x 224 x 224, as the model's preprocessor wants
-    assert out['shapes'] == [[1, 3, 16, 224, 224]] * 3
+    assert out['shapes'] == [[1, 3, 16, 224, 224]] * 4
     assert out['dtype'] == 'torch.uint8' and out['label'] == 7
-    # random augmentation: three draws of the same clip differ
-    assert len(set(out['means'])) == 3
+    # random augmentation: four draws of the same clip differ
+    assert len(set(out['means'])) == 4
     assert out['loaded'] == []

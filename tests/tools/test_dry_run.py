@@ -82,7 +82,8 @@ def test_amp_becomes_fp32_without_cuda():
     assert any('AmpOptimWrapper -> OptimWrapper' in c for c in changes)
     # epoch-based: one epoch of exactly 2 iterations, then validation
     assert cfg.train_cfg.max_epochs == 1
-    assert cfg.train_dataloader.dataset.indices == 4
+    # on the dataset inside RepeatAugVideoDataset
+    assert cfg.train_dataloader.dataset.dataset.indices == 4
 
 
 def test_detector_keeps_its_detections_and_runners_their_own_visualizer():
@@ -105,7 +106,10 @@ def test_small_inputs_shrink_video_sizes_clips_and_views():
     assert steps['UniformSample']['clip_len'] == 8
     assert steps['Resize']['scale'] == (-1, 64)
     assert steps['ThreeCrop']['crop_size'] == 64
-    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    train = {
+        t['type']: t
+        for t in cfg.train_dataloader.dataset.dataset.pipeline
+    }
     assert train['Resize']['scale'] == (64, 64)
     assert any('CI mode' in c for c in changes)
     k400, _, _, _ = _prepare(VIDEO, small=True)

@@ -44,10 +44,20 @@ def check_dataset_paths(cfg: Config, splits=SPLITS) -> None:
             'The config points at dataset files that do not exist:\n  ' +
             '\n  '.join(missing) + '\nPrepare the dataset there (see the '
             "README of the config's folder for the expected layout), or "
-            'point the config at it, e.g. --cfg-options '
-            'train_dataloader.dataset.data_root=PATH '
-            'val_dataloader.dataset.data_root=PATH '
-            'test_dataloader.dataset.data_root=PATH')
+            'point the config at it, e.g. --cfg-options ' +
+            ' '.join(f'{split}_dataloader.{_dataset_key(cfg, split)}'
+                     '.data_root=PATH' for split in SPLITS))
+
+
+def _dataset_key(cfg: Config, split: str) -> str:
+    """Where the split's dataset options go: ``dataset``, or
+    ``dataset.dataset`` inside a one-dataset wrapper (the video training
+    sets' ``RepeatAugVideoDataset``)."""
+    key, node = 'dataset', (cfg.get(f'{split}_dataloader')
+                            or {}).get('dataset')
+    while isinstance(node, dict) and isinstance(node.get('dataset'), dict):
+        key, node = f'{key}.dataset', node['dataset']
+    return key
 
 
 def _pretrained_paths(node, where: str):

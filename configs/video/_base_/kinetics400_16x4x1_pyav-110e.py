@@ -14,9 +14,9 @@ ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 train_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     # official AA_TYPE (timm policy string), one draw per clip
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
     dict(
@@ -36,28 +36,28 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=1,
         test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=4,
         test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -69,11 +69,20 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # official AUG.NUM_SAMPLE 2: each clip decoded once, augmented twice,
+    # both samples in the batch (batch_size counts clips, a step sees
+    # 2 x batch_size samples); the last incomplete batch is dropped as
+    # officially
+    drop_last=True,
+    collate_fn=dict(type='repeat_pseudo_collate'),
     dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=train_pipeline))
+        type='RepeatAugVideoDataset',
+        num_repeats=2,
+        dataset=dict(
+            type=dataset_type,
+            ann_file=ann_file_train,
+            data_prefix=dict(video=data_root),
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,

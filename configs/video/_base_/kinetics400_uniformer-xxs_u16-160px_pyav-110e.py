@@ -27,9 +27,9 @@ model = dict(
     cls_head=dict(in_channels=448))
 
 train_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='ClipRandAugment', policy='rand-m5-n2-mstd0.25'),
     dict(
         type='RandomResizedCrop',
@@ -48,9 +48,9 @@ train_pipeline = [
 ]
 # TEST.NUM_ENSEMBLE_VIEWS 1, NUM_SPATIAL_CROPS 1: validation = test
 val_pipeline = [
-    dict(type='PyAVInit'),
+    dict(type='CheckedPyAVInit'),
     dict(type='UniformSample', clip_len=16, num_clips=1, test_mode=True),
-    dict(type='PyAVDecode'),
+    dict(type='CheckedPyAVDecode'),
     dict(type='Resize', scale=(-1, 160)),
     dict(type='CenterCrop', crop_size=160),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -58,7 +58,8 @@ val_pipeline = [
 ]
 test_pipeline = val_pipeline
 
-train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    batch_size=32, dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(batch_size=8, dataset=dict(pipeline=test_pipeline))
 

@@ -26,11 +26,12 @@ test_pipeline = [
 # the 20BN frames are 00001.jpg, 00002.jpg, ...
 train_dataloader = dict(
     dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        data_prefix=dict(_delete_=True, img=data_root),
-        filename_tmpl='{:05d}.jpg',
-        pipeline=train_pipeline))
+        dataset=dict(
+            type=dataset_type,
+            ann_file=ann_file_train,
+            data_prefix=dict(_delete_=True, img=data_root),
+            filename_tmpl='{:05d}.jpg',
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,

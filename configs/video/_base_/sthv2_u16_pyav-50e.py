@@ -71,11 +71,20 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # official AUG.NUM_SAMPLE 2: each clip decoded once, augmented twice,
+    # both samples in the batch (batch_size counts clips, a step sees
+    # 2 x batch_size samples); the last incomplete batch is dropped as
+    # officially
+    drop_last=True,
+    collate_fn=dict(type='repeat_pseudo_collate'),
     dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=train_pipeline))
+        type='RepeatAugVideoDataset',
+        num_repeats=2,
+        dataset=dict(
+            type=dataset_type,
+            ann_file=ann_file_train,
+            data_prefix=dict(video=data_root),
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,

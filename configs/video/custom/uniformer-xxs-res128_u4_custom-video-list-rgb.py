@@ -29,9 +29,10 @@ model = dict(
     cls_head=dict(num_classes=num_classes))
 
 train_dataloader = dict(
-    dataset=dict(
-        ann_file=data_root + 'train_list.txt',
-        data_prefix=dict(video=data_root + 'train')))
+    dataset=dict(  # RepeatAugVideoDataset: 2 samples of each decoded clip
+        dataset=dict(
+            ann_file=data_root + 'train_list.txt',
+            data_prefix=dict(video=data_root + 'train'))))
 val_dataloader = dict(
     dataset=dict(
         ann_file=data_root + 'val_list.txt',

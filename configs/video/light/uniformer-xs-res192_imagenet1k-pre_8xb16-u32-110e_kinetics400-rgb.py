@@ -20,7 +20,8 @@ val_pipeline[1].update(clip_len=32)
 val_pipeline[3].update(scale=(-1, 192))
 val_pipeline[4].update(crop_size=192)
 test_pipeline = val_pipeline
-train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    batch_size=16, dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 

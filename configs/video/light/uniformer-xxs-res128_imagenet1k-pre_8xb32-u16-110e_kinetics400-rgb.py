@@ -14,6 +14,6 @@ val_pipeline = _base_.val_pipeline
 val_pipeline[3].update(scale=(-1, 128))
 val_pipeline[4].update(crop_size=128)
 test_pipeline = val_pipeline
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

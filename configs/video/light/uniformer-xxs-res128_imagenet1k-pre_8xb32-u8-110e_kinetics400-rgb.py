@@ -12,6 +12,6 @@ train_pipeline[1].update(clip_len=8)
 val_pipeline = _base_.val_pipeline
 val_pipeline[1].update(clip_len=8)
 test_pipeline = val_pipeline
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,0 +1,253 @@
+"""Data-loader cost of one training clip, with and without repeated
+augmentation, on a stand-in video made here (nothing is downloaded).
+
+Writes a ``--seconds`` s ``--size`` H.264 clip at ``--fps`` with PyAV into a
+temporary folder, builds the train dataset of ``--config`` (default: K400
+UniFormer-S 16x4) on it, and times in this one process (one loader worker,
+one thread):
+
+* the decoder: MMAction2's ``PyAVDecode`` against ``CheckedPyAVDecode``
+  (same frames), decoded frames per clip, and FFmpeg frame threading
+  (``thread_type='AUTO'``, more than one thread) for reference;
+* the whole pipeline per clip with ``RepeatAugVideoDataset`` at
+  ``num_repeats`` 1 and 2: decode (once) and augmentation (per repeat),
+  samples/s and clips/s per worker, and the cost of two repeats over one,
+  also against one repeat with MMAction2's decoder (the loader before
+  repeated augmentation).
+
+Each clip index is seeded the same way in every variant, so all variants
+decode the same frames. Usage::
+
+    python tools/analysis/benchmark_video_loader.py [--clips 20]
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import random
+import tempfile
+import time
+
+import numpy as np
+
+DEFAULT_CONFIG = ('configs/video/uniformer-s_imagenet1k-pre_8xb4-16x4x1-'
+                  '110e_kinetics400-rgb.py')
+
+
+def write_clip(path: str, seconds: float, width: int, height: int,
+               fps: int) -> int:
+    """A textured scene panning under a moving disc (x264 defaults: B-frames,
+    key frames by scene cut / every 250 frames). Returns the frame count."""
+    import av
+    import cv2
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(
+        rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8),
+        (0, 0), 3)
+    container = av.open(path, 'w')
+    stream = container.add_stream('libx264', rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
+    count = int(seconds * fps)
+    for t in range(count):
+        y, x = (2 * t) % height, (3 * t) % width
+        img = scene[y:y + height, x:x + width].copy()
+        cv2.circle(img,
+                   (int(width / 2 + width / 3 * np.sin(t / 10)), height // 2),
+                   height // 8, (255, 0, 0), -1)
+        for packet in stream.encode(
+                av.VideoFrame.from_ndarray(img, format='rgb24')):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return count
+
+
+class _CountingContainer:
+    """A PyAV container that counts the frames it decodes."""
+
+    def __init__(self, container, counter: list):
+        self._container = container
+        self._counter = counter
+
+    def decode(self, *args, **kwargs):
+        for frame in self._container.decode(*args, **kwargs):
+            self._counter[0] += 1
+            yield frame
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+
+def _seed(index: int) -> None:
+    random.seed(index)
+    np.random.seed(index)
+
+
+def _time_decoders(dataset, clips: int) -> dict:
+    """Median CPU and wall ms per clip and mean decoded frames per clip of
+    each decoder (interleaved clip by clip, so that load from elsewhere
+    hits all)."""
+    from mmaction.datasets.transforms import PyAVDecode
+
+    from uniformer_mm.datasets.transforms import CheckedPyAVDecode
+    transforms = dataset.pipeline.transforms
+    names = [type(t).__name__ for t in transforms]
+    decode_at = next(i for i, n in enumerate(names) if n.endswith('Decode'))
+    before = transforms[:decode_at]
+    variants = {
+        'PyAVDecode (MMAction2)':
+        PyAVDecode(),
+        'CheckedPyAVDecode':
+        CheckedPyAVDecode(),
+        'CheckedPyAVDecode, FFmpeg threads AUTO':
+        CheckedPyAVDecode(multi_thread=True),
+    }
+    times = {label: [] for label in variants}
+    cpu = {label: [] for label in variants}
+    counts = {label: [0] for label in variants}
+    for index in range(clips):
+        digests = set()
+        for label, decoder in variants.items():
+            _seed(index)
+            results = dataset.get_data_info(0)
+            for transform in before:
+                results = transform(results)
+            results['video_reader'] = _CountingContainer(
+                results['video_reader'], counts[label])
+            start, start_cpu = time.perf_counter(), time.process_time()
+            results = decoder(results)
+            times[label].append(time.perf_counter() - start)
+            cpu[label].append(time.process_time() - start_cpu)
+            digests.add(hash(tuple(img.tobytes() for img in results['imgs'])))
+        if len(digests) != 1:
+            raise AssertionError('the decoders returned different frames')
+    return {
+        label:
+        (1000 * float(np.median(cpu[label])),
+         1000 * float(np.median(times[label])), counts[label][0] / clips)
+        for label in variants
+    }
+
+
+def _time_repeats(variants: dict, clips: int) -> dict:
+    """Median CPU ms per clip (decode once, augment per repeat, and the
+    wrapper's own ``__getitem__`` end to end) of each ``label: (dataset,
+    num_repeats)``, interleaved clip by clip. One thread: CPU time is the
+    work of one loader worker, and hardly moved by other processes."""
+    from uniformer_mm.datasets.repeat_aug import RepeatAugVideoDataset
+    wrappers = {
+        label: RepeatAugVideoDataset(dataset, num_repeats=n)
+        for label, (dataset, n) in variants.items()
+    }
+    times = {label: dict(decode=[], augment=[], clip=[]) for label in wrappers}
+    for index in range(clips):
+        for label, wrapper in wrappers.items():
+            n = wrapper.num_repeats
+            _seed(index)
+            start = time.process_time()
+            decoded = wrapper.decode(wrapper.get_data_info(0))
+            middle = time.process_time()
+            for repeat in range(n):
+                results = (
+                    decoded if repeat == n - 1 else copy.deepcopy(decoded))
+                wrapper.augment(results)
+            end = time.process_time()
+            _seed(index)
+            assert len(wrapper[0]) == n
+            times[label]['decode'].append(middle - start)
+            times[label]['augment'].append(end - middle)
+            times[label]['clip'].append(time.process_time() - end)
+    rows = {}
+    for label, wrapper in wrappers.items():
+        ms = {k: 1000 * float(np.median(v)) for k, v in times[label].items()}
+        rows[label] = dict(
+            decode_ms=ms['decode'],
+            augment_ms=ms['augment'],
+            clip_ms=ms['clip'],
+            clips_per_s=1000 / ms['clip'],
+            samples_per_s=1000 * wrapper.num_repeats / ms['clip'])
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--clips', type=int, default=20)
+    parser.add_argument('--seconds', type=float, default=10)
+    parser.add_argument('--size', default='456x256')
+    parser.add_argument('--fps', type=int, default=30)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    import cv2
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    from mmaction.registry import DATASETS
+
+    import uniformer_mm  # noqa: F401  (registers the transforms)
+
+    width, height = (int(v) for v in args.size.split('x'))
+    cfg = Config.fromfile(args.config)
+    leaf = copy.deepcopy(cfg.train_dataloader.dataset)
+    leaf = leaf.get('dataset', leaf)  # inside RepeatAugVideoDataset
+    with tempfile.TemporaryDirectory() as root:
+        frames = write_clip(
+            osp.join(root, 'clip.mp4'), args.seconds, width, height, args.fps)
+        with open(osp.join(root, 'list.txt'), 'w') as f:
+            f.write('clip.mp4 0\n')
+        leaf.update(
+            ann_file=osp.join(root, 'list.txt'), data_prefix=dict(video=root))
+        with DefaultScope.overwrite_default_scope('mmaction'):
+            dataset = DATASETS.build(leaf)
+            print(f'config: {args.config}')
+            print(f'clip: {args.seconds:g} s, {width}x{height}, {args.fps} '
+                  f'fps H.264 ({frames} frames); {args.clips} clips per '
+                  'figure')
+            print(f'CPU: torch capability '
+                  f'{torch.backends.cpu.get_cpu_capability()}, '
+                  f'{os.cpu_count()} cores; threads: torch '
+                  f'{torch.get_num_threads()}, OpenCV '
+                  f'{cv2.getNumThreads()}, OMP_NUM_THREADS='
+                  f'{os.environ.get("OMP_NUM_THREADS")}; load average '
+                  f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
+            print('\n## decoder (same frames checked; median ms)')
+            print(f'| {"decoder":40} | CPU ms/clip | wall ms/clip '
+                  '| decoded frames/clip |')
+            for label, (cpu_ms, ms,
+                        count) in _time_decoders(dataset, args.clips).items():
+                print(f'| {label:40} | {cpu_ms:11.1f} | {ms:12.1f} '
+                      f'| {count:19.1f} |')
+            print('\n## train pipeline per clip (one worker, one thread; '
+                  'median CPU ms)')
+            print('| repeats       | decode ms | augment ms | ms/clip '
+                  '| clips/s | samples/s |')
+            # the loader before: MMAction2's decoder, one sample per clip
+            before = copy.deepcopy(leaf)
+            for step in before.pipeline:
+                if step['type'] in ('CheckedPyAVInit', 'CheckedPyAVDecode'):
+                    step['type'] = step['type'][len('Checked'):]
+            rows = _time_repeats(
+                {
+                    '1, PyAVDecode': (DATASETS.build(before), 1),
+                    '1': (dataset, 1),
+                    '2': (dataset, 2)
+                }, args.clips)
+            for label, r in rows.items():
+                print(f'| {label:13} | {r["decode_ms"]:9.1f} | '
+                      f'{r["augment_ms"]:10.1f} | {r["clip_ms"]:7.1f} | '
+                      f'{r["clips_per_s"]:7.2f} | {r["samples_per_s"]:9.2f} |')
+            two = rows['2']['clip_ms']
+            same = two / rows['1']['clip_ms']
+            old = two / rows['1, PyAVDecode']['clip_ms']
+            print(f'\ntwo repeats cost {same:.2f}x one with the same '
+                  f'decoder, {old:.2f}x one with PyAVDecode (CPU time; '
+                  'target <= 1.35x); load average after: '
+                  f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
