@@ -34,7 +34,8 @@ CODEBASE_TYPES = {
 # codebase -> our modules whose import registers data transforms there
 CODEBASE_MODULES = {
     'mmaction':
-    ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.rand_augment'),
+    ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.rand_augment',
+     'uniformer_mm.models.light_video_head'),
 }
 
 
