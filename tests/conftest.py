@@ -17,7 +17,6 @@ from uniformer_mm.engine import install_weights_only_loader
 install_weights_only_loader()
 
 
-
 def _cache_codebase_metafiles():
     """MMEngine looks a ``mmseg::``-style base up in every metafile of the
     codebase (200+ YAML files, ~0.5 s) before trying ``.mim/configs``, for
