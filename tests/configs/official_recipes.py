@@ -1437,3 +1437,127 @@ POSE = {
         heatmap_size=(80, 112),
         sigma=3),
 }
+
+# the hourglass XXS / XS Semantic FPN runs:
+# semantic_segmentation/fpn_seg/exp_light/fpn_{xxs,xs}/config.py (FPN_COMMON
+# otherwise: the same lr, schedule and batch)
+FPN_LIGHT = {
+    'segmentation/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py':
+    dict(
+        source='fpn_seg/exp_light/fpn_xxs/config.py', arch='xxs',
+        drop_path=0.),
+    'segmentation/fpn_uniformer-xs_8xb4-80k_ade20k-512x512.py':
+    dict(
+        source='fpn_seg/exp_light/fpn_xs/config.py', arch='xs', drop_path=0.1),
+}
+
+# COCO Mask / Cascade Mask R-CNN: object_detection/exp{,_light}/*/config.py
+# (8 GPUs: run.sh) on configs/_base_ (coco_instance.py: 2 images per GPU;
+# schedule_1x.py: 500-iteration linear warm-up from 0.001, step decay)
+DET_COMMON = dict(
+    source='object_detection/exp*/*/config.py, run.sh; '
+    'object_detection/configs/_base_/',
+    optimizer='AdamW',
+    lr=1e-4,
+    betas=(0.9, 0.999),
+    weight_decay=0.05,
+    # only 'norm' matches a UniFormer parameter
+    decay_mult_0_keys=('absolute_pos_embed', 'relative_position_bias_table',
+                       'norm'),
+    gpus=8,
+    batch=2,
+    warmup_iters=500,
+    warmup_ratio=0.001,
+    clip_grad=None,
+)
+DET = {
+    'detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py':
+    dict(
+        source='exp/mask_rcnn_1x_hybrid_small/config.py',
+        arch='small',
+        attn='hybrid',
+        window=14,
+        drop_path=0.2,
+        checkpoint_num=[0, 0, 8, 0],
+        epochs=12,
+        steps=(8, 11),
+        amp=True),
+    'detection/mask-rcnn_uniformer-b-h14_fpn_1x_coco.py':
+    dict(
+        source='exp/mask_rcnn_1x_hybrid_base/config.py',
+        arch='base',
+        attn='hybrid',
+        window=14,
+        drop_path=0.3,
+        checkpoint_num=None,
+        epochs=12,
+        steps=(8, 11),
+        amp=True),
+    'detection/mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py':
+    dict(
+        source='exp/mask_rcnn_3x_ms_hybrid_small/config.py',
+        arch='small',
+        attn='hybrid',
+        window=14,
+        drop_path=0.1,
+        checkpoint_num=[0, 0, 8, 0],
+        epochs=36,
+        steps=(27, 33),
+        amp=True),
+    'detection/mask-rcnn_uniformer-b-h14_fpn_ms-3x_coco.py':
+    dict(
+        source='exp/mask_rcnn_3x_ms_hybrid_base/config.py',
+        arch='base',
+        attn='hybrid',
+        window=14,
+        drop_path=0.3,
+        checkpoint_num=[0, 0, 20, 0],
+        epochs=36,
+        steps=(27, 33),
+        amp=True),
+    'detection/cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py':
+    dict(
+        source='exp/cascade_mask_rcnn_3x_ms_hybrid_small/config.py',
+        arch='small',
+        attn='hybrid',
+        window=14,
+        drop_path=0.2,
+        checkpoint_num=[0, 0, 8, 0],
+        epochs=36,
+        steps=(27, 33),
+        amp=True),
+    'detection/cascade-mask-rcnn_uniformer-b-h14_fpn_ms-3x_coco.py':
+    dict(
+        source='exp/cascade_mask_rcnn_3x_ms_hybrid_base/config.py',
+        arch='base',
+        attn='hybrid',
+        window=14,
+        drop_path=0.4,
+        checkpoint_num=[0, 0, 20, 0],
+        epochs=36,
+        steps=(27, 33),
+        amp=True),
+    # use_fp16=False, EpochBasedRunner: fp32
+    'detection/mask-rcnn_uniformer-xxs_fpn_1x_coco.py':
+    dict(
+        source='exp_light/mask_rcnn_1x_xxs/config.py',
+        arch='xxs',
+        attn=None,
+        window=None,
+        drop_path=0.,
+        checkpoint_num=None,
+        epochs=12,
+        steps=(8, 11),
+        amp=False),
+    'detection/mask-rcnn_uniformer-xs_fpn_1x_coco.py':
+    dict(
+        source='exp_light/mask_rcnn_1x_xs/config.py',
+        arch='xs',
+        attn=None,
+        window=None,
+        drop_path=0.15,
+        checkpoint_num=None,
+        epochs=12,
+        steps=(8, 11),
+        amp=False),
+}

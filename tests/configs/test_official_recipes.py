@@ -16,23 +16,23 @@ import pytest
 import torch
 from conftest import CONFIGS
 from mmengine.config import Config
-from official_recipes import (FPN, FPN_COMMON, POSE, POSE_COMMON, UPERNET,
-                              UPERNET_COMMON, VIDEO, VIDEO_COMMON)
+from official_recipes import (DET, DET_COMMON, FPN, FPN_COMMON, FPN_LIGHT,
+                              POSE, POSE_COMMON, UPERNET, UPERNET_COMMON,
+                              VIDEO, VIDEO_COMMON)
 
 REPEATS_GAP = ('repeated augmentation (AUG.NUM_SAMPLE 2) is issue 18 item 1, '
                'built separately; until a config sets it, 1')
 FOUR_GPU_LIGHT = ('the official run used 4 GPUs x 64 clips; ours 8 x 32: '
                   'the same 256 clips per step and lr, BatchNorm statistics '
                   'per GPU over 32 clips (documented in the video README)')
+HMDB51 = 'video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py'
 KNOWN_DIFFERENCES = {
     # (config, field) -> reason; '*' matches every config of a table
     ('video/*', 'num_sample'): REPEATS_GAP,
-    ('video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py',
-     'num_classes'):
+    (HMDB51, 'num_classes'):
     'the official HMDB51 run kept MODEL.NUM_CLASSES 101 of its UCF101 '
     'config (50 outputs never a target); ours has the 51 classes',
-    ('video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py',
-     'loader'):
+    (HMDB51, 'loader'):
     'the official HMDB51 loader read JPEG frames (hmdb); the config reads '
     'the videos with the same dense sampler',
 }
@@ -182,9 +182,8 @@ def _video_official(row):
         warmup_start_lr=row['warmup_start_lr'] * scale,
         end_lr=row['end_lr'] * scale,
         drop_path=row['drop_path'],
-        checkpoint_num=(row['checkpoint_num']
-                        if row['checkpoint_num'] and any(
-                            row['checkpoint_num']) else None),
+        checkpoint_num=(row['checkpoint_num'] if row['checkpoint_num']
+                        and any(row['checkpoint_num']) else None),
         frames=row['frames'],
         sampling_rate=row['sampling_rate'] if dense else None,
         loader='dense' if row['loader'] == 'kinetics' else
@@ -226,10 +225,11 @@ ATTN = {'global': 'global', 'hybrid': 'hybrid', 'window': 'window'}
 def _seg_backbone(cfg):
     b = cfg.model.backbone
     with_cp = b.get('with_cp', False)
+    attn = b.get('attn_mode')  # hourglass models: none
     return dict(
         arch=b.arch,
-        attn=b.attn_mode,
-        window=b.get('window_size') if b.attn_mode != 'global' else None,
+        attn=attn,
+        window=b.get('window_size') if attn not in (None, 'global') else None,
         drop_path=b.drop_path_rate,
         checkpoint_num=list(with_cp) if with_cp else None)
 
@@ -280,8 +280,8 @@ def test_upernet_config_is_the_official_recipe(config):
         test_mode=cfg.model.test_cfg.mode,
         test_scale=tuple(test_resize.scale),
         aug_test_ratios=tuple(t.scale[1] / 512 for t in resizes),
-        aug_test_flip=[f.prob for f in cfg.tta_pipeline[1].transforms[1]
-                       ] == [0., 1.],
+        aug_test_flip=[f.prob
+                       for f in cfg.tta_pipeline[1].transforms[1]] == [0., 1.],
     )
     official = dict(common, **row)
     official.pop('source')
@@ -302,10 +302,12 @@ def _backbone_names():
     return {k for k in keys if any(k in n for n in names)}
 
 
-@pytest.mark.parametrize('config', sorted(FPN))
+@pytest.mark.parametrize('config', sorted(FPN) + sorted(FPN_LIGHT))
 def test_fpn_config_is_the_official_recipe(config):
     cfg = load(config)
-    row, common = FPN[config], FPN_COMMON
+    row, common = {**FPN, **FPN_LIGHT}[config], FPN_COMMON
+    if config in FPN_LIGHT:
+        row = dict(row, attn=None, window=None)
     opt = cfg.optim_wrapper.optimizer
     warmup = cfg.param_scheduler[0]
     ours = dict(
@@ -323,6 +325,39 @@ def test_fpn_config_is_the_official_recipe(config):
     )
     official = dict(common, checkpoint_num=None, **row)
     official.pop('source')
+    wrong = _compare(config, ours, official)
+    assert not wrong, f'{config} ({row["source"]}): {wrong}'
+
+
+# -------------------------------------------------------------- detection
+@pytest.mark.parametrize('config', sorted(DET))
+def test_detection_config_is_the_official_recipe(config):
+    cfg = load(config)
+    row, common = DET[config], DET_COMMON
+    opt = cfg.optim_wrapper.optimizer
+    warmup, steps = cfg.param_scheduler
+    keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    ours = dict(
+        _seg_backbone(cfg),
+        optimizer=opt.type,
+        lr=opt.lr,
+        betas=tuple(opt.betas),
+        weight_decay=opt.weight_decay,
+        decay_mult_0_keys=tuple(k for k, v in keys.items()
+                                if v.get('decay_mult') == 0),
+        gpus=_gpus(config, cfg),
+        batch=cfg.train_dataloader.batch_size,
+        epochs=cfg.train_cfg.max_epochs,
+        steps=tuple(steps.milestones),
+        warmup_iters=warmup.end,
+        warmup_ratio=warmup.start_factor,
+        amp=cfg.optim_wrapper.type == 'AmpOptimWrapper',
+        clip_grad=cfg.optim_wrapper.get('clip_grad'),
+    )
+    official = dict(common, **row)
+    official.pop('source')
+    official['decay_mult_0_keys'] = tuple(
+        k for k in official['decay_mult_0_keys'] if k in _backbone_names())
     wrong = _compare(config, ours, official)
     assert not wrong, f'{config} ({row["source"]}): {wrong}'
 
@@ -373,16 +408,10 @@ def test_pose_config_is_the_official_recipe(config):
 
 def test_the_table_covers_the_zoo():
     from conftest import zoo_configs
-    zoo = set(zoo_configs())
-    table = set(VIDEO) | set(UPERNET) | set(FPN) | set(POSE)
-    assert table <= zoo, sorted(table - zoo)
-    # every video, UperNet, dense FPN and pose config; detection and the
-    # hourglass FPN configs have no row (see the segmentation README)
-    uncovered = {c for c in zoo - table}
-    assert all(
-        c.startswith('detection/')
-        or re.match(r'segmentation/fpn_uniformer-xx?s_', c)
-        for c in uncovered), sorted(uncovered)
+    table = [VIDEO, UPERNET, FPN, FPN_LIGHT, POSE, DET]
+    rows = [c for t in table for c in t]
+    assert len(rows) == len(set(rows))
+    assert set(rows) == set(zoo_configs())
 
 
 # ------------------------------------- the 1-D zero-decay rule, built
@@ -421,7 +450,8 @@ def test_zero_weight_decay_on_every_1d_parameter(config):
         logger.setLevel(level)
     decay = {
         id(p): g['weight_decay']
-        for g in optimizer.param_groups for p in g['params']
+        for g in optimizer.param_groups
+        for p in g['params']
     }
     wd = VIDEO[config]['weight_decay']
     bn = VIDEO_COMMON['bn_weight_decay']
