@@ -46,11 +46,8 @@ for _light in ('uniformer-xxs-res160_imagenet1k-pre_8xb32-u4',
 
 @functools.lru_cache(maxsize=None)
 def _load(config):
+    """A parsed config, once per session (read only: never modified)."""
     return Config.fromfile(str(CONFIGS / config))
-
-
-def load(config):
-    return copy.deepcopy(_load(config))
 
 
 def _find(obj, key):
@@ -213,7 +210,7 @@ def _video_official(row):
 
 @pytest.mark.parametrize('config', sorted(VIDEO))
 def test_video_config_is_the_official_recipe(config):
-    ours = _video_ours(load(config))
+    ours = _video_ours(_load(config))
     wrong = _compare(config, ours, _video_official(VIDEO[config]))
     assert not wrong, f'{config} ({VIDEO[config]["source"]}): {wrong}'
 
@@ -251,7 +248,7 @@ def _gpus(config, cfg):
 
 @pytest.mark.parametrize('config', sorted(UPERNET))
 def test_upernet_config_is_the_official_recipe(config):
-    cfg = load(config)
+    cfg = _load(config)
     row, common = UPERNET[config], UPERNET_COMMON
     opt = cfg.optim_wrapper.optimizer
     warmup, poly = cfg.param_scheduler
@@ -304,7 +301,7 @@ def _backbone_names():
 
 @pytest.mark.parametrize('config', sorted(FPN) + sorted(FPN_LIGHT))
 def test_fpn_config_is_the_official_recipe(config):
-    cfg = load(config)
+    cfg = _load(config)
     row, common = {**FPN, **FPN_LIGHT}[config], FPN_COMMON
     if config in FPN_LIGHT:
         row = dict(row, attn=None, window=None)
@@ -332,7 +329,7 @@ def test_fpn_config_is_the_official_recipe(config):
 # -------------------------------------------------------------- detection
 @pytest.mark.parametrize('config', sorted(DET))
 def test_detection_config_is_the_official_recipe(config):
-    cfg = load(config)
+    cfg = _load(config)
     row, common = DET[config], DET_COMMON
     opt = cfg.optim_wrapper.optimizer
     warmup, steps = cfg.param_scheduler
@@ -365,7 +362,7 @@ def test_detection_config_is_the_official_recipe(config):
 # ------------------------------------------------------------------- pose
 @pytest.mark.parametrize('config', sorted(POSE))
 def test_pose_config_is_the_official_recipe(config):
-    cfg = load(config)
+    cfg = _load(config)
     row, common = POSE[config], POSE_COMMON
     opt = cfg.optim_wrapper.optimizer
     warmup, steps = cfg.param_scheduler
@@ -437,7 +434,7 @@ def test_zero_weight_decay_on_every_1d_parameter(config):
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
     from conftest import build_zoo_model
-    cfg = load(config)
+    cfg = _load(config)
     model = build_zoo_model(cfg)
     wrapper = copy.deepcopy(cfg.optim_wrapper)
     wrapper.type = 'OptimWrapper'  # AMP needs a GPU; the groups are equal
