@@ -28,7 +28,8 @@ FOUR_GPU_LIGHT = ('the official run used 4 GPUs x 64 clips; ours 8 x 32: '
 HMDB51 = 'video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py'
 KNOWN_DIFFERENCES = {
     # (config, field) -> reason; '*' matches every config of a table
-    ('video/*', 'num_sample'): REPEATS_GAP,
+    ('video/*', 'num_sample'):
+    REPEATS_GAP,
     (HMDB51, 'num_classes'):
     'the official HMDB51 run kept MODEL.NUM_CLASSES 101 of its UCF101 '
     'config (50 outputs never a target); ours has the 51 classes',
@@ -431,9 +432,9 @@ def test_zero_weight_decay_on_every_1d_parameter(config):
     dimension at 0, all the rest at SOLVER.WEIGHT_DECAY -- computed here
     from the parameters' shapes and modules, then compared with the
     optimizer our config builds."""
+    from conftest import build_zoo_model
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
-    from conftest import build_zoo_model
     cfg = _load(config)
     model = build_zoo_model(cfg)
     wrapper = copy.deepcopy(cfg.optim_wrapper)

@@ -18,8 +18,9 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
-UPERNET = sorted(p.relative_to(CONFIGS).as_posix()
-                 for p in (CONFIGS / 'segmentation').glob('upernet_*.py'))
+UPERNET = sorted(
+    p.relative_to(CONFIGS).as_posix()
+    for p in (CONFIGS / 'segmentation').glob('upernet_*.py'))
 
 
 def official_size(w, h, r):

@@ -611,8 +611,8 @@ def _meta_light_video(model):
     # the recognizer with its two 400-class heads and the class-token norm
     backbone = UniFormerLight3D(arch + ('-ls' if layer_scale else ''))
     dim = backbone.embed_dims[-1]
-    assert model['Metadata']['Parameters'] == _params(backbone) + 2 * (
-        400 * dim + 400) + 2 * dim
+    assert model['Metadata']['Parameters'] == _params(
+        backbone) + 2 * (400 * dim + 400) + 2 * dim
     assert 50 < model['Results'][0]['Metrics']['Top 1 Accuracy'] < 100
 
 

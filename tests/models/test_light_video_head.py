@@ -18,8 +18,9 @@ from mmengine.registry import init_default_scope
 from uniformer_mm.checkpoints import official_state_dict_shapes
 from uniformer_mm.checkpoints.video import convert_slowfast_to_recognizer
 
-CONFIG = (CONFIGS / 'video/light/uniformer-xxs-res128_imagenet1k-pre_'
-          '8xb32-u4-110e_kinetics400-rgb.py')
+CONFIG = (
+    CONFIGS / 'video/light/uniformer-xxs-res128_imagenet1k-pre_'
+    '8xb32-u4-110e_kinetics400-rgb.py')
 CLASSES = 400
 EPS = 0.1  # label smoothing of the configs
 
@@ -55,8 +56,8 @@ def _samples(labels):
 def _official_logits(model, x, state):
     """The official forward, from official-layout tensors ``state``."""
     feat, token = model.backbone(x)
-    patch = F.linear(feat.flatten(2).mean(-1), state['head.weight'],
-                     state['head.bias'])
+    patch = F.linear(
+        feat.flatten(2).mean(-1), state['head.weight'], state['head.bias'])
     token = F.layer_norm(token, token.shape[-1:], state['norm_cls.weight'],
                          state['norm_cls.bias'], 1e-5)
     return patch, F.linear(token, state['head_cls.weight'],
@@ -99,10 +100,10 @@ def test_loss_is_half_each_head(recognizer, clip):
     recognizer.train()
     losses = recognizer(clip[:, None], _samples(labels), mode='loss')
     with torch.no_grad():
-        patch, token = _official_logits(
-            recognizer, clip, _ours_as_official(recognizer.cls_head))
-    want_patch, want_token = _smoothed_ce(patch, labels), _smoothed_ce(
-        token, labels)
+        patch, token = _official_logits(recognizer, clip,
+                                        _ours_as_official(recognizer.cls_head))
+    want_patch, want_token = _smoothed_ce(patch,
+                                          labels), _smoothed_ce(token, labels)
     torch.testing.assert_close(losses['ce_patch_head'], want_patch)
     torch.testing.assert_close(losses['ce_token_head'], want_token)
     torch.testing.assert_close(losses['loss_cls'].detach(),

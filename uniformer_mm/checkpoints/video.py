@@ -263,8 +263,10 @@ def convert_slowfast_to_recognizer(
                 f'entry per class of the {classes}-class head); got '
                 f'{remap.numel()} entries')
         weight, bias = weight[remap], bias[remap]
-    token_head = {_TOKEN_HEAD[k]: v for k, v in state_dict.items()
-                  if k in _TOKEN_HEAD}
+    token_head = {
+        _TOKEN_HEAD[k]: v
+        for k, v in state_dict.items() if k in _TOKEN_HEAD
+    }
     if token_head:  # hourglass: both classifiers, rows in the same order
         if len(token_head) != len(_TOKEN_HEAD) or token_head[
                 'cls_head.fc_cls_token.weight'].shape != weight.shape:
@@ -279,8 +281,8 @@ def convert_slowfast_to_recognizer(
     backbone = re.compile(r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop|'
                           r'cls_upsample)\.|cls_token$')
     foreign = [
-        k for k in state_dict if k not in _HEAD and k not in _TOKEN_HEAD
-        and not backbone.match(k)
+        k for k in state_dict
+        if k not in _HEAD and k not in _TOKEN_HEAD and not backbone.match(k)
     ]
     if foreign:
         raise ValueError(
