@@ -55,6 +55,9 @@ TEMPLATES = {
      'kinetics400-rgb.py', {
          'cls_head.fc_cls.weight': ((400, 448), (7, 448)),
          'cls_head.fc_cls.bias': ((400, ), (7, )),
+         # the class-token classifier of the hourglass models
+         'cls_head.fc_cls_token.weight': ((400, 448), (7, 448)),
+         'cls_head.fc_cls_token.bias': ((400, ), (7, )),
      }, 'acc/top1'),
     # the template keeps COCO's 17 keypoints: nothing to skip end to end;
     # another keypoint count is test_keypoint_count_change below
