@@ -33,6 +33,9 @@ VIDEO_COMMON = dict(
     clip_grad=20,  # SOLVER.CLIP_GRADIENT default, L2 norm (timm NativeScaler)
     amp=True,  # torch.cuda.amp.autocast + NativeScaler in train_net*.py
     loss='soft_cross_entropy',
+    # tools/test_net.py + utils/meters.py TestMeter: the views' logits
+    # (the model returns head(x), no softmax) summed, DATA.ENSEMBLE_METHOD
+    ensemble='sum of logits',
     mixup_alpha=0.8,
     cutmix_alpha=1.0,
     mixup_switch_prob=0.5,

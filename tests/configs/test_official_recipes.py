@@ -152,6 +152,12 @@ def _video_ours(cfg):
         heads=2 if head.type == 'UniFormerLightHead' else 1,
         amp=optim.type == 'AmpOptimWrapper',
         clip_grad=optim.clip_grad.max_norm,
+        # MMAction2 'score': the mean of the raw scores (same ranking as
+        # their sum); 'prob' would average softmaxes
+        ensemble={
+            'score': 'sum of logits',
+            'prob': 'mean of softmax'
+        }.get(head.average_clips, head.average_clips),
         mixup_alpha=blend[0].alpha,
         cutmix_alpha=blend[1].alpha,
         label_smoothing=head.label_smooth_eps,
@@ -200,6 +206,7 @@ def _video_official(row):
         heads=2 if row['tool'] == 'run_net_cls' else 1,
         amp=common['amp'],
         clip_grad=common['clip_grad'],
+        ensemble=common['ensemble'],
         mixup_alpha=common['mixup_alpha'],
         cutmix_alpha=common['cutmix_alpha'],
         label_smoothing=common['label_smoothing'],

@@ -799,7 +799,8 @@ def test_train_pipeline_decodes_and_augments(tmp_path):
 
 def test_forward_on_a_tiny_random_clip():
     """One S recognizer of the zoo, data preprocessor included, on a tiny
-    random clip: one score per class, averaged over the clips."""
+    random clip: one score per class, the clips' logits averaged (the
+    official test sums them: same ranking)."""
     from mmaction.structures import ActionDataSample
     model = build_zoo_model(load(K400_16X4)).eval()
     torch.set_num_threads(1)
@@ -808,4 +809,10 @@ def test_forward_on_a_tiny_random_clip():
     with torch.no_grad():
         out = model.test_step(dict(inputs=[video], data_samples=[sample]))
     assert len(out) == 1 and out[0].pred_score.shape == (400, )
-    torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+    with torch.no_grad():
+        inputs = model.data_preprocessor(
+            dict(inputs=[video], data_samples=[sample]))['inputs']
+        feats, _ = model.extract_feat(inputs, test_mode=True)
+        logits = model.cls_head(feats)  # one row per clip
+    assert logits.shape == (2, 400)
+    torch.testing.assert_close(out[0].pred_score, logits.mean(0))

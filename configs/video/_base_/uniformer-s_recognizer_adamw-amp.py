@@ -31,7 +31,11 @@ model = dict(
         dropout_ratio=0.,  # the official model has no head dropout
         init_std=0.02,  # official trunc_normal_(std=.02) on the head
         label_smooth_eps=0.1,
-        average_clips='prob'),
+        # the official test sums the views' logits (TestMeter,
+        # DATA.ENSEMBLE_METHOD 'sum'): the mean of the raw scores ranks the
+        # classes the same; pred_score is therefore logits, not
+        # probabilities (softmax them for a confidence)
+        average_clips='score'),
     data_preprocessor=dict(
         type='ActionDataPreprocessor',
         # official DATA.MEAN 0.45 / DATA.STD 0.225 on 0-1 pixels
