@@ -1,4 +1,5 @@
 import copy
+import functools
 import importlib
 from pathlib import Path
 
@@ -15,6 +16,35 @@ from uniformer_mm.engine import install_weights_only_loader
 # (tests/checkpoints/test_safe_loading.py checks the import alone does not)
 install_weights_only_loader()
 
+
+def _cache_codebase_metafiles():
+    """MMEngine looks a ``mmseg::``-style base up in every metafile of the
+    codebase (200+ YAML files, ~0.5 s) before trying ``.mim/configs``, for
+    every such base of every config parsed; the answer cannot change within
+    a session, so it is looked up once."""
+    from mmengine.config import utils
+    lookup = utils._get_cfg_metainfo
+    if hasattr(lookup, 'cached'):
+        return
+
+    @functools.lru_cache(maxsize=None)
+    def cached(package_path, cfg_path):
+        try:
+            return lookup(package_path, cfg_path)
+        except ValueError as error:  # not a metafile config: a base
+            return error
+
+    def get_cfg_metainfo(package_path, cfg_path):
+        found = cached(package_path, cfg_path)
+        if isinstance(found, ValueError):
+            raise ValueError(*found.args)
+        return copy.deepcopy(found)
+
+    get_cfg_metainfo.cached = cached
+    utils._get_cfg_metainfo = get_cfg_metainfo
+
+
+_cache_codebase_metafiles()
 # the session's config, for the hooks below
 _REPORTER = []
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,11 +31,13 @@ CODEBASE_TYPES = {
     'mmpose.registry': (UniFormer, UniFormerLight),
     'mmaction.registry': (UniFormer3D, UniFormerLight3D),
 }
-# codebase -> our modules whose import registers data transforms there
+# codebase -> our modules whose import registers data transforms, dataset
+# wrappers and heads there
 CODEBASE_MODULES = {
     'mmaction':
     ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.rand_augment',
-     'uniformer_mm.datasets.repeat_aug'),
+     'uniformer_mm.datasets.repeat_aug',
+     'uniformer_mm.models.light_video_head'),
 }
 
 

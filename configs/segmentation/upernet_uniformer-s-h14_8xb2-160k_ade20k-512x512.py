@@ -51,5 +51,29 @@ param_scheduler = [
         end=160000),
 ]
 train_dataloader = dict(batch_size=2)
-# Multi-scale + flip test: `tools/test.py CONFIG CKPT --tta` uses the
-# tta_pipeline (ratios 0.5-1.75, flip) and tta_model of the upstream bases.
+# Multi-scale + flip test (`tools/test.py CONFIG CKPT --tta`, with mmseg's
+# tta_model) with the official `--aug-test` sizes: mmseg 0.x
+# MultiScaleFlipAug multiplied img_scale (2048, 512) by each ratio and
+# resized keep-ratio to fit that scale, so an image's short side becomes
+# 512 * r (its long side at most 2048 * r) whatever its own size. The mmseg
+# 1.x ade20k base resizes the original image by scale_factor=r instead,
+# which differs for every image whose short side is not 512.
+tta_scale = (2048, 512)
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(
+                    type='Resize',
+                    scale=(int(tta_scale[0] * r), int(tta_scale[1] * r)),
+                    keep_ratio=True) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ], [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]
+        ])
+]

@@ -50,12 +50,17 @@ TEMPLATES = {
         'decode_head.conv_seg.weight': ((150, 128, 1, 1), (5, 128, 1, 1)),
         'decode_head.conv_seg.bias': ((150, ), (5, )),
     }, 'mIoU'),
-    'video/custom/uniformer-xxs-res128_u4_custom-video-list-rgb.py':
-    ('video/light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_'
-     'kinetics400-rgb.py', {
-         'cls_head.fc_cls.weight': ((400, 448), (7, 448)),
-         'cls_head.fc_cls.bias': ((400, ), (7, )),
-     }, 'acc/top1'),
+    'video/custom/uniformer-xxs-res128_u4_custom-video-list-rgb.py': (
+        'video/light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_'
+        'kinetics400-rgb.py',
+        {
+            'cls_head.fc_cls.weight': ((400, 448), (7, 448)),
+            'cls_head.fc_cls.bias': ((400, ), (7, )),
+            # the class-token classifier of the hourglass models
+            'cls_head.fc_cls_token.weight': ((400, 448), (7, 448)),
+            'cls_head.fc_cls_token.bias': ((400, ), (7, )),
+        },
+        'acc/top1'),
     # the template keeps COCO's 17 keypoints: nothing to skip end to end;
     # another keypoint count is test_keypoint_count_change below
     'pose/custom/td-hm_uniformer-s_256x192_custom-coco-keypoints.py':

@@ -568,6 +568,9 @@ def _recipe_light_video(config, cfg):
     assert backbone.init_cfg.checkpoint == (
         f'checkpoints/uniformer_{arch}_{pretrain}_in1k.pth')
     assert cfg.model.cls_head.in_channels == (448 if arch == 'xxs' else 512)
+    # both official classifiers (train_net_cls.py)
+    assert cfg.model.cls_head.type == 'UniFormerLightHead'
+    assert backbone.out_cls_token is True
     assert cfg.train_dataloader.batch_size == int(m['batch'])
     assert cfg.auto_scale_lr.base_batch_size == 8 * int(m['batch'])
     assert cfg.optim_wrapper.optimizer.lr == lr
@@ -591,13 +594,15 @@ def _recipe_light_video(config, cfg):
 def _model_light_video(config, cfg, model, official_keys):
     _, key = _parse_light_video(config)
     arch, layer_scale = key[0], RECIPES_LIGHT_VIDEO[key][0]
-    # the official model also has the class-token head and its norm
+    # both classifiers and the class-token norm: the official model exactly
     dim = model.backbone.embed_dims[-1]
-    assert _params(model) + (400 * dim + 400) + 2 * dim == (
+    assert _params(model) == (
         _light_video_official_params(official_keys, arch, layer_scale))
     with torch.no_grad():
-        feats = model.eval().extract_feat(torch.randn(1, 1, 3, 4, 64, 64))[0]
+        feats, token = model.eval().extract_feat(
+            torch.randn(1, 1, 3, 4, 64, 64))[0]
     assert feats.shape[1] == dim and torch.isfinite(feats).all()
+    assert token.shape == (1, dim) and torch.isfinite(token).all()
 
 
 def _meta_light_video(model):
@@ -605,11 +610,11 @@ def _meta_light_video(model):
     _, (arch, _, _) = _parse_light_video(model['Config'])
     layer_scale = RECIPES_LIGHT_VIDEO[arch, model['Metadata']['Frames'],
                                       model['Metadata']['Resolution']][0]
-    # the recognizer with its 400-class head, as built
+    # the recognizer with its two 400-class heads and the class-token norm
     backbone = UniFormerLight3D(arch + ('-ls' if layer_scale else ''))
     dim = backbone.embed_dims[-1]
     assert model['Metadata']['Parameters'] == _params(
-        backbone) + 400 * dim + 400
+        backbone) + 2 * (400 * dim + 400) + 2 * dim
     assert 50 < model['Results'][0]['Metrics']['Top 1 Accuracy'] < 100
 
 
@@ -809,7 +814,8 @@ def test_train_pipeline_decodes_and_augments(tmp_path):
 
 def test_forward_on_a_tiny_random_clip():
     """One S recognizer of the zoo, data preprocessor included, on a tiny
-    random clip: one score per class, averaged over the clips."""
+    random clip: one score per class, the clips' logits averaged (the
+    official test sums them: same ranking)."""
     from mmaction.structures import ActionDataSample
     model = build_zoo_model(load(K400_16X4)).eval()
     torch.set_num_threads(1)
@@ -818,4 +824,10 @@ def test_forward_on_a_tiny_random_clip():
     with torch.no_grad():
         out = model.test_step(dict(inputs=[video], data_samples=[sample]))
     assert len(out) == 1 and out[0].pred_score.shape == (400, )
-    torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+    with torch.no_grad():
+        inputs = model.data_preprocessor(
+            dict(inputs=[video], data_samples=[sample]))['inputs']
+        feats, _ = model.extract_feat(inputs, test_mode=True)
+        logits = model.cls_head(feats)  # one row per clip
+    assert logits.shape == (2, 400)
+    torch.testing.assert_close(out[0].pred_score, logits.mean(0))

@@ -38,6 +38,14 @@ import torch
 from .layout import SHOWN, locate_state_dict
 
 _HEAD = ('head.weight', 'head.bias')
+# the hourglass (light) models' class-token classifier and its norm, for
+# uniformer_mm.models.light_video_head.UniFormerLightHead
+_TOKEN_HEAD = {
+    'head_cls.weight': 'cls_head.fc_cls_token.weight',
+    'head_cls.bias': 'cls_head.fc_cls_token.bias',
+    'norm_cls.weight': 'cls_head.norm_cls.weight',
+    'norm_cls.bias': 'cls_head.norm_cls.bias',
+}
 _INDEXED_LINE = re.compile(r'^(?P<name>.*\S)\s+(?P<index>\d+)$')
 
 
@@ -200,6 +208,9 @@ def convert_slowfast_to_recognizer(
 
     ``head.weight`` / ``head.bias`` become ``cls_head.fc_cls.weight`` /
     ``.bias`` (an ``I3DHead``), with their rows permuted by ``label_remap``;
+    an hourglass model's ``head_cls`` / ``norm_cls`` become
+    ``cls_head.fc_cls_token`` / ``cls_head.norm_cls`` (a
+    ``UniFormerLightHead``; ``head_cls`` rows permuted likewise);
     every other tensor becomes ``backbone.<name>`` unchanged (our
     ``UniFormer3D`` uses the official names).
 
@@ -252,19 +263,37 @@ def convert_slowfast_to_recognizer(
                 f'entry per class of the {classes}-class head); got '
                 f'{remap.numel()} entries')
         weight, bias = weight[remap], bias[remap]
+    token_head = {
+        _TOKEN_HEAD[k]: v
+        for k, v in state_dict.items() if k in _TOKEN_HEAD
+    }
+    if token_head:  # hourglass: both classifiers, rows in the same order
+        if len(token_head) != len(_TOKEN_HEAD) or token_head[
+                'cls_head.fc_cls_token.weight'].shape != weight.shape:
+            raise ValueError(
+                'the hourglass class-token classifier must be complete '
+                f'({sorted(_TOKEN_HEAD)}) and shaped as head.weight '
+                f'{tuple(weight.shape)}; got {sorted(token_head)}')
+        if label_remap is not None:
+            for k in ('cls_head.fc_cls_token.weight',
+                      'cls_head.fc_cls_token.bias'):
+                token_head[k] = token_head[k][remap]
+    backbone = re.compile(r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop|'
+                          r'cls_upsample)\.|cls_token$')
     foreign = [
-        k for k in state_dict if k not in _HEAD
-        and not re.match(r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop)\.', k)
+        k for k in state_dict
+        if k not in _HEAD and k not in _TOKEN_HEAD and not backbone.match(k)
     ]
     if foreign:
         raise ValueError(
             f'{len(foreign)} keys are neither UniFormer backbone nor head: '
             f'{foreign[:SHOWN]}; this converter handles the official '
             'UniFormer video models only')
-    out = OrderedDict(
-        (f'backbone.{k}', v) for k, v in state_dict.items() if k not in _HEAD)
+    out = OrderedDict((f'backbone.{k}', v) for k, v in state_dict.items()
+                      if k not in _HEAD and k not in _TOKEN_HEAD)
     out['cls_head.fc_cls.weight'] = weight.clone()
     out['cls_head.fc_cls.bias'] = bias.clone()
+    out.update((k, v.clone()) for k, v in token_head.items())
     return out
 
 

@@ -163,6 +163,7 @@ class _UniFormerLightBase(_UniFormerBase):
     global-attention blocks, run the hourglass way in forward.
     """
     arch_zoo = ARCH_ZOO_LIGHT_2D
+    out_cls_token = False
 
     def _resolve_arch(self, arch: Union[str, dict], owner: str) -> dict:
         return resolve_light_arch(arch, self.arch_zoo, owner)
@@ -213,6 +214,8 @@ class _UniFormerLightBase(_UniFormerBase):
         state = _Tokens(self.cls_upsample(state.cls_token), x, scores)
         state = self._run_hourglass(3, state)
         self._collect_output(3, state.x, outs)
+        if self.out_cls_token:
+            return self._outputs(outs), state.cls_token.flatten(1)
         return self._outputs(outs)
 
     def _stage_modules(self, i: int) -> List[nn.Module]:
@@ -298,6 +301,12 @@ class UniFormerLight3D(_UniFormerLightBase):
             of a layer-scale arch; an ImageNet file (which has none) leaves
             them there. The official ``'xxs-ls'`` runs used 0.1.
             Defaults to 1e-6.
+        out_cls_token (bool): Also return the class token leaving stage 4,
+            ``(outputs, cls_token)`` with ``cls_token`` (N, C_4): the input
+            of the official second classifier (``head_cls``, trained with
+            the patch-token one; see
+            :class:`~uniformer_mm.models.light_video_head.UniFormerLightHead`).
+            Defaults to False.
     """
     arch_zoo = ARCH_ZOO_LIGHT_3D
     ndim = 3
@@ -306,8 +315,10 @@ class UniFormerLight3D(_UniFormerLightBase):
                  arch: Union[str, dict] = 'xxs',
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
+                 out_cls_token: bool = False,
                  **kwargs):
         super().__init__(arch, in_channels, out_indices, **kwargs)
+        self.out_cls_token = bool(out_cls_token)
 
     def _make_patch_embed(self, stage, in_dim, dim):
         if stage > 0:
@@ -320,5 +331,6 @@ class UniFormerLight3D(_UniFormerLightBase):
     def forward(
             self,
             x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
-        """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple."""
+        """(N, C, T, H, W) -> (N, C_4, T / 2, H / 32, W / 32) or a tuple;
+        with ``out_cls_token``, ``(that, (N, C_4) class token)``."""
         return super().forward(x)

@@ -11,7 +11,9 @@
 # * 160 px crops (random-resized, area 0.08-1) and a 160 px test short side;
 # * RandAugment AA_TYPE rand-m5-n2-mstd0.25 (plain, not increasing, ops);
 # * 8 GPUs x 32 clips, lr 8e-4, weight decay 0.1, drop path 0.05, gradient
-#   checkpointing of the first 4 stage-3 blocks (CHECKPOINT_NUM).
+#   checkpointing of the first 4 stage-3 blocks (CHECKPOINT_NUM);
+# * two classifiers, on the pooled patch tokens and on the class token, with
+#   the loss 0.5 * CE + 0.5 * CE (tools/run_net_cls.py -> train_net_cls.py).
 _base_ = ['./kinetics400_16x4x1_pyav-110e.py']
 
 model = dict(
@@ -21,10 +23,14 @@ model = dict(
         arch='xxs',
         drop_path_rate=0.05,
         with_cp=[0, 0, 4, 0],
+        out_cls_token=True,  # for the class-token classifier
         init_cfg=dict(
             type='Pretrained',
             checkpoint='checkpoints/uniformer_xxs_160_in1k.pth')),
-    cls_head=dict(in_channels=448))
+    # the official two classifiers (patch tokens, class token), trained
+    # with 0.5 * CE + 0.5 * CE (tools/train_net_cls.py); tested with the
+    # patch-token one
+    cls_head=dict(type='UniFormerLightHead', in_channels=448))
 
 train_pipeline = [
     dict(type='CheckedPyAVInit'),

@@ -1,7 +1,7 @@
 # Model and optimiser shared by every UniFormer video config (no data here).
 # Official recipe (video_classification/exp/*/config.yaml + run.sh upstream):
-# AdamW, weight decay 0.05 with none on norm layers and biases
-# (ZERO_WD_1D_PARAM, BN.WEIGHT_DECAY 0), mixed precision, gradient-norm
+# AdamW, weight decay 0.05 with none on any 1-D parameter
+# (ZERO_WD_1D_PARAM True, BN.WEIGHT_DECAY 0), mixed precision, gradient-norm
 # clipping at 20 (CLIP_GRADIENT), soft cross-entropy on mixup/cutmix targets
 # with label smoothing 0.1, no dropout before the classifier.
 _base_ = ['mmaction::_base_/default_runtime.py']
@@ -31,7 +31,11 @@ model = dict(
         dropout_ratio=0.,  # the official model has no head dropout
         init_std=0.02,  # official trunc_normal_(std=.02) on the head
         label_smooth_eps=0.1,
-        average_clips='prob'),
+        # the official test sums the views' logits (TestMeter,
+        # DATA.ENSEMBLE_METHOD 'sum'): the mean of the raw scores ranks the
+        # classes the same; pred_score is therefore logits, not
+        # probabilities (softmax them for a confidence)
+        average_clips='score'),
     data_preprocessor=dict(
         type='ActionDataPreprocessor',
         # official DATA.MEAN 0.45 / DATA.STD 0.225 on 0-1 pixels
@@ -52,7 +56,11 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.),
+    # the official ZERO_WD_1D_PARAM rule (slowfast/models/optimizer.py):
+    # every 1-D parameter (norms, biases, layer-scale gammas) without decay,
+    # every other one (cls_token and pos_embed included) with it. MMEngine's
+    # flat_decay_mult is exactly that when no norm/bias mult precedes it.
+    paramwise_cfg=dict(flat_decay_mult=0.),
     clip_grad=dict(max_norm=20, norm_type=2))
 
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))

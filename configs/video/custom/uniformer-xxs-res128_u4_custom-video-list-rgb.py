@@ -14,7 +14,8 @@ num_classes = 7
 data_root = 'data/my_videos/'
 
 # the converted official Kinetics-400 model (400 classes): the backbone
-# loads; the K-class fc_cls is skipped, logged, and keeps its initialisation
+# loads; the K-class classifiers (fc_cls, fc_cls_token) are skipped, logged,
+# and keep their initialisation
 load_from = 'checkpoints/uniformer-xxs-res128_u4_k400_converted.pth'
 runner_type = 'FineTuneRunner'
 
