@@ -32,6 +32,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..datasets.paths import map_paths
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
 from .loading import install_weights_only_loader
@@ -182,13 +183,15 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
         change(f'train_cfg.max_iters {old} -> {iters} (schedulers scaled), '
                f'validation and checkpoint after iteration {iters}')
     else:
+        from .schedule import scale_schedule
         old = train_cfg.max_epochs
-        train_cfg.max_epochs = 1
+        scale_schedule(cfg, 1)
         train_cfg.val_begin = 1
         train_cfg.val_interval = 1
         hooks.checkpoint.interval = 1
         _set_dataset_indices(cfg, 'train_dataloader', train_batch * iters)
         change(f'train_cfg.max_epochs {old} -> 1 of {iters} iterations '
+               '(schedulers scaled) '
                f'({train_batch * iters} samples), validation and checkpoint '
                'after it')
     if cfg.get('val_dataloader'):
@@ -279,22 +282,17 @@ def _standin_path(root: str, path: str) -> str:
 
 
 def _rebase_dataset(dataset: dict, root: str) -> None:
-    """Point one leaf dataset config at the stand-in root (keys resolved the
-    way BaseDataset resolves them: relative to data_root when it is set)."""
-    has_root = bool(dataset.get('data_root'))
-    if has_root:
-        dataset['data_root'] = _standin_path(root, dataset['data_root'])
-    for key in ('ann_file', ):
-        value = dataset.get(key)
-        if value and (not has_root or osp.isabs(value)):
-            dataset[key] = _standin_path(root, value)
-    prefix = dataset.get('data_prefix') or {}
-    for key, value in list(prefix.items()):
-        if value and (not has_root or osp.isabs(value)):
-            prefix[key] = _standin_path(root, value)
-    # mmpose reads bbox_file as given, never under data_root
-    if dataset.get('bbox_file'):
-        dataset['bbox_file'] = _standin_path(root, dataset['bbox_file'])
+    """Point one leaf dataset or evaluator config at the stand-in root
+    (paths resolved the way BaseDataset resolves them: relative to
+    data_root when it is set; mmpose reads bbox_file as given)."""
+
+    def standin(path, key, owner):
+        if key in ('data_root', 'bbox_file') or osp.isabs(path) \
+                or not owner.get('data_root'):
+            return _standin_path(root, path)
+        return path
+
+    map_paths(dataset, standin)
 
 
 def _num_classes(cfg: Config) -> Optional[int]:
@@ -335,9 +333,8 @@ def _make_standin_data(cfg: Config, root: str, train_samples: int,
                 num_samples=samples,
                 num_classes=num_classes)
     for key in _EVALUATOR_KEYS:
-        for _, node in _walk(cfg.get(key)):
-            if isinstance(node.get('ann_file'), str):
-                node['ann_file'] = _standin_path(root, node['ann_file'])
+        if cfg.get(key):
+            _rebase_dataset(cfg[key], root)
     change(f'datasets -> stand-in data under {root} (the config\'s own '
            'layout, generated)')
     return written
