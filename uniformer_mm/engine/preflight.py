@@ -63,9 +63,13 @@ def _data_root_advice(cfg: Config) -> str:
         return (f'--data-root PATH (replaces data_root '
                 f'{cfg.data_root!r} in every dataset path and in the '
                 "evaluators' ann_file), or data_root = 'PATH' in the config")
-    return ('this config has no top-level data_root, so set each path: '
-            '--cfg-options train_dataloader.dataset.ann_file=... '
-            'val_evaluator.ann_file=... (every dataset and evaluator)')
+    return ('this config has no top-level data_root for --data-root to '
+            'replace, so set each dataset and evaluator: --cfg-options '
+            'train_dataloader.dataset.data_root=PATH '
+            'val_dataloader.dataset.data_root=PATH '
+            'test_dataloader.dataset.data_root=PATH and, where they read '
+            'one, val_evaluator.ann_file=PATH/... '
+            'test_evaluator.ann_file=PATH/...')
 
 
 def _pretrained_paths(node, where: str):

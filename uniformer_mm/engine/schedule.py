@@ -161,9 +161,10 @@ def fit_warmup_to_epoch(runner) -> List[str]:
     Returns:
         list[str]: One line per scheduler shortened.
     """
-    if not _epoch_based(runner.cfg):
-        return []
+    from mmengine.runner import EpochBasedTrainLoop
     runner._train_loop = runner.build_train_loop(runner._train_loop)
+    if not isinstance(runner._train_loop, EpochBasedTrainLoop):
+        return []
     epoch_length = len(runner.train_dataloader)
     changes = []
     for sched in _schedulers(runner.param_schedulers):
