@@ -89,6 +89,9 @@ def build_config(args) -> Config:
 def fit_schedule(cfg: Config) -> None:
     """Scale the schedulers to the run length when ``cfg.scale_schedule``;
     otherwise warn when the schedule was written for another length."""
+    train_cfg = cfg.get('train_cfg') or {}
+    if not ('max_epochs' in train_cfg or 'max_iters' in train_cfg):
+        return
     written_for, length = schedule_length(cfg), train_length(cfg)
     if cfg.get('scale_schedule'):
         for line in fit_schedule_to_run(cfg):

@@ -15,8 +15,8 @@ DET_TEMPLATE = (CONFIGS / 'detection' / 'custom' /
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool',
-                                                  ROOT / 'tools' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(
+        f'{name}_tool', ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

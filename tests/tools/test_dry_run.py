@@ -10,6 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.compat.mmengine_format_once import format_each_config_once
 from uniformer_mm.engine import dry_run as dr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +138,7 @@ def test_each_config_text_is_formatted_once_with_the_same_result():
     config_module.FormatCode = counting
     try:
         plain = cfg.pretty_text
-        with dr._format_each_config_once():
+        with format_each_config_once():
             texts = [cfg.pretty_text for _ in range(5)]
             other_text = other.pretty_text
         assert config_module.FormatCode is counting  # restored on exit
@@ -146,6 +147,19 @@ def test_each_config_text_is_formatted_once_with_the_same_result():
     assert texts == [plain] * 5 and other_text != plain
     # one call outside, then one per distinct text inside
     assert len(calls) == 3
+
+
+def test_format_patch_does_nothing_on_unchecked_mmengine(monkeypatch):
+    import mmengine
+    import mmengine.config.config as config_module
+    original = config_module.FormatCode
+    monkeypatch.setattr(mmengine, '__version__', '0.11.0')
+    with format_each_config_once():
+        assert config_module.FormatCode is original
+    monkeypatch.setattr(mmengine, '__version__', '0.10.7')
+    with format_each_config_once():
+        assert config_module.FormatCode is not original
+    assert config_module.FormatCode is original
 
 
 def test_standin_weights_never_replace_a_real_file(tmp_path):

@@ -15,11 +15,10 @@ stand-in data, before a job is queued on a cluster.
    one more iteration, and tests the resumed checkpoint with the config's
    own test pipeline and evaluator on one or two samples.
 
-``small_inputs=True`` (the zoo tests in CI) also shrinks image, crop and
-clip sizes and the number of test clips, each reported as a change; a user's
-dry run keeps the config's own scales.
+``small_inputs=True`` (the zoo tests in CI, :mod:`.dry_run_ci`) also
+shrinks image, crop and clip sizes and the number of test clips, each
+reported as a change; a user's dry run keeps the config's own scales.
 """
-import contextlib
 import copy
 import os
 import os.path as osp
@@ -32,9 +31,11 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..compat.mmengine_format_once import format_each_config_once
 from ..datasets.paths import map_paths
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
+from .dry_run_ci import shrink_inputs
 from .loading import install_weights_only_loader
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
@@ -79,31 +80,6 @@ def _fmt(value) -> str:
 
 
 # ----------------------------------------------------------- config walks --
-def _pipelines(cfg: Config) -> Iterator[Tuple[str, list]]:
-    for key in _LOADER_KEYS:
-        loader = cfg.get(key)
-        if not loader:
-            continue
-        for dataset in leaf_datasets(loader.get('dataset')):
-            if dataset.get('pipeline'):
-                yield key.split('_')[0], dataset['pipeline']
-
-
-def _transforms(pipeline) -> Iterator[dict]:
-    """Every transform dict of a pipeline, also inside RandomChoice /
-    TestTimeAug style containers."""
-    for item in pipeline:
-        if isinstance(item, (list, tuple)):
-            yield from _transforms(item)
-        elif isinstance(item, dict):
-            yield item
-            for key in ('transforms', 'transform'):
-                if isinstance(item.get(key), (list, tuple)):
-                    yield from _transforms(item[key])
-                elif isinstance(item.get(key), dict):
-                    yield from _transforms([item[key]])
-
-
 def _walk(node, where: str = '') -> Iterator[Tuple[str, dict]]:
     """Every dict in a config tree, with its dotted location."""
     if isinstance(node, dict):
@@ -210,66 +186,6 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
         logger.interval = 1
         change('default_hooks.logger.interval -> 1 (log every iteration)')
     change(f'validation and test on {eval_samples} sample(s)')
-
-
-# ---------------------------------------------------------- small inputs --
-def _smaller(value, factor: float):
-    """A size scaled by ``factor``, rounded to a multiple of 32 (>= 32);
-    -1 and other non-positive placeholders stay."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(_smaller(v, factor) for v in value)
-    if isinstance(value, (int, float)) and value > 0:
-        return max(32, int(round(value * factor / 32)) * 32)
-    return value
-
-
-_SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
-_SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
-             'DenseSampleFrames')
-
-
-def _shrink_inputs(cfg: Config,
-                   change: _Changes,
-                   factor: float = 0.25,
-                   max_clip_len: int = 8,
-                   max_test_clips: int = 2) -> None:
-    """CI mode: smaller images, crops and clips, fewer test clips. Pose
-    configs keep their sizes (the codec ties them to the head)."""
-    if cfg.get('default_scope') == 'mmpose':
-        return
-    sizes = clips = views = 0
-    for split, pipeline in _pipelines(cfg):
-        for t in _transforms(pipeline):
-            for key in _SIZE_KEYS:
-                if key in t and not isinstance(t[key], (str, bool)):
-                    t[key] = _smaller(t[key], factor)
-                    sizes += 1
-            if t.get('type') in _SAMPLERS:
-                if t.get('clip_len', 0) > max_clip_len:
-                    t['clip_len'] = max_clip_len
-                    clips += 1
-                if split != 'train' and t.get('num_clips', 1) > max_test_clips:
-                    t['num_clips'] = max_test_clips
-                    views += 1
-    model = cfg.model
-    preprocessor = model.get('data_preprocessor') or {}
-    if preprocessor.get('size'):
-        preprocessor['size'] = _smaller(preprocessor['size'], factor)
-        sizes += 1
-    test_cfg = model.get('test_cfg') or {}
-    if test_cfg.get('mode') == 'slide':
-        test_cfg['crop_size'] = _smaller(test_cfg['crop_size'], factor)
-        test_cfg['stride'] = _smaller(test_cfg['stride'], factor)
-        sizes += 1
-    if sizes:
-        change(f'small inputs (CI mode): {sizes} image/crop sizes x{factor} '
-               '(multiples of 32, e.g. 224 -> 64)')
-    if clips:
-        change(f'small inputs (CI mode): clip_len <= {max_clip_len} in '
-               f'{clips} samplers')
-    if views:
-        change(f'small inputs (CI mode): test clips <= {max_test_clips} in '
-               f'{views} samplers')
 
 
 # ------------------------------------------------------------ stand-ins --
@@ -495,7 +411,7 @@ def _prepare(config, work_dir: str, iters: int, small_inputs: bool,
     eval_samples = 1 if small_inputs else 2
     _adapt_schedule(cfg, iters, train_batch, eval_samples, change)
     if small_inputs:
-        _shrink_inputs(cfg, change)
+        shrink_inputs(cfg, change)
     return cfg, train_batch, eval_samples
 
 
@@ -510,33 +426,6 @@ def _runner_cfg(cfg: Config, phase: str) -> Config:
     if run.get('visualizer'):
         run.visualizer.name = run.experiment_name
     return run
-
-
-@contextlib.contextmanager
-def _format_each_config_once() -> Iterator[None]:
-    """Format each distinct config text with yapf once for the dry run.
-
-    A Runner asks for ``cfg.pretty_text`` five or six times for the same
-    config (log, message hub, dumped config, visualizer, each checkpoint's
-    meta), and MMEngine re-runs yapf every time: ~0.8 s each, measured 40 %
-    of a CI-mode dry run of a video config. yapf is a pure function of its
-    arguments, so a cache keyed on them gives the same text.
-    """
-    import mmengine.config.config as config_module
-    format_code = config_module.FormatCode
-    formatted = {}
-
-    def format_once(*args, **kwargs):
-        key = repr((args, sorted(kwargs.items())))
-        if key not in formatted:
-            formatted[key] = format_code(*args, **kwargs)
-        return formatted[key]
-
-    config_module.FormatCode = format_once
-    try:
-        yield
-    finally:
-        config_module.FormatCode = format_code
 
 
 def _train(cfg: Config, stage: str, until: int,
@@ -587,7 +476,7 @@ def dry_run(config,
     change = _Changes(report)
     result = DryRunResult(ok=False, changes=change.items)
     stage = 'config'
-    with _format_each_config_once():
+    with format_each_config_once():
         try:
             cfg, batch, samples = _prepare(config, work_dir, iters,
                                            small_inputs, cfg_options, change)
