@@ -32,7 +32,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
 from ..compat.mmengine_format_once import format_each_config_once
-from ..datasets.paths import map_paths
+from ..datasets.paths import map_paths, set_data_root
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
 from .dry_run_ci import shrink_inputs
@@ -361,10 +361,33 @@ def _standin_weights(cfg: Config, root: str, change: _Changes) -> None:
             change(f'load_from: the real {load_from} is used')
             return
         path = osp.join(root, STANDIN_WEIGHTS_PREFIX + osp.basename(load_from))
-        _write_standin_model(cfg, path)
+        base = _base_config(cfg) if cfg.get('runner_type') == \
+            'FineTuneRunner' else None
+        _write_standin_model(cfg if base is None else base, path)
         cfg.load_from = path
-        change(f'load_from {load_from} -> {path} (random weights of this '
-               'model, in the layout tools/train.py writes)')
+        if base is None:
+            change(f'load_from {load_from} -> {path} (random weights of this '
+                   'model, in the layout tools/train.py writes)')
+        else:
+            change(f'load_from {load_from} -> {path} (random weights of the '
+                   f'_base_ model {osp.basename(base.filename)}, its class '
+                   'count: the load_from lines of the train stage show the '
+                   'class-specific tensors fine-tuning re-initialises)')
+
+
+def _base_config(cfg: Config) -> Optional[Config]:
+    """The config's first ``_base_`` (a fine-tuning template's zoo config,
+    whose whole-model checkpoint ``load_from`` names), or None."""
+    filename = getattr(cfg, 'filename', None)
+    if not filename or not osp.isfile(filename):
+        return None
+    bases = Config._get_base_files(filename)
+    if not bases:
+        return None
+    path, scope = Config._get_cfg_path(bases[0], filename)
+    if scope is None:  # relative to the config, as MMEngine resolves it
+        path = osp.join(osp.dirname(filename), path)
+    return Config.fromfile(path)
 
 
 def _write_standin_model(cfg: Config, path: str) -> None:
@@ -380,16 +403,86 @@ def _write_standin_model(cfg: Config, path: str) -> None:
     os.replace(tmp, path)
 
 
+# ------------------------------------------------------------- own data --
+def _coco_class_check(dataset, classes) -> Tuple[List[str], List[str]]:
+    """Config classes absent from a COCO json, and json categories the
+    config leaves out (their annotations are not used)."""
+    names = [c['name'] for c in dataset.coco.cats.values()]
+    return ([c for c in classes if c not in names],
+            [n for n in names if n not in classes])
+
+
+def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
+                    change: _Changes) -> None:
+    """The user's own files: every path there, the classes against the
+    annotations, and the first ``samples`` training samples through the
+    train pipeline (the train stage then trains on them)."""
+    from mmengine.registry import DATASETS, init_default_scope
+
+    from .preflight import check_dataset_paths
+    try:
+        check_dataset_paths(cfg)
+    except FileNotFoundError as err:
+        raise DryRunError('data', str(err)) from None
+    init_default_scope(cfg.default_scope)
+    for key in _LOADER_KEYS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for leaf in leaf_datasets(loader.get('dataset')):
+            plain = copy.deepcopy(leaf.to_dict() if isinstance(
+                leaf, ConfigDict) else dict(leaf))
+            plain.pop('indices', None)
+            dataset = DATASETS.build(plain)
+            classes = list(dataset.metainfo.get('classes') or [])
+            report(f'own data: {key.split("_")[0]}: {len(dataset)} samples, '
+                   f'{len(classes)} classes {tuple(classes)} '
+                   f'({type(dataset).__name__} under '
+                   f'{plain.get("data_root") or plain.get("ann_file")})')
+            if len(dataset) == 0:
+                raise DryRunError(
+                    'data', f'{key}: no samples in {plain.get("ann_file")} '
+                    '(COCO: images without annotations are dropped by '
+                    'filter_cfg.filter_empty_gt)')
+            if hasattr(dataset, 'coco') and classes:
+                absent, unused = _coco_class_check(dataset, classes)
+                if absent:
+                    raise DryRunError(
+                        'data', f'{key}: classes {absent} of the config are '
+                        'not categories of its annotation file (categories: '
+                        f'{[c["name"] for c in dataset.coco.cats.values()]})'
+                        ': set classes to the category names')
+                if unused:
+                    report(f'own data: {key}: categories {unused} of the '
+                           'annotation file are not in classes: their '
+                           'annotations are not used')
+            if key == 'train_dataloader':
+                for index in range(min(samples, len(dataset))):
+                    packed = dataset[index]
+                    shape = tuple(packed['inputs'].shape) if hasattr(
+                        packed.get('inputs'), 'shape') else '?'
+                    report(f'own data: train sample {index} through the '
+                           f'train pipeline: inputs {shape}')
+    change('datasets: your own data as the config names it (train on the '
+           'first samples, evaluate on the first)')
+
+
 # --------------------------------------------------------------- stages --
-def _prepare(config, work_dir: str, iters: int, small_inputs: bool,
+def _prepare(config,
+             work_dir: str,
+             iters: int,
+             small_inputs: bool,
              cfg_options: Optional[dict],
-             change: _Changes) -> Tuple[Config, int, int]:
+             change: _Changes,
+             data_root: Optional[str] = None) -> Tuple[Config, int, int]:
     """The config as the dry run runs it, its training batch size and its
     number of evaluation samples."""
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = copy.deepcopy(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    if data_root:
+        set_data_root(cfg, data_root)
     if cfg.get('default_scope') not in ('mmdet', 'mmseg', 'mmpose',
                                         'mmaction'):
         raise DryRunError(
@@ -448,7 +541,9 @@ def dry_run(config,
             iters: int = 2,
             small_inputs: bool = False,
             cfg_options: Optional[dict] = None,
-            report: Callable[[str], None] = print) -> DryRunResult:
+            report: Callable[[str], None] = print,
+            own_data: bool = False,
+            data_root: Optional[str] = None) -> DryRunResult:
     """Train, checkpoint, resume and test ``config`` on stand-in data.
 
     Args:
@@ -465,6 +560,10 @@ def dry_run(config,
             first, as ``--cfg-options``.
         report (callable): Receives every change made and every stage
             reached, one line each. Defaults to ``print``.
+        own_data (bool): Run on the data set the config names instead of
+            stand-in data: check its files and classes and pass its first
+            samples through the pipelines. Defaults to False.
+        data_root (str, optional): As ``tools/train.py --data-root``.
 
     Returns:
         DryRunResult: ``ok`` only when every stage ran.
@@ -479,14 +578,18 @@ def dry_run(config,
     with format_each_config_once():
         try:
             cfg, batch, samples = _prepare(config, work_dir, iters,
-                                           small_inputs, cfg_options, change)
+                                           small_inputs, cfg_options, change,
+                                           data_root)
             stage = 'data'
-            _make_standin_data(
-                cfg,
-                osp.join(standin_dir, 'data'),
-                train_samples=batch * iters,
-                eval_samples=samples,
-                change=change)
+            if own_data:
+                _check_own_data(cfg, batch * iters, report, change)
+            else:
+                _make_standin_data(
+                    cfg,
+                    osp.join(standin_dir, 'data'),
+                    train_samples=batch * iters,
+                    eval_samples=samples,
+                    change=change)
             stage = 'weights'
             _standin_weights(cfg, osp.join(standin_dir, 'weights'), change)
 
