@@ -17,6 +17,16 @@ happens later, and only if the modules concerned are imported:
   ``_base_ = ['uniformer_mm::detection/...']`` and ``Config.fromfile(...)``
   work without importing ``uniformer_mm`` first. (MMEngine 0.10 offers no
   registration API: open-mmlab/mmengine#1411 proposed one and was closed.)
+* ``mmengine.config.config``: MMEngine gives every typed dict of a
+  ``package::`` base the registry scope ``_scope_=package``, the
+  OpenMMLab convention of one package, one codebase. ``uniformer_mm``
+  configs belong to four codebases (their ``default_scope``), so an
+  inherited ``TopdownPoseEstimator`` or pose ``CocoDataset`` was looked up in
+  a ``uniformer_mm`` registry and not found. Once that module has been
+  executed, ``Config._get_cfg_path`` answers ``uniformer_mm::`` paths with
+  no scope: their names resolve in the config's ``default_scope``, as for a
+  relative ``_base_`` (MMEngine 0.x; does nothing where that method is
+  missing).
 
 Both are fail-safe: an error here must never break an unrelated program.
 """
@@ -25,6 +35,7 @@ import sys
 _DRN_PACKAGE = 'mmaction.models.localizers.drn'
 _DRN_MODULE = _DRN_PACKAGE + '.drn'
 _MMENGINE_CONFIG_UTILS = 'mmengine.config.utils'
+_MMENGINE_CONFIG = 'mmengine.config.config'
 
 # The key users write before '::' and the value MMEngine hands to
 # mmengine.utils.get_installed_path. A module *inside* the package rather
@@ -84,17 +95,21 @@ class _RegisteringLoader:
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        register_config_package(module)
+        if module.__name__ == _MMENGINE_CONFIG:
+            unscope_package_configs(module)
+        else:
+            register_config_package(module)
 
     def __getattr__(self, name):  # get_source, get_code, ... for tools
         return getattr(self._loader, name)
 
 
 class MMEngineConfigFinder:
-    """Wraps the loader of ``mmengine.config.utils`` (inserted first)."""
+    """Wraps the loaders of ``mmengine.config.utils`` and
+    ``mmengine.config.config`` (inserted first)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != _MMENGINE_CONFIG_UTILS:
+        if fullname not in (_MMENGINE_CONFIG_UTILS, _MMENGINE_CONFIG):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, 'find_spec'):
@@ -115,6 +130,24 @@ def register_config_package(utils_module) -> None:
         pass
 
 
+def unscope_package_configs(config_module) -> None:
+    """``uniformer_mm::`` bases without a registry scope (idempotent)."""
+    try:
+        config_cls = config_module.Config
+        original = config_cls.__dict__['_get_cfg_path'].__func__
+        if getattr(original, 'unscoped', False):
+            return
+
+        def _get_cfg_path(cfg_path, filename):
+            path, scope = original(cfg_path, filename)
+            return path, (None if scope == CONFIG_SCOPE else scope)
+
+        _get_cfg_path.unscoped = True
+        config_cls._get_cfg_path = staticmethod(_get_cfg_path)
+    except Exception:  # another MMEngine: nothing to do
+        pass
+
+
 def install() -> None:
     """Install both finders once; never raises."""
     try:
@@ -122,9 +155,13 @@ def install() -> None:
         if not any(isinstance(f, DRNStandInFinder) for f in meta_path):
             meta_path.append(DRNStandInFinder())
         utils_module = sys.modules.get(_MMENGINE_CONFIG_UTILS)
-        if utils_module is not None:  # imported before us: register now
+        config_module = sys.modules.get(_MMENGINE_CONFIG)
+        if utils_module is not None:  # imported before us: patch now
             register_config_package(utils_module)
-        elif not any(isinstance(f, MMEngineConfigFinder) for f in meta_path):
+        if config_module is not None:
+            unscope_package_configs(config_module)
+        if (utils_module is None or config_module is None) and not any(
+                isinstance(f, MMEngineConfigFinder) for f in meta_path):
             meta_path.insert(0, MMEngineConfigFinder())
     except Exception:
         pass

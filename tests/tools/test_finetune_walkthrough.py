@@ -43,8 +43,7 @@ def write_coco_set(root: Path, split: str, count: int, seed: int) -> None:
         for shape in range(1 + index % 2):
             cat_id = CATEGORIES[(index + shape) % 3][0]
             w, h = (int(v) for v in rng.integers(16, 28, size=2))
-            x = int(rng.integers(0, SIZE - w)) if shape == 0 else \
-                int(rng.integers(0, SIZE - w))
+            x = int(rng.integers(0, SIZE - w))
             y = int(rng.integers(0, SIZE // 2 - h // 2)) if shape == 0 \
                 else int(rng.integers(SIZE // 2, SIZE - h))
             image[y:y + h, x:x + w] = COLOURS[cat_id][::-1]  # BGR

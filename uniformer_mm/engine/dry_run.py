@@ -384,9 +384,7 @@ def _base_config(cfg: Config) -> Optional[Config]:
     bases = Config._get_base_files(filename)
     if not bases:
         return None
-    path, scope = Config._get_cfg_path(bases[0], filename)
-    if scope is None:  # relative to the config, as MMEngine resolves it
-        path = osp.join(osp.dirname(filename), path)
+    path, _ = Config._get_cfg_path(bases[0], filename)
     return Config.fromfile(path)
 
 

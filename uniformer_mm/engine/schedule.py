@@ -13,8 +13,7 @@ The rule, with ``ratio = new length / old length`` in the loop's unit
 
 * ``begin``, ``end``, ``milestones``, ``T_max`` of every scheduler are
   multiplied by ``ratio``: rounded, ``end`` at least ``begin + 1``, nothing
-  past the new run; a ``convert_to_iter_based`` scheduler keeps fractional
-  epochs (MMEngine converts them to iterations with the real epoch length).
+  past the new run.
 * Iteration-counted schedulers of an epoch-based loop (MMDetection's and
   MMPose's 500-iteration warm-up) are scaled by the same ratio. Their real
   length in iterations depends on the size of the new data set, known only
@@ -57,15 +56,10 @@ def train_length(cfg) -> int:
 
 
 def _scale_one(sched: dict, ratio: float, limit: Optional[int]) -> None:
-    fractional = bool(sched.get('convert_to_iter_based'))
 
     def scaled(value, low=0):
-        value = value * ratio
-        if not fractional:
-            value = max(low, int(round(value)))
-        if limit is not None:
-            value = min(limit, value)
-        return value
+        value = max(low, int(round(value * ratio)))
+        return value if limit is None else min(limit, value)
 
     for key in _COUNTS:
         if isinstance(sched.get(key), (int, float)) and not (
@@ -73,7 +67,7 @@ def _scale_one(sched: dict, ratio: float, limit: Optional[int]) -> None:
             sched[key] = scaled(sched[key], low=1 if key != 'begin' else 0)
     begin, end = sched.get('begin', 0), sched.get('end')
     if end is not None and end <= begin:
-        sched['end'] = begin + (1 if not fractional else ratio)
+        sched['end'] = begin + 1
     if sched.get('milestones'):
         sched['milestones'] = [scaled(m, low=1) for m in sched['milestones']]
 
