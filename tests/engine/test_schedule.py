@@ -1,6 +1,7 @@
 """tools/train.py --scale-schedule: the schedulers follow the run length."""
 import importlib.util
 import logging
+import math
 
 import pytest
 import torch
@@ -104,26 +105,55 @@ class _Toy(torch.nn.Module):
         return []
 
 
-def test_a_short_fine_tune_leaves_warm_up(tmp_path):
-    """The 1x recipe on 12 samples, batch 2, 4 epochs (24 iterations):
-    scaled, the 500-iteration warm-up (x 4/12 = 167, still longer than the
-    run) ends with the first epoch, and the lr is the base lr from then on
-    until the first (scaled) milestone, epoch 3."""
+def _lr_per_iteration(cfg, tmp_path, fit_to_epoch=True):
+    """Train the toy model under ``cfg`` (schedule scaled as
+    tools/train.py does) and return the lr of each iteration."""
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
-    base_lr = 1e-4
     cfg = Config(
         dict(
             model=_Toy(),
             work_dir=str(tmp_path),
             train_dataloader=dict(
                 dataset=list(range(12)),
-                sampler=dict(type='DefaultSampler', shuffle=False),
+                # InfiniteSampler: MMEngine sleeps 2 s when an iteration
+                # loop restarts a DefaultSampler's loader
+                sampler=dict(
+                    type='DefaultSampler' if cfg['train_cfg'].get(
+                        'by_epoch') else 'InfiniteSampler',
+                    shuffle=False),
                 collate_fn=dict(type='default_collate'),
                 batch_size=2,
                 num_workers=0),
-            optim_wrapper=dict(
-                optimizer=dict(type='SGD', lr=base_lr, momentum=0)),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=1e-4)),
+            default_hooks=dict(logger=None, checkpoint=None),
+            env_cfg=dict(dist_cfg=dict(backend='gloo')),
+            log_level='WARNING',
+            **cfg))
+    fit_schedule_to_run(cfg)
+    runner = Runner(**cfg)
+    fit_warmup_to_epoch(runner)
+    lrs = []
+
+    class Record(Hook):
+        priority = 'LOWEST'
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
+
+    runner.register_hook(Record())
+    runner.train()
+    return lrs
+
+
+def test_a_short_fine_tune_leaves_warm_up(tmp_path):
+    """The 1x recipe on 12 samples, batch 2, 4 epochs (24 iterations):
+    scaled, the 500-iteration warm-up (x 4/12 = 167, still longer than the
+    run) ends with the first epoch, and the lr is the base lr from then on
+    until the first (scaled) milestone, epoch 3."""
+    base_lr = 1e-4
+    lrs = _lr_per_iteration(
+        dict(
             param_scheduler=[
                 dict(
                     type='LinearLR',
@@ -139,25 +169,42 @@ def test_a_short_fine_tune_leaves_warm_up(tmp_path):
                     milestones=[8, 11],
                     gamma=0.1)
             ],
-            train_cfg=dict(by_epoch=True, max_epochs=4),
-            default_hooks=dict(logger=None, checkpoint=None),
-            env_cfg=dict(dist_cfg=dict(backend='gloo')),
-            log_level='WARNING'))
-    fit_schedule_to_run(cfg)
-    runner = Runner(**cfg)
-    assert fit_warmup_to_epoch(runner)  # 167 > the epoch's 6 iterations
-    lrs = []
-
-    class Record(Hook):
-        priority = 'LOWEST'
-
-        def before_train_iter(self, runner, batch_idx, data_batch=None):
-            lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
-
-    runner.register_hook(Record())
-    runner.train()
+            train_cfg=dict(by_epoch=True, max_epochs=4)), tmp_path)
     assert len(lrs) == 24
     assert lrs[0] == pytest.approx(base_lr * 0.001)
     assert all(a < b for a, b in zip(lrs[:6], lrs[1:6]))  # warming up
-    assert lrs[6:18] == pytest.approx([base_lr] * 12)  # epochs 1-2
+    assert lrs[5:18] == pytest.approx([base_lr] * 13)  # epochs 1-2
     assert lrs[18:] == pytest.approx([base_lr * 0.1] * 6)  # after epoch 3
+
+
+def test_a_short_iteration_run_leaves_warm_up(tmp_path):
+    """The Semantic FPN recipe (1000-iteration warm-up from 0.1x, cosine
+    over 80k) cut to 20 iterations: 1000 x 20 / 80000 rounds to 0, and 1
+    MMEngine's LinearLR never leaves (it reaches its end factor at step
+    end - 1); the scaled warm-up spans 2 steps and the lr reaches the
+    cosine curve of the base lr."""
+    base_lr = 1e-4
+    lrs = _lr_per_iteration(
+        dict(
+            param_scheduler=[
+                dict(
+                    type='LinearLR',
+                    start_factor=0.1,
+                    by_epoch=False,
+                    begin=0,
+                    end=1000),
+                dict(
+                    type='CosineAnnealingLR',
+                    eta_min_ratio=1e-8,
+                    by_epoch=False,
+                    begin=0,
+                    end=80000)
+            ],
+            train_cfg=dict(by_epoch=False, max_iters=20)), tmp_path)
+    assert len(lrs) == 20
+    assert lrs[0] == pytest.approx(base_lr * 0.1)
+    cosine = [
+        base_lr * (1 + math.cos(math.pi * step / 20)) / 2
+        for step in range(20)
+    ]
+    assert lrs[1:] == pytest.approx(cosine[1:], rel=1e-3, abs=1e-9)

@@ -12,8 +12,9 @@ The rule, with ``ratio = new length / old length`` in the loop's unit
 (epochs for ``EpochBasedTrainLoop``, iterations for ``IterBasedTrainLoop``):
 
 * ``begin``, ``end``, ``milestones``, ``T_max`` of every scheduler are
-  multiplied by ``ratio``: rounded, ``end`` at least ``begin + 1``, nothing
-  past the new run.
+  multiplied by ``ratio``: rounded, ``end`` at least ``begin + 2`` (a
+  linear warm-up reaches its end factor at ``end - 1``), nothing past the
+  new run.
 * Iteration-counted schedulers of an epoch-based loop (MMDetection's and
   MMPose's 500-iteration warm-up) are scaled by the same ratio. Their real
   length in iterations depends on the size of the new data set, known only
@@ -26,6 +27,7 @@ from typing import List, Optional
 from mmengine.logging import print_log
 
 _COUNTS = ('begin', 'end', 'T_max')
+_MIN_SPAN = 2
 
 
 def _schedulers(schedulers) -> List[dict]:
@@ -65,9 +67,11 @@ def _scale_one(sched: dict, ratio: float, limit: Optional[int]) -> None:
         if isinstance(sched.get(key), (int, float)) and not (
                 key == 'end' and sched[key] >= 1e9):  # INF stays INF
             sched[key] = scaled(sched[key], low=1 if key != 'begin' else 0)
+    # MMEngine's linear schedulers reach their end factor at step end - 1:
+    # a span of one step would stay at start_factor for the whole run
     begin, end = sched.get('begin', 0), sched.get('end')
-    if end is not None and end <= begin:
-        sched['end'] = begin + 1
+    if end is not None and end < begin + _MIN_SPAN:
+        sched['end'] = begin + _MIN_SPAN
     if sched.get('milestones'):
         sched['milestones'] = [scaled(m, low=1) for m in sched['milestones']]
 
@@ -166,7 +170,7 @@ def fit_warmup_to_epoch(runner) -> List[str]:
                 epoch_length:
             continue
         old = sched['end']
-        sched['end'] = max(sched.get('begin', 0) + 1, epoch_length)
+        sched['end'] = max(sched.get('begin', 0) + _MIN_SPAN, epoch_length)
         changes.append(f'{sched.get("type")} (by_epoch=False) end {old} -> '
                        f'{sched["end"]} iterations: ends with the first '
                        f'epoch ({epoch_length} iterations) of this data set')
