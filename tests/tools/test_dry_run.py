@@ -235,3 +235,64 @@ def test_cli_exit_status_and_last_line(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == \
         'dry-run FAILED at config: the config has no train_dataloader'
+
+
+def _own_coco_set(root, names):
+    import json
+
+    import cv2
+    import numpy as np
+    (root / 'annotations').mkdir(parents=True)
+    for split in ('train', 'val'):
+        (root / split).mkdir()
+        cv2.imwrite(str(root / split / 'a.jpg'), np.zeros((32, 32, 3),
+                                                          np.uint8))
+        (root / 'annotations' / f'{split}.json').write_text(
+            json.dumps(
+                dict(
+                    images=[dict(id=1, file_name='a.jpg', width=32,
+                                 height=32)],
+                    annotations=[
+                        dict(
+                            id=1,
+                            image_id=1,
+                            category_id=7,
+                            bbox=[4, 4, 10, 10],
+                            area=100,
+                            iscrowd=0,
+                            segmentation=[[4, 4, 14, 4, 14, 14, 4, 14]])
+                    ],
+                    categories=[
+                        dict(id=5 + 2 * i, name=n)
+                        for i, n in enumerate(names)
+                    ])))
+
+
+def test_own_data_checks_files_and_classes(tmp_path):
+    """--own-data: a class that is no category of the json stops the run at
+    the data stage naming both lists; a missing file names the file."""
+    template = ROOT / 'configs' / 'detection' / 'custom' / \
+        'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py'
+    _own_coco_set(tmp_path / 'shapes', ['red', 'green', 'blue'])
+    cfg = Config.fromfile(str(template))
+    dr.set_data_root(cfg, str(tmp_path / 'shapes'))
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='PackDetInputs')
+    ]
+    lines = []
+    change = dr._Changes(lines.append)
+    with pytest.raises(dr.DryRunError, match=r"classes \['cat', 'dog', "
+                       r"'bird'\] of the config are not categories of .*"
+                       r"train.json \(its categories: \['red', 'green', "
+                       r"'blue'\]\)"):
+        dr._check_own_data(cfg, 1, lines.append, change)
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.metainfo = dict(
+            classes=('red', 'green', 'blue'))
+    dr._check_own_data(cfg, 1, lines.append, change)
+    assert any('own data: train: 1 samples, 3 classes' in line
+               for line in lines)
+    (tmp_path / 'shapes' / 'annotations' / 'val.json').unlink()
+    with pytest.raises(dr.DryRunError, match='val.json'):
+        dr._check_own_data(cfg, 1, lines.append, change)

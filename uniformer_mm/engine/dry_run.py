@@ -402,12 +402,18 @@ def _write_standin_model(cfg: Config, path: str) -> None:
 
 
 # ------------------------------------------------------------- own data --
-def _coco_class_check(dataset, classes) -> Tuple[List[str], List[str]]:
-    """Config classes absent from a COCO json, and json categories the
-    config leaves out (their annotations are not used)."""
-    names = [c['name'] for c in dataset.coco.cats.values()]
-    return ([c for c in classes if c not in names],
-            [n for n in names if n not in classes])
+def _coco_categories(dataset: dict) -> Optional[List[str]]:
+    """The category names of a dataset config's COCO-format annotation
+    file, None for other formats."""
+    import json
+    ann_file = dataset.get('ann_file')
+    if not (isinstance(ann_file, str) and ann_file.endswith('.json')):
+        return None
+    if dataset.get('data_root') and not osp.isabs(ann_file):
+        ann_file = osp.join(dataset['data_root'], ann_file)
+    with open(ann_file) as f:
+        categories = json.load(f).get('categories')
+    return None if categories is None else [c['name'] for c in categories]
 
 
 def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
@@ -431,6 +437,23 @@ def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
             plain = copy.deepcopy(leaf.to_dict() if isinstance(
                 leaf, ConfigDict) else dict(leaf))
             plain.pop('indices', None)
+            classes = list((plain.get('metainfo') or {}).get('classes') or [])
+            # before building: a COCO set without the classes has no images
+            names = _coco_categories(plain) if cfg.default_scope == \
+                'mmdet' else None
+            if names is not None and classes:
+                absent = [c for c in classes if c not in names]
+                unused = [n for n in names if n not in classes]
+                if absent:
+                    raise DryRunError(
+                        'data', f'{key}: classes {absent} of the config are '
+                        f'not categories of {plain["ann_file"]} (its '
+                        f'categories: {names}): set classes to the category '
+                        'names')
+                if unused:
+                    report(f'own data: {key}: categories {unused} of the '
+                           'annotation file are not in classes: their '
+                           'annotations are not used')
             dataset = DATASETS.build(plain)
             classes = list(dataset.metainfo.get('classes') or [])
             report(f'own data: {key.split("_")[0]}: {len(dataset)} samples, '
@@ -442,18 +465,6 @@ def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
                     'data', f'{key}: no samples in {plain.get("ann_file")} '
                     '(COCO: images without annotations are dropped by '
                     'filter_cfg.filter_empty_gt)')
-            if hasattr(dataset, 'coco') and classes:
-                absent, unused = _coco_class_check(dataset, classes)
-                if absent:
-                    raise DryRunError(
-                        'data', f'{key}: classes {absent} of the config are '
-                        'not categories of its annotation file (categories: '
-                        f'{[c["name"] for c in dataset.coco.cats.values()]})'
-                        ': set classes to the category names')
-                if unused:
-                    report(f'own data: {key}: categories {unused} of the '
-                           'annotation file are not in classes: their '
-                           'annotations are not used')
             if key == 'train_dataloader':
                 for index in range(min(samples, len(dataset))):
                     packed = dataset[index]
