@@ -24,8 +24,8 @@ from uniformer_mm.engine.cli import (add_common_args,
                                      add_weights_only_checkpoint_hook,
                                      build_runner, load_config, parse)
 from uniformer_mm.engine.schedule import (fit_schedule_to_run,
-                                          fit_warmup_to_epoch,
-                                          schedule_length, train_length)
+                                          fit_warmup_to_epoch, schedule_length,
+                                          train_length)
 
 
 def parse_args(argv=None):
@@ -102,7 +102,9 @@ def fit_schedule(cfg: Config) -> None:
             f'{"epochs" if "max_epochs" in cfg.train_cfg else "iterations"}'
             f' and this run has {length}: warm-up, milestones and decay '
             'keep their positions. Pass --scale-schedule to scale them '
-            'with the run.', 'current', level=logging.WARNING)
+            'with the run.',
+            'current',
+            level=logging.WARNING)
 
 
 def main(argv=None):

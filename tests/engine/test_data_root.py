@@ -4,14 +4,15 @@ missing-checkpoint messages name the file kind and a switch that works."""
 import importlib.util
 
 import pytest
+from conftest import CONFIGS, ROOT
 from mmengine.config import Config
 
-from conftest import CONFIGS, ROOT
 from uniformer_mm.datasets.paths import rebase_paths, set_data_root
 from uniformer_mm.engine import check_checkpoint_paths, check_dataset_paths
 
-DET_TEMPLATE = (CONFIGS / 'detection' / 'custom' /
-                'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
+DET_TEMPLATE = (
+    CONFIGS / 'detection' / 'custom' /
+    'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
 
 
 def _tool(name):
@@ -70,8 +71,7 @@ def test_test_tool_data_root_moves_the_evaluator_too(tmp_path, template):
     check_dataset_paths(cfg)  # every path, evaluators' included, exists
 
 
-def test_preflight_names_the_evaluator_file_and_the_switch(
-        tmp_path, template):
+def test_preflight_names_the_evaluator_file_and_the_switch(tmp_path, template):
     """The old advice (override each dataset's data_root) leaves the
     evaluator on the old root: the check now says so before any Runner."""
     data = tmp_path / 'my_coco'

@@ -5,17 +5,17 @@ import math
 
 import pytest
 import torch
+from conftest import CONFIGS, ROOT
 from mmengine.config import Config
 
 from uniformer_mm.engine.schedule import (fit_schedule_to_run,
                                           fit_warmup_to_epoch, scale_schedule,
                                           schedule_length)
 
-from conftest import CONFIGS, ROOT
-
 DET_ZOO = CONFIGS / 'detection' / 'mask-rcnn_uniformer-xxs_fpn_1x_coco.py'
-DET_TEMPLATE = (CONFIGS / 'detection' / 'custom' /
-                'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
+DET_TEMPLATE = (
+    CONFIGS / 'detection' / 'custom' /
+    'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
 SEG_ZOO = CONFIGS / 'segmentation' / 'fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'  # noqa: E501
 
 
@@ -57,8 +57,8 @@ def test_without_the_flag_the_schedule_stays_and_a_warning_says_so(
         tmp_path, monkeypatch):
     train = _train_tool()
     logged = []
-    monkeypatch.setattr(train, 'print_log',
-                        lambda msg, *a, **k: logged.append((msg, k)))
+    monkeypatch.setattr(train, 'print_log', lambda msg, *a, **k: logged.append(
+        (msg, k)))
     args = train.parse_args([
         str(DET_ZOO), '--work-dir',
         str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=4'
@@ -119,8 +119,8 @@ def _lr_per_iteration(cfg, tmp_path, fit_to_epoch=True):
                 # InfiniteSampler: MMEngine sleeps 2 s when an iteration
                 # loop restarts a DefaultSampler's loader
                 sampler=dict(
-                    type='DefaultSampler' if cfg['train_cfg'].get(
-                        'by_epoch') else 'InfiniteSampler',
+                    type='DefaultSampler'
+                    if cfg['train_cfg'].get('by_epoch') else 'InfiniteSampler',
                     shuffle=False),
                 collate_fn=dict(type='default_collate'),
                 batch_size=2,
@@ -204,7 +204,6 @@ def test_a_short_iteration_run_leaves_warm_up(tmp_path):
     assert len(lrs) == 20
     assert lrs[0] == pytest.approx(base_lr * 0.1)
     cosine = [
-        base_lr * (1 + math.cos(math.pi * step / 20)) / 2
-        for step in range(20)
+        base_lr * (1 + math.cos(math.pi * step / 20)) / 2 for step in range(20)
     ]
     assert lrs[1:] == pytest.approx(cosine[1:], rel=1e-3, abs=1e-9)

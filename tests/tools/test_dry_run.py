@@ -245,13 +245,14 @@ def _own_coco_set(root, names):
     (root / 'annotations').mkdir(parents=True)
     for split in ('train', 'val'):
         (root / split).mkdir()
-        cv2.imwrite(str(root / split / 'a.jpg'), np.zeros((32, 32, 3),
-                                                          np.uint8))
+        cv2.imwrite(
+            str(root / split / 'a.jpg'), np.zeros((32, 32, 3), np.uint8))
         (root / 'annotations' / f'{split}.json').write_text(
             json.dumps(
                 dict(
-                    images=[dict(id=1, file_name='a.jpg', width=32,
-                                 height=32)],
+                    images=[
+                        dict(id=1, file_name='a.jpg', width=32, height=32)
+                    ],
                     annotations=[
                         dict(
                             id=1,
@@ -263,8 +264,7 @@ def _own_coco_set(root, names):
                             segmentation=[[4, 4, 14, 4, 14, 14, 4, 14]])
                     ],
                     categories=[
-                        dict(id=5 + 2 * i, name=n)
-                        for i, n in enumerate(names)
+                        dict(id=5 + 2 * i, name=n) for i, n in enumerate(names)
                     ])))
 
 
@@ -282,10 +282,12 @@ def test_own_data_checks_files_and_classes(tmp_path):
     ]
     lines = []
     change = dr._Changes(lines.append)
-    with pytest.raises(dr.DryRunError, match=r"classes \['cat', 'dog', "
-                       r"'bird'\] of the config are not categories of .*"
-                       r"train.json \(its categories: \['red', 'green', "
-                       r"'blue'\]\)"):
+    with pytest.raises(
+            dr.DryRunError,
+            match=r"classes \['cat', 'dog', "
+            r"'bird'\] of the config are not categories of .*"
+            r"train.json \(its categories: \['red', 'green', "
+            r"'blue'\]\)"):
         dr._check_own_data(cfg, 1, lines.append, change)
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.metainfo = dict(

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = (ROOT / 'configs' / 'detection' / 'custom' /
-            'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
+TEMPLATE = (
+    ROOT / 'configs' / 'detection' / 'custom' /
+    'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py')
 CATEGORIES = [(5, 'red'), (7, 'green'), (9, 'blue')]
 COLOURS = {5: (220, 40, 40), 7: (40, 200, 40), 9: (40, 40, 220)}
 SIZE = 64
@@ -38,8 +39,8 @@ def write_coco_set(root: Path, split: str, count: int, seed: int) -> None:
     for index in range(count):
         image = np.full((SIZE, SIZE, 3), 128, np.uint8)
         name = f'{split}_{index:03d}.jpg'
-        images.append(dict(id=index + 1, file_name=name, width=SIZE,
-                           height=SIZE))
+        images.append(
+            dict(id=index + 1, file_name=name, width=SIZE, height=SIZE))
         for shape in range(1 + index % 2):
             cat_id = CATEGORIES[(index + shape) % 3][0]
             w, h = (int(v) for v in rng.integers(16, 28, size=2))
@@ -69,20 +70,21 @@ def write_coco_set(root: Path, split: str, count: int, seed: int) -> None:
 def edit_template(text: str, edits: dict) -> str:
     """Replace the value of each ``name = ...`` line of the edit block."""
     for name, value in edits.items():
-        text, count = re.subn(rf'^{name} = .*$', f'{name} = {value}', text,
-                              count=1, flags=re.M)
+        text, count = re.subn(
+            rf'^{name} = .*$', f'{name} = {value}', text, count=1, flags=re.M)
         assert count == 1, f'the template has no "{name} = " line'
     return text
 
 
 def run(args, cwd, timeout=600):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    proc = subprocess.run([sys.executable] + [str(a) for a in args],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable] + [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out
@@ -124,8 +126,7 @@ def test_detection_walkthrough(tmp_path):
     # the warm-up (500 x 4/12 iterations) ends with the first epoch
     out = run([
         ROOT / 'tools' / 'train.py', config.name, '--work-dir', 'work',
-        '--cfg-options', 'default_hooks.logger.interval=1',
-        'randomness.seed=0'
+        '--cfg-options', 'default_hooks.logger.interval=1', 'randomness.seed=0'
     ], project)
     assert 'end 167 -> 6 iterations' in out
     lr_loss = logged_lr_and_loss(out)
@@ -148,8 +149,7 @@ def test_detection_walkthrough(tmp_path):
 
     # 5. inference on a val image
     out = run([
-        ROOT / 'tools' / 'demo' / 'image_demo.py',
-        data / 'val' / 'val_000.jpg', config.name, '--weights', checkpoint,
-        '--out-dir', 'vis'
+        ROOT / 'tools' / 'demo' / 'image_demo.py', data / 'val' /
+        'val_000.jpg', config.name, '--weights', checkpoint, '--out-dir', 'vis'
     ], project)
     assert (project / 'vis' / 'preds' / 'val_000.json').is_file()

@@ -23,9 +23,8 @@ def applies() -> bool:
     import mmengine
     import mmengine.config.config as config_module
     from mmengine.utils import digit_version
-    return (hasattr(config_module, 'FormatCode') and
-            digit_version(mmengine.__version__) <=
-            digit_version(CHECKED_UP_TO))
+    return (hasattr(config_module, 'FormatCode') and digit_version(
+        mmengine.__version__) <= digit_version(CHECKED_UP_TO))
 
 
 @contextlib.contextmanager

@@ -434,8 +434,8 @@ def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
         if not loader:
             continue
         for leaf in leaf_datasets(loader.get('dataset')):
-            plain = copy.deepcopy(leaf.to_dict() if isinstance(
-                leaf, ConfigDict) else dict(leaf))
+            plain = copy.deepcopy(
+                leaf.to_dict() if isinstance(leaf, ConfigDict) else dict(leaf))
             plain.pop('indices', None)
             classes = list((plain.get('metainfo') or {}).get('classes') or [])
             # before building: a COCO set without the classes has no images

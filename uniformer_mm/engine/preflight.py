@@ -37,8 +37,9 @@ def missing_dataset_paths(cfg: Config, splits=SPLITS) -> List[str]:
         # data root when the config was parsed
         evaluators = cfg.get(f'{split}_evaluator') if split != 'train' \
             else None
-        for evaluator in (evaluators if isinstance(evaluators, (list, tuple))
-                          else [evaluators]):
+        for evaluator in (evaluators if isinstance(evaluators,
+                                                   (list,
+                                                    tuple)) else [evaluators]):
             ann_file = (evaluator or {}).get('ann_file')
             if isinstance(ann_file, str) and '://' not in ann_file and \
                     not osp.exists(ann_file):
@@ -98,8 +99,8 @@ def check_checkpoint_paths(cfg: Config) -> None:
     if missing:
         raise FileNotFoundError(
             'The config points at checkpoint files that do not exist:\n' +
-            '\n'.join(_checkpoint_advice(cfg, key, path)
-                      for key, path in missing))
+            '\n'.join(
+                _checkpoint_advice(cfg, key, path) for key, path in missing))
 
 
 def _checkpoint_advice(cfg: Config, key: str, path: str) -> str:
@@ -108,8 +109,8 @@ def _checkpoint_advice(cfg: Config, key: str, path: str) -> str:
         backbone = ((cfg.get('model') or {}).get('backbone') or {})
         init = backbone.get('init_cfg')
         after = (f'the backbone then starts from {init["checkpoint"]!r} '
-                 '(model.backbone.init_cfg)' if isinstance(init, dict)
-                 and init.get('checkpoint') else
+                 '(model.backbone.init_cfg)'
+                 if isinstance(init, dict) and init.get('checkpoint') else
                  'the whole model then starts from random weights')
         return (
             f'  load_from = {path!r}: a whole-model checkpoint (backbone, '

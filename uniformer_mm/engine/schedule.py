@@ -36,8 +36,10 @@ def _schedulers(schedulers) -> List[dict]:
     schedulers = schedulers or []
     if isinstance(schedulers, dict) and 'type' not in schedulers:
         # {optimizer name: [schedulers]} of multi-optimizer wrappers
-        return [s for group in schedulers.values() for s in (
-            group if isinstance(group, (list, tuple)) else [group])]
+        return [
+            s for group in schedulers.values()
+            for s in (group if isinstance(group, (list, tuple)) else [group])
+        ]
     if isinstance(schedulers, dict):
         return [schedulers]
     return list(schedulers)
@@ -53,8 +55,8 @@ def _epoch_based(cfg) -> bool:
 def train_length(cfg) -> int:
     """The run length in the loop's unit (epochs or iterations)."""
     train_cfg = cfg.train_cfg
-    return int(train_cfg.max_epochs if _epoch_based(cfg) else train_cfg.
-               max_iters)
+    return int(
+        train_cfg.max_epochs if _epoch_based(cfg) else train_cfg.max_iters)
 
 
 def _scale_one(sched: dict, ratio: float, limit: Optional[int]) -> None:
@@ -64,8 +66,9 @@ def _scale_one(sched: dict, ratio: float, limit: Optional[int]) -> None:
         return value if limit is None else min(limit, value)
 
     for key in _COUNTS:
-        if isinstance(sched.get(key), (int, float)) and not (
-                key == 'end' and sched[key] >= 1e9):  # INF stays INF
+        if isinstance(sched.get(key),
+                      (int, float)) and not (key == 'end' and sched[key]
+                                             >= 1e9):  # INF stays INF
             sched[key] = scaled(sched[key], low=1 if key != 'begin' else 0)
     # MMEngine's linear schedulers reach their end factor at step end - 1:
     # a span of one step would stay at start_factor for the whole run
@@ -97,8 +100,10 @@ def scale_schedule(cfg, length: int, old: Optional[int] = None) -> List[str]:
     ratio = length / old
     changes = []
     for sched in _schedulers(cfg.get('param_scheduler')):
-        before = {k: sched.get(k) for k in _COUNTS + ('milestones', )
-                  if k in sched}
+        before = {
+            k: sched.get(k)
+            for k in _COUNTS + ('milestones', ) if k in sched
+        }
         # an iteration-counted scheduler of an epoch loop has no limit here
         in_unit = sched.get('by_epoch', True) == by_epoch or not by_epoch
         _scale_one(sched, ratio, length if in_unit else None)

@@ -41,10 +41,13 @@ metainfo = dict(classes=classes)
 # whose class count differs
 runner_type = 'FineTuneRunner'
 load_from = coco_checkpoint if start_from == 'coco' else None
+# the backbone's own initialisation: the ImageNet file for 'imagenet'; for
+# the zoo model load_from brings it, for 'scratch' it stays random
+backbone_init = None
+if start_from == 'imagenet':
+    backbone_init = dict(type='Pretrained', checkpoint=imagenet_checkpoint)
 model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=imagenet_checkpoint)
-        if start_from == 'imagenet' else None),
+    backbone=dict(init_cfg=backbone_init),
     roi_head=dict(
         bbox_head=dict(num_classes=len(classes)),
         mask_head=dict(num_classes=len(classes))))

@@ -40,10 +40,13 @@ custom_imports = dict(
 # another keypoint count
 runner_type = 'FineTuneRunner'
 load_from = coco_checkpoint if start_from == 'coco' else None
+# the backbone's own initialisation: the ImageNet file for 'imagenet'; for
+# the zoo model load_from brings it, for 'scratch' it stays random
+backbone_init = None
+if start_from == 'imagenet':
+    backbone_init = dict(type='Pretrained', checkpoint=imagenet_checkpoint)
 model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=imagenet_checkpoint)
-        if start_from == 'imagenet' else None),
+    backbone=dict(init_cfg=backbone_init),
     head=dict(out_channels=num_keypoints))
 
 train_dataloader = dict(

@@ -39,11 +39,14 @@ metainfo = dict(classes=classes)
 # whose class count differs (conv_seg)
 runner_type = 'FineTuneRunner'
 load_from = ade20k_checkpoint if start_from == 'ade20k' else None
+# the backbone's own initialisation: the ImageNet file for 'imagenet'; for
+# the zoo model load_from brings it, for 'scratch' it stays random
+backbone_init = None
+if start_from == 'imagenet':
+    backbone_init = dict(type='Pretrained', checkpoint=imagenet_checkpoint)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=imagenet_checkpoint)
-        if start_from == 'imagenet' else None),
+    backbone=dict(init_cfg=backbone_init),
     decode_head=dict(num_classes=len(classes)))
 
 train_pipeline = [

@@ -31,10 +31,13 @@ custom_imports = dict(
 runner_type = 'FineTuneRunner'
 load_from = k400_checkpoint if start_from == 'k400' else None
 
+# the backbone's own initialisation: the ImageNet file for 'imagenet'; for
+# the zoo model load_from brings it, for 'scratch' it stays random
+backbone_init = None
+if start_from == 'imagenet':
+    backbone_init = dict(type='Pretrained', checkpoint=imagenet_checkpoint)
 model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=imagenet_checkpoint)
-        if start_from == 'imagenet' else None),
+    backbone=dict(init_cfg=backbone_init),
     # mixup / cutmix make one-hot labels: they need the class count too
     data_preprocessor=dict(
         blending=dict(augments=[
