@@ -10,6 +10,7 @@ library only, by file path, without importing the ``uniformer_mm`` package
 and its torch) and lets it decide, version-gated, what to return:
 
     mmengine.config.utils            compat/mmengine_config_scope.py
+    mmengine.config.config           compat/mmengine_base_scope.py
     mmaction.models.localizers.drn   compat/mmaction_drn.py
     mmpose.visualization.simcc_vis   compat/mmpose_simcc_vis.py
 
@@ -21,6 +22,7 @@ import sys
 # module name imported by someone -> patch file in uniformer_mm/compat/
 TRIGGERS = {
     'mmengine.config.utils': 'mmengine_config_scope',
+    'mmengine.config.config': 'mmengine_base_scope',
     'mmaction.models.localizers.drn': 'mmaction_drn',
     'mmaction.models.localizers.drn.drn': 'mmaction_drn',
     'mmpose.visualization.simcc_vis': 'mmpose_simcc_vis',
@@ -123,8 +125,12 @@ def install() -> None:
     try:
         if not any(_is_compat_finder(f) for f in sys.meta_path):
             sys.meta_path.insert(0, CompatFinder())
+        # imported before us: patch them now
         utils_module = sys.modules.get('mmengine.config.utils')
-        if utils_module is not None:  # imported before us: patch it now
+        if utils_module is not None:
             load_patch('mmengine_config_scope').register(utils_module)
+        config_module = sys.modules.get('mmengine.config.config')
+        if config_module is not None:
+            load_patch('mmengine_base_scope').unscope(config_module)
     except Exception:
         pass

@@ -1,7 +1,9 @@
 """Check a config and the environment before queueing a long job.
 
     python tools/dry_run.py CONFIG [--work-dir DIR] [--iters N]
-        [--standin-dir DIR] [--small-inputs] [--cfg-options k=v ...]
+        [--standin-dir DIR] [--small-inputs] [--own-data]
+        [--data-root DIR]
+        [--cfg-options k=v ...]
 
 Runs the config's whole path on stand-in data in its own dataset layout:
 ``N`` training iterations (its pipelines, model, optimizer, hooks,
@@ -9,7 +11,9 @@ validation), a checkpoint, one resumed iteration from it, and a test of the
 resumed checkpoint with its test pipeline and evaluator on 1-2 samples. Real
 files are never touched: stand-in data and random stand-in weights (official
 layout, names starting with ``RANDOM-STANDIN_``) go under ``--standin-dir``.
-Every change a CPU-only machine forces is printed. The last line is
+Every change a CPU-only machine forces is printed. ``--own-data`` runs on
+the data set the config names instead: its files, its classes against the
+annotations and its first samples through the pipelines. The last line is
 ``dry-run ok: <metric>=<value> ...`` (exit 0) or
 ``dry-run FAILED at <stage>: <reason>`` (exit 1).
 """
@@ -46,6 +50,15 @@ def parse_args(argv=None):
         help='smaller images, crops and clips and fewer test clips (the '
         'CI zoo tests); each change is printed')
     parser.add_argument(
+        '--data-root',
+        help='as tools/train.py --data-root: replaces the config\'s '
+        'data_root in every dataset and evaluator path')
+    parser.add_argument(
+        '--own-data',
+        action='store_true',
+        help='run on the data set the config names (its files, classes and '
+        'first samples) instead of stand-in data')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -70,6 +83,8 @@ def main(argv=None) -> int:
         iters=args.iters,
         small_inputs=args.small_inputs,
         cfg_options=args.cfg_options,
+        own_data=args.own_data,
+        data_root=args.data_root,
         report=lambda line: print(f'dry-run: {line}', flush=True))
     print(result.summary(), flush=True)
     return 0 if result.ok else 1

@@ -4,7 +4,8 @@ The config's ``default_scope`` (mmdet / mmseg / mmpose / mmaction) picks the
 codebase; the flags are MMDetection's / MMSegmentation's.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]]
-        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--auto-scale-lr] [--scale-schedule] [--data-root DIR]
+        [--cfg-options k=v ...] [--launcher pytorch]
 
 Besides what upstream ``train.py`` does, this script adds
 ``WeightsOnlyCheckpointHook`` so the checkpoints it writes resume under
@@ -12,6 +13,7 @@ torch's weights-only loading, and runs distributed jobs on CPU-only machines
 over gloo.
 """
 import argparse
+import logging
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -21,6 +23,9 @@ from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
 from uniformer_mm.engine.cli import (add_common_args,
                                      add_weights_only_checkpoint_hook,
                                      build_runner, load_config, parse)
+from uniformer_mm.engine.schedule import (fit_schedule_to_run,
+                                          fit_warmup_to_epoch, schedule_length,
+                                          train_length)
 
 
 def parse_args(argv=None):
@@ -33,6 +38,12 @@ def parse_args(argv=None):
         '--auto-scale-lr',
         action='store_true',
         help='scale the LR by the actual over the base batch size')
+    parser.add_argument(
+        '--scale-schedule',
+        action='store_true',
+        help='scale warm-up, milestones and cosine / poly ends from the '
+        'length the schedule was written for to train_cfg.max_epochs / '
+        'max_iters (same as scale_schedule = True in the config)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -62,6 +73,9 @@ def build_config(args) -> Config:
             raise RuntimeError('--auto-scale-lr needs auto_scale_lr = '
                                'dict(base_batch_size=N) in the config')
         cfg.auto_scale_lr.enable = True
+    if args.scale_schedule:
+        cfg.scale_schedule = True
+    fit_schedule(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -72,6 +86,27 @@ def build_config(args) -> Config:
     return cfg
 
 
+def fit_schedule(cfg: Config) -> None:
+    """Scale the schedulers to the run length when ``cfg.scale_schedule``;
+    otherwise warn when the schedule was written for another length."""
+    train_cfg = cfg.get('train_cfg') or {}
+    if not ('max_epochs' in train_cfg or 'max_iters' in train_cfg):
+        return
+    written_for, length = schedule_length(cfg), train_length(cfg)
+    if cfg.get('scale_schedule'):
+        for line in fit_schedule_to_run(cfg):
+            print_log(f'--scale-schedule: {line}', 'current')
+    elif written_for is not None and written_for != length:
+        print_log(
+            f'the param schedulers are written for {written_for} '
+            f'{"epochs" if "max_epochs" in cfg.train_cfg else "iterations"}'
+            f' and this run has {length}: warm-up, milestones and decay '
+            'keep their positions. Pass --scale-schedule to scale them '
+            'with the run.',
+            'current',
+            level=logging.WARNING)
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
@@ -79,6 +114,8 @@ def main(argv=None):
     check_dataset_paths(cfg, splits=('train', 'val'))
     check_checkpoint_paths(cfg)
     runner = build_runner(cfg)
+    if cfg.get('scale_schedule'):
+        fit_warmup_to_epoch(runner)
     runner.train()
 
 

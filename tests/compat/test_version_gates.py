@@ -6,8 +6,8 @@ import types
 import pytest
 
 import _uniformer_mm_startup as startup
-from uniformer_mm.compat import (mmaction_drn, mmengine_config_scope,
-                                 mmpose_simcc_vis)
+from uniformer_mm.compat import (mmaction_drn, mmengine_base_scope,
+                                 mmengine_config_scope, mmpose_simcc_vis)
 
 
 @pytest.mark.parametrize('version, expected', [('1.2.0', (1, 2, 0)),
@@ -24,6 +24,7 @@ def test_version_tuple(version, expected):
     (mmaction_drn, ['1.2.0'], ['1.1.0', '1.2.1', '2.0.0', None]),
     (mmpose_simcc_vis, ['1.0.0', '1.3.2'], ['0.29.0', '1.3.3', '2.0.0', None]),
     (mmengine_config_scope, ['0.10.7', '0.7.0'], ['1.0.0', None]),
+    (mmengine_base_scope, ['0.10.7', '0.7.0'], ['1.0.0', None]),
 ])
 def test_applies_only_to_the_named_versions(patch, affected, unaffected):
     assert all(patch.applies(v) for v in affected)
@@ -76,10 +77,32 @@ def test_finder_answers_only_for_patched_names(monkeypatch):
     assert finder.find_spec('os') is None
     assert finder.find_spec('mmaction.models.localizers') is None
     assert set(startup.TRIGGERS.values()) == {
-        'mmengine_config_scope', 'mmaction_drn', 'mmpose_simcc_vis'
+        'mmengine_config_scope', 'mmengine_base_scope', 'mmaction_drn',
+        'mmpose_simcc_vis'
     }
     # a patch that fails is skipped, never raised into the import
     monkeypatch.setattr(
         startup, 'load_patch', lambda name:
         (_ for _ in ()).throw(RuntimeError('broken')))
     assert finder.find_spec('mmpose.visualization.simcc_vis') is None
+
+
+def test_base_scope_dropped_only_for_our_package_where_needed(monkeypatch):
+
+    class Config:
+
+        @staticmethod
+        def _get_cfg_path(cfg_path, filename):
+            return 'resolved/' + cfg_path, cfg_path.split('::')[0]
+
+    module = types.SimpleNamespace(Config=Config)
+    _with_version(monkeypatch, '1.0.0')
+    assert not mmengine_base_scope.unscope(module)
+    assert Config._get_cfg_path('uniformer_mm::a.py', 'x')[1] == 'uniformer_mm'
+    _with_version(monkeypatch, '0.10.7')
+    assert mmengine_base_scope.unscope(module)
+    assert Config._get_cfg_path('uniformer_mm::a.py', 'x') == (
+        'resolved/uniformer_mm::a.py', None)
+    # other packages keep their scope; patching twice changes nothing
+    assert Config._get_cfg_path('mmdet::b.py', 'x')[1] == 'mmdet'
+    assert not mmengine_base_scope.unscope(module)

@@ -114,11 +114,19 @@ def _write_converted(zoo, path):
 def test_templates_inherit_their_zoo_config():
     for template, (zoo, skipped, _) in TEMPLATES.items():
         text = (CONFIGS / template).read_text()
+        # by package name, so that a copy works from any folder
         base = re.search(r"^_base_ = '([^']+)'", text, re.M).group(1)
-        assert (CONFIGS / template).parent.joinpath(base).resolve() == (
-            CONFIGS / zoo).resolve(), template
+        assert base == f'uniformer_mm::{zoo}', template
+        path, _ = Config._get_cfg_path(base, str(CONFIGS / template))
+        assert Path(path).resolve() == (CONFIGS / zoo).resolve(), template
         cfg = Config.fromfile(str(CONFIGS / template))
         assert cfg.runner_type == 'FineTuneRunner'
+        # names resolve in the codebase's registries (default_scope), not
+        # in a 'uniformer_mm' scope MMEngine gives package:: bases
+        assert cfg.model.get('_scope_') in (None, cfg.default_scope)
+        assert cfg.train_dataloader.dataset.get('_scope_') in (
+            None, cfg.default_scope)
+        # start_from = the zoo model: load_from brings the backbone
         assert cfg.model.backbone.init_cfg is None
         assert cfg.load_from.startswith('checkpoints/')
         assert cfg.auto_scale_lr.base_batch_size > 0

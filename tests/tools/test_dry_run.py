@@ -10,6 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.compat.mmengine_format_once import format_each_config_once
 from uniformer_mm.engine import dry_run as dr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ def test_each_config_text_is_formatted_once_with_the_same_result():
     config_module.FormatCode = counting
     try:
         plain = cfg.pretty_text
-        with dr._format_each_config_once():
+        with format_each_config_once():
             texts = [cfg.pretty_text for _ in range(5)]
             other_text = other.pretty_text
         assert config_module.FormatCode is counting  # restored on exit
@@ -150,6 +151,19 @@ def test_each_config_text_is_formatted_once_with_the_same_result():
     assert texts == [plain] * 5 and other_text != plain
     # one call outside, then one per distinct text inside
     assert len(calls) == 3
+
+
+def test_format_patch_does_nothing_on_unchecked_mmengine(monkeypatch):
+    import mmengine
+    import mmengine.config.config as config_module
+    original = config_module.FormatCode
+    monkeypatch.setattr(mmengine, '__version__', '0.11.0')
+    with format_each_config_once():
+        assert config_module.FormatCode is original
+    monkeypatch.setattr(mmengine, '__version__', '0.10.7')
+    with format_each_config_once():
+        assert config_module.FormatCode is not original
+    assert config_module.FormatCode is original
 
 
 def test_standin_weights_never_replace_a_real_file(tmp_path):
@@ -225,3 +239,66 @@ def test_cli_exit_status_and_last_line(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == \
         'dry-run FAILED at config: the config has no train_dataloader'
+
+
+def _own_coco_set(root, names):
+    import json
+
+    import cv2
+    import numpy as np
+    (root / 'annotations').mkdir(parents=True)
+    for split in ('train', 'val'):
+        (root / split).mkdir()
+        cv2.imwrite(
+            str(root / split / 'a.jpg'), np.zeros((32, 32, 3), np.uint8))
+        (root / 'annotations' / f'{split}.json').write_text(
+            json.dumps(
+                dict(
+                    images=[
+                        dict(id=1, file_name='a.jpg', width=32, height=32)
+                    ],
+                    annotations=[
+                        dict(
+                            id=1,
+                            image_id=1,
+                            category_id=7,
+                            bbox=[4, 4, 10, 10],
+                            area=100,
+                            iscrowd=0,
+                            segmentation=[[4, 4, 14, 4, 14, 14, 4, 14]])
+                    ],
+                    categories=[
+                        dict(id=5 + 2 * i, name=n) for i, n in enumerate(names)
+                    ])))
+
+
+def test_own_data_checks_files_and_classes(tmp_path):
+    """--own-data: a class that is no category of the json stops the run at
+    the data stage naming both lists; a missing file names the file."""
+    template = ROOT / 'configs' / 'detection' / 'custom' / \
+        'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py'
+    _own_coco_set(tmp_path / 'shapes', ['red', 'green', 'blue'])
+    cfg = Config.fromfile(str(template))
+    dr.set_data_root(cfg, str(tmp_path / 'shapes'))
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='PackDetInputs')
+    ]
+    lines = []
+    change = dr._Changes(lines.append)
+    with pytest.raises(
+            dr.DryRunError,
+            match=r"classes \['cat', 'dog', "
+            r"'bird'\] of the config are not categories of .*"
+            r"train.json \(its categories: \['red', 'green', "
+            r"'blue'\]\)"):
+        dr._check_own_data(cfg, 1, lines.append, change)
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.metainfo = dict(
+            classes=('red', 'green', 'blue'))
+    dr._check_own_data(cfg, 1, lines.append, change)
+    assert any('own data: train: 1 samples, 3 classes' in line
+               for line in lines)
+    (tmp_path / 'shapes' / 'annotations' / 'val.json').unlink()
+    with pytest.raises(dr.DryRunError, match='val.json'):
+        dr._check_own_data(cfg, 1, lines.append, change)

@@ -11,9 +11,9 @@ that lives under ``data_root`` to the requested directory and generates the
 data there (a no-op when it is already there), so it must run before the
 Runner builds its dataloaders.
 """
-import os.path as osp
-from typing import Any, Optional
+from typing import Optional
 
+from .paths import set_data_root
 from .synthetic import make_coco_instances, make_seg_dataset
 from .synthetic_pose import make_coco_keypoints
 from .synthetic_video import make_video_dataset
@@ -24,38 +24,6 @@ _GENERATORS = {
     'coco_keypoints': make_coco_keypoints,
     'video': make_video_dataset
 }
-
-
-def _rebase(node: Any, old: str, new: str) -> Any:
-    """Replace the prefix ``old`` of every string under a ``data_root`` or
-    ``ann_file`` key (datasets, wrapped datasets, evaluators)."""
-    if isinstance(node, dict):
-        for key, value in list(node.items()):
-            if (key in ('data_root', 'ann_file') and isinstance(value, str)
-                    and value.startswith(old)):
-                node[key] = new + value[len(old):]
-            else:
-                _rebase(value, old, new)
-    elif isinstance(node, (list, tuple)):
-        for item in node:
-            _rebase(item, old, new)
-    return node
-
-
-def set_data_root(cfg, data_root: str) -> None:
-    """Rewrite ``cfg`` (an mmengine ``Config``) in place so that its data
-    lives under ``data_root`` instead of ``cfg.data_root``."""
-    old = cfg.get('data_root')
-    if not old:
-        raise KeyError('the config has no top-level data_root')
-    new = osp.join(data_root, '')  # with a trailing separator, like old
-    if not old.endswith(('/', '\\')):
-        new = new.rstrip('/\\')
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator'):
-        if cfg.get(key) is not None:
-            _rebase(cfg[key], old, new)
-    cfg.data_root = new
 
 
 def prepare_synthetic_data(cfg,
@@ -92,38 +60,13 @@ def prepare_synthetic_data(cfg,
 def set_iter_budget(cfg,
                     max_iters: int,
                     val_interval: Optional[int] = None) -> None:
-    """Train ``max_iters`` iterations instead of the config's schedule.
-
-    The param schedulers' ``begin``/``end`` are scaled by the same factor (a
-    shorter warm-up and decay over the new budget), and a checkpoint
-    interval equal to the old ``max_iters`` follows it.
-    """
-    max_iters = int(max_iters)
-    if max_iters < 1:
-        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
-    train_cfg = cfg.train_cfg
-    old = int(train_cfg.get('max_iters', 0))
-    if train_cfg.get('type') != 'IterBasedTrainLoop' or old < 1:
+    """Train ``max_iters`` iterations instead of the config's schedule
+    (an ``IterBasedTrainLoop``), its param schedulers scaled with it by
+    :func:`uniformer_mm.engine.schedule.scale_schedule`."""
+    from ..engine.schedule import scale_schedule
+    if cfg.train_cfg.get('type') != 'IterBasedTrainLoop':
         raise ValueError('set_iter_budget needs an IterBasedTrainLoop')
-    scale = max_iters / old
-    schedulers = cfg.get('param_scheduler') or []
-    if isinstance(schedulers, dict):
-        schedulers = [schedulers]
-    for sched in schedulers:
-        for key in ('begin', 'end'):
-            if key in sched:
-                sched[key] = min(max_iters, max(0, round(sched[key] * scale)))
-        if sched.get('end') is not None and sched.get('begin') is not None \
-                and sched['end'] <= sched['begin']:
-            sched['end'] = sched['begin'] + 1
-        if 'T_max' in sched:
-            sched['T_max'] = max(1, round(sched['T_max'] * scale))
-    train_cfg.max_iters = max_iters
+    scale_schedule(cfg, max_iters)
     if val_interval is not None:
-        train_cfg.val_interval = int(val_interval)
-    elif train_cfg.get('val_interval', 0) > max_iters:
-        train_cfg.val_interval = max_iters
-    ckpt = cfg.get('default_hooks', {}).get('checkpoint')
-    if ckpt and ckpt.get('interval') == old:
-        ckpt.interval = max_iters
-    cfg.max_iters = max_iters
+        cfg.train_cfg.val_interval = int(val_interval)
+    cfg.max_iters = int(max_iters)

@@ -840,25 +840,6 @@ def make_standin_data(dataset_cfg: dict,
 
 
 # ------------------------------------------------------------------ CLI
-_PATH_KEYS = ('data_root', 'ann_file', 'bbox_file', 'img', 'video', 'img_path',
-              'seg_map_path')
-
-
-def _rebase_paths(node, old: str, new: str):
-    """Replace the prefix ``old`` of the dataset paths under ``node``."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if (key in _PATH_KEYS and isinstance(value, str)
-                    and value.startswith(old)):
-                node[key] = osp.join(new, value[len(old):])
-            else:
-                _rebase_paths(value, old, new)
-    elif isinstance(node, list):
-        for item in node:
-            _rebase_paths(item, old, new)
-    return node
-
-
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     """``python -m uniformer_mm.datasets.standin CONFIG --data-root DIR``:
     write the stand-ins of a config's train/val/test datasets."""
@@ -866,6 +847,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
 
     from mmengine.config import Config
     from mmengine.logging import print_log
+
+    from .paths import rebase_paths
     parser = argparse.ArgumentParser(
         description='Write stand-in data in the layout of a config\'s '
         'datasets (a few small, real files; never over a real data set).')
@@ -894,7 +877,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         dataset = dataset.to_dict() if hasattr(dataset,
                                                'to_dict') else dict(dataset)
         if args.data_root:
-            _rebase_paths(dataset, args.prefix, args.data_root)
+            rebase_paths(dataset, args.prefix, args.data_root)
         for leaf in leaf_datasets(dataset):
             files = make_standin_data(
                 leaf,

@@ -8,6 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..datasets.paths import set_data_root
 from .distributed import init_cpu_process_group
 from .loading import install_weights_only_loader
 
@@ -21,6 +22,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         action=DictAction,
         help='override config settings, key=value (e.g. '
         'model.backbone.init_cfg.checkpoint=PATH)')
+    parser.add_argument(
+        '--data-root',
+        help='where the data set is: replaces the config\'s top-level '
+        'data_root in every dataset path and in the evaluators\' ann_file')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -36,7 +41,8 @@ def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """The config file with ``--cfg-options``, launcher and work dir set.
+    """The config file with ``--cfg-options``, ``--data-root``, launcher and
+    work dir set.
 
     Our tools load local checkpoints weights-only: this installs the loader
     (:func:`install_weights_only_loader`) before the config's imports.
@@ -48,6 +54,8 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'data_root', None):
+        set_data_root(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

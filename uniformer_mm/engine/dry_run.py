@@ -15,11 +15,10 @@ stand-in data, before a job is queued on a cluster.
    one more iteration, and tests the resumed checkpoint with the config's
    own test pipeline and evaluator on one or two samples.
 
-``small_inputs=True`` (the zoo tests in CI) also shrinks image, crop and
-clip sizes and the number of test clips, each reported as a change; a user's
-dry run keeps the config's own scales.
+``small_inputs=True`` (the zoo tests in CI, :mod:`.dry_run_ci`) also
+shrinks image, crop and clip sizes and the number of test clips, each
+reported as a change; a user's dry run keeps the config's own scales.
 """
-import contextlib
 import copy
 import os
 import os.path as osp
@@ -32,8 +31,11 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..compat.mmengine_format_once import format_each_config_once
+from ..datasets.paths import map_paths, set_data_root
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
+from .dry_run_ci import shrink_inputs
 from .loading import install_weights_only_loader
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
@@ -78,31 +80,6 @@ def _fmt(value) -> str:
 
 
 # ----------------------------------------------------------- config walks --
-def _pipelines(cfg: Config) -> Iterator[Tuple[str, list]]:
-    for key in _LOADER_KEYS:
-        loader = cfg.get(key)
-        if not loader:
-            continue
-        for dataset in leaf_datasets(loader.get('dataset')):
-            if dataset.get('pipeline'):
-                yield key.split('_')[0], dataset['pipeline']
-
-
-def _transforms(pipeline) -> Iterator[dict]:
-    """Every transform dict of a pipeline, also inside RandomChoice /
-    TestTimeAug style containers."""
-    for item in pipeline:
-        if isinstance(item, (list, tuple)):
-            yield from _transforms(item)
-        elif isinstance(item, dict):
-            yield item
-            for key in ('transforms', 'transform'):
-                if isinstance(item.get(key), (list, tuple)):
-                    yield from _transforms(item[key])
-                elif isinstance(item.get(key), dict):
-                    yield from _transforms([item[key]])
-
-
 def _walk(node, where: str = '') -> Iterator[Tuple[str, dict]]:
     """Every dict in a config tree, with its dotted location."""
     if isinstance(node, dict):
@@ -182,13 +159,15 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
         change(f'train_cfg.max_iters {old} -> {iters} (schedulers scaled), '
                f'validation and checkpoint after iteration {iters}')
     else:
+        from .schedule import scale_schedule
         old = train_cfg.max_epochs
-        train_cfg.max_epochs = 1
+        scale_schedule(cfg, 1)
         train_cfg.val_begin = 1
         train_cfg.val_interval = 1
         hooks.checkpoint.interval = 1
         _set_dataset_indices(cfg, 'train_dataloader', train_batch * iters)
         change(f'train_cfg.max_epochs {old} -> 1 of {iters} iterations '
+               '(schedulers scaled) '
                f'({train_batch * iters} samples), validation and checkpoint '
                'after it')
     if cfg.get('val_dataloader'):
@@ -209,66 +188,6 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
     change(f'validation and test on {eval_samples} sample(s)')
 
 
-# ---------------------------------------------------------- small inputs --
-def _smaller(value, factor: float):
-    """A size scaled by ``factor``, rounded to a multiple of 32 (>= 32);
-    -1 and other non-positive placeholders stay."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(_smaller(v, factor) for v in value)
-    if isinstance(value, (int, float)) and value > 0:
-        return max(32, int(round(value * factor / 32)) * 32)
-    return value
-
-
-_SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
-_SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
-             'DenseSampleFrames')
-
-
-def _shrink_inputs(cfg: Config,
-                   change: _Changes,
-                   factor: float = 0.25,
-                   max_clip_len: int = 8,
-                   max_test_clips: int = 2) -> None:
-    """CI mode: smaller images, crops and clips, fewer test clips. Pose
-    configs keep their sizes (the codec ties them to the head)."""
-    if cfg.get('default_scope') == 'mmpose':
-        return
-    sizes = clips = views = 0
-    for split, pipeline in _pipelines(cfg):
-        for t in _transforms(pipeline):
-            for key in _SIZE_KEYS:
-                if key in t and not isinstance(t[key], (str, bool)):
-                    t[key] = _smaller(t[key], factor)
-                    sizes += 1
-            if t.get('type') in _SAMPLERS:
-                if t.get('clip_len', 0) > max_clip_len:
-                    t['clip_len'] = max_clip_len
-                    clips += 1
-                if split != 'train' and t.get('num_clips', 1) > max_test_clips:
-                    t['num_clips'] = max_test_clips
-                    views += 1
-    model = cfg.model
-    preprocessor = model.get('data_preprocessor') or {}
-    if preprocessor.get('size'):
-        preprocessor['size'] = _smaller(preprocessor['size'], factor)
-        sizes += 1
-    test_cfg = model.get('test_cfg') or {}
-    if test_cfg.get('mode') == 'slide':
-        test_cfg['crop_size'] = _smaller(test_cfg['crop_size'], factor)
-        test_cfg['stride'] = _smaller(test_cfg['stride'], factor)
-        sizes += 1
-    if sizes:
-        change(f'small inputs (CI mode): {sizes} image/crop sizes x{factor} '
-               '(multiples of 32, e.g. 224 -> 64)')
-    if clips:
-        change(f'small inputs (CI mode): clip_len <= {max_clip_len} in '
-               f'{clips} samplers')
-    if views:
-        change(f'small inputs (CI mode): test clips <= {max_test_clips} in '
-               f'{views} samplers')
-
-
 # ------------------------------------------------------------ stand-ins --
 def _standin_path(root: str, path: str) -> str:
     if '://' in path:
@@ -279,22 +198,17 @@ def _standin_path(root: str, path: str) -> str:
 
 
 def _rebase_dataset(dataset: dict, root: str) -> None:
-    """Point one leaf dataset config at the stand-in root (keys resolved the
-    way BaseDataset resolves them: relative to data_root when it is set)."""
-    has_root = bool(dataset.get('data_root'))
-    if has_root:
-        dataset['data_root'] = _standin_path(root, dataset['data_root'])
-    for key in ('ann_file', ):
-        value = dataset.get(key)
-        if value and (not has_root or osp.isabs(value)):
-            dataset[key] = _standin_path(root, value)
-    prefix = dataset.get('data_prefix') or {}
-    for key, value in list(prefix.items()):
-        if value and (not has_root or osp.isabs(value)):
-            prefix[key] = _standin_path(root, value)
-    # mmpose reads bbox_file as given, never under data_root
-    if dataset.get('bbox_file'):
-        dataset['bbox_file'] = _standin_path(root, dataset['bbox_file'])
+    """Point one leaf dataset or evaluator config at the stand-in root
+    (paths resolved the way BaseDataset resolves them: relative to
+    data_root when it is set; mmpose reads bbox_file as given)."""
+
+    def standin(path, key, owner):
+        if key in ('data_root', 'bbox_file') or osp.isabs(path) \
+                or not owner.get('data_root'):
+            return _standin_path(root, path)
+        return path
+
+    map_paths(dataset, standin)
 
 
 def _num_classes(cfg: Config) -> Optional[int]:
@@ -335,9 +249,8 @@ def _make_standin_data(cfg: Config, root: str, train_samples: int,
                 num_samples=samples,
                 num_classes=num_classes)
     for key in _EVALUATOR_KEYS:
-        for _, node in _walk(cfg.get(key)):
-            if isinstance(node.get('ann_file'), str):
-                node['ann_file'] = _standin_path(root, node['ann_file'])
+        if cfg.get(key):
+            _rebase_dataset(cfg[key], root)
     change(f'datasets -> stand-in data under {root} (the config\'s own '
            'layout, generated)')
     return written
@@ -448,10 +361,31 @@ def _standin_weights(cfg: Config, root: str, change: _Changes) -> None:
             change(f'load_from: the real {load_from} is used')
             return
         path = osp.join(root, STANDIN_WEIGHTS_PREFIX + osp.basename(load_from))
-        _write_standin_model(cfg, path)
+        base = _base_config(cfg) if cfg.get('runner_type') == \
+            'FineTuneRunner' else None
+        _write_standin_model(cfg if base is None else base, path)
         cfg.load_from = path
-        change(f'load_from {load_from} -> {path} (random weights of this '
-               'model, in the layout tools/train.py writes)')
+        if base is None:
+            change(f'load_from {load_from} -> {path} (random weights of this '
+                   'model, in the layout tools/train.py writes)')
+        else:
+            change(f'load_from {load_from} -> {path} (random weights of the '
+                   f'_base_ model {osp.basename(base.filename)}, its class '
+                   'count: the load_from lines of the train stage show the '
+                   'class-specific tensors fine-tuning re-initialises)')
+
+
+def _base_config(cfg: Config) -> Optional[Config]:
+    """The config's first ``_base_`` (a fine-tuning template's zoo config,
+    whose whole-model checkpoint ``load_from`` names), or None."""
+    filename = getattr(cfg, 'filename', None)
+    if not filename or not osp.isfile(filename):
+        return None
+    bases = Config._get_base_files(filename)
+    if not bases:
+        return None
+    path, _ = Config._get_cfg_path(bases[0], filename)
+    return Config.fromfile(path)
 
 
 def _write_standin_model(cfg: Config, path: str) -> None:
@@ -467,16 +401,97 @@ def _write_standin_model(cfg: Config, path: str) -> None:
     os.replace(tmp, path)
 
 
+# ------------------------------------------------------------- own data --
+def _coco_categories(dataset: dict) -> Optional[List[str]]:
+    """The category names of a dataset config's COCO-format annotation
+    file, None for other formats."""
+    import json
+    ann_file = dataset.get('ann_file')
+    if not (isinstance(ann_file, str) and ann_file.endswith('.json')):
+        return None
+    if dataset.get('data_root') and not osp.isabs(ann_file):
+        ann_file = osp.join(dataset['data_root'], ann_file)
+    with open(ann_file) as f:
+        categories = json.load(f).get('categories')
+    return None if categories is None else [c['name'] for c in categories]
+
+
+def _check_own_data(cfg: Config, samples: int, report: Callable[[str], None],
+                    change: _Changes) -> None:
+    """The user's own files: every path there, the classes against the
+    annotations, and the first ``samples`` training samples through the
+    train pipeline (the train stage then trains on them)."""
+    from mmengine.registry import DATASETS, init_default_scope
+
+    from .preflight import check_dataset_paths
+    try:
+        check_dataset_paths(cfg)
+    except FileNotFoundError as err:
+        raise DryRunError('data', str(err)) from None
+    init_default_scope(cfg.default_scope)
+    for key in _LOADER_KEYS:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for leaf in leaf_datasets(loader.get('dataset')):
+            plain = copy.deepcopy(
+                leaf.to_dict() if isinstance(leaf, ConfigDict) else dict(leaf))
+            plain.pop('indices', None)
+            classes = list((plain.get('metainfo') or {}).get('classes') or [])
+            # before building: a COCO set without the classes has no images
+            names = _coco_categories(plain) if cfg.default_scope == \
+                'mmdet' else None
+            if names is not None and classes:
+                absent = [c for c in classes if c not in names]
+                unused = [n for n in names if n not in classes]
+                if absent:
+                    raise DryRunError(
+                        'data', f'{key}: classes {absent} of the config are '
+                        f'not categories of {plain["ann_file"]} (its '
+                        f'categories: {names}): set classes to the category '
+                        'names')
+                if unused:
+                    report(f'own data: {key}: categories {unused} of the '
+                           'annotation file are not in classes: their '
+                           'annotations are not used')
+            dataset = DATASETS.build(plain)
+            classes = list(dataset.metainfo.get('classes') or [])
+            report(f'own data: {key.split("_")[0]}: {len(dataset)} samples, '
+                   f'{len(classes)} classes {tuple(classes)} '
+                   f'({type(dataset).__name__} under '
+                   f'{plain.get("data_root") or plain.get("ann_file")})')
+            if len(dataset) == 0:
+                raise DryRunError(
+                    'data', f'{key}: no samples in {plain.get("ann_file")} '
+                    '(COCO: images without annotations are dropped by '
+                    'filter_cfg.filter_empty_gt)')
+            if key == 'train_dataloader':
+                for index in range(min(samples, len(dataset))):
+                    packed = dataset[index]
+                    shape = tuple(packed['inputs'].shape) if hasattr(
+                        packed.get('inputs'), 'shape') else '?'
+                    report(f'own data: train sample {index} through the '
+                           f'train pipeline: inputs {shape}')
+    change('datasets: your own data as the config names it (train on the '
+           'first samples, evaluate on the first)')
+
+
 # --------------------------------------------------------------- stages --
-def _prepare(config, work_dir: str, iters: int, small_inputs: bool,
+def _prepare(config,
+             work_dir: str,
+             iters: int,
+             small_inputs: bool,
              cfg_options: Optional[dict],
-             change: _Changes) -> Tuple[Config, int, int]:
+             change: _Changes,
+             data_root: Optional[str] = None) -> Tuple[Config, int, int]:
     """The config as the dry run runs it, its training batch size and its
     number of evaluation samples."""
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = copy.deepcopy(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    if data_root:
+        set_data_root(cfg, data_root)
     if cfg.get('default_scope') not in ('mmdet', 'mmseg', 'mmpose',
                                         'mmaction'):
         raise DryRunError(
@@ -498,7 +513,7 @@ def _prepare(config, work_dir: str, iters: int, small_inputs: bool,
     eval_samples = 1 if small_inputs else 2
     _adapt_schedule(cfg, iters, train_batch, eval_samples, change)
     if small_inputs:
-        _shrink_inputs(cfg, change)
+        shrink_inputs(cfg, change)
     return cfg, train_batch, eval_samples
 
 
@@ -513,33 +528,6 @@ def _runner_cfg(cfg: Config, phase: str) -> Config:
     if run.get('visualizer'):
         run.visualizer.name = run.experiment_name
     return run
-
-
-@contextlib.contextmanager
-def _format_each_config_once() -> Iterator[None]:
-    """Format each distinct config text with yapf once for the dry run.
-
-    A Runner asks for ``cfg.pretty_text`` five or six times for the same
-    config (log, message hub, dumped config, visualizer, each checkpoint's
-    meta), and MMEngine re-runs yapf every time: ~0.8 s each, measured 40 %
-    of a CI-mode dry run of a video config. yapf is a pure function of its
-    arguments, so a cache keyed on them gives the same text.
-    """
-    import mmengine.config.config as config_module
-    format_code = config_module.FormatCode
-    formatted = {}
-
-    def format_once(*args, **kwargs):
-        key = repr((args, sorted(kwargs.items())))
-        if key not in formatted:
-            formatted[key] = format_code(*args, **kwargs)
-        return formatted[key]
-
-    config_module.FormatCode = format_once
-    try:
-        yield
-    finally:
-        config_module.FormatCode = format_code
 
 
 def _train(cfg: Config, stage: str, until: int,
@@ -562,7 +550,9 @@ def dry_run(config,
             iters: int = 2,
             small_inputs: bool = False,
             cfg_options: Optional[dict] = None,
-            report: Callable[[str], None] = print) -> DryRunResult:
+            report: Callable[[str], None] = print,
+            own_data: bool = False,
+            data_root: Optional[str] = None) -> DryRunResult:
     """Train, checkpoint, resume and test ``config`` on stand-in data.
 
     Args:
@@ -579,6 +569,10 @@ def dry_run(config,
             first, as ``--cfg-options``.
         report (callable): Receives every change made and every stage
             reached, one line each. Defaults to ``print``.
+        own_data (bool): Run on the data set the config names instead of
+            stand-in data: check its files and classes and pass its first
+            samples through the pipelines. Defaults to False.
+        data_root (str, optional): As ``tools/train.py --data-root``.
 
     Returns:
         DryRunResult: ``ok`` only when every stage ran.
@@ -590,17 +584,21 @@ def dry_run(config,
     change = _Changes(report)
     result = DryRunResult(ok=False, changes=change.items)
     stage = 'config'
-    with _format_each_config_once():
+    with format_each_config_once():
         try:
             cfg, batch, samples = _prepare(config, work_dir, iters,
-                                           small_inputs, cfg_options, change)
+                                           small_inputs, cfg_options, change,
+                                           data_root)
             stage = 'data'
-            _make_standin_data(
-                cfg,
-                osp.join(standin_dir, 'data'),
-                train_samples=batch * iters,
-                eval_samples=samples,
-                change=change)
+            if own_data:
+                _check_own_data(cfg, batch * iters, report, change)
+            else:
+                _make_standin_data(
+                    cfg,
+                    osp.join(standin_dir, 'data'),
+                    train_samples=batch * iters,
+                    eval_samples=samples,
+                    change=change)
             stage = 'weights'
             _standin_weights(cfg, osp.join(standin_dir, 'weights'), change)
 

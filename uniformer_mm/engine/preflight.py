@@ -33,6 +33,17 @@ def missing_dataset_paths(cfg: Config, splits=SPLITS) -> List[str]:
                 full = osp.join(root, path)
                 if not osp.exists(full):
                     missing.append(f'{split}: {full}')
+        # the evaluator reads its own annotation file, computed from the
+        # data root when the config was parsed
+        evaluators = cfg.get(f'{split}_evaluator') if split != 'train' \
+            else None
+        for evaluator in (evaluators if isinstance(evaluators,
+                                                   (list,
+                                                    tuple)) else [evaluators]):
+            ann_file = (evaluator or {}).get('ann_file')
+            if isinstance(ann_file, str) and '://' not in ann_file and \
+                    not osp.exists(ann_file):
+                missing.append(f'{split}_evaluator.ann_file: {ann_file}')
     return missing
 
 
@@ -44,9 +55,21 @@ def check_dataset_paths(cfg: Config, splits=SPLITS) -> None:
             'The config points at dataset files that do not exist:\n  ' +
             '\n  '.join(missing) + '\nPrepare the dataset there (see the '
             "README of the config's folder for the expected layout), or "
-            'point the config at it, e.g. --cfg-options ' +
+            'point the config at it: ' + _data_root_advice(cfg))
+
+
+def _data_root_advice(cfg: Config) -> str:
+    """The switch that moves every path, the evaluators' included."""
+    if cfg.get('data_root'):
+        return (f'--data-root PATH (replaces data_root '
+                f'{cfg.data_root!r} in every dataset path and in the '
+                "evaluators' ann_file), or data_root = 'PATH' in the config")
+    return ('this config has no top-level data_root for --data-root to '
+            'replace, so set each dataset and evaluator: --cfg-options ' +
             ' '.join(f'{split}_dataloader.{_dataset_key(cfg, split)}'
-                     '.data_root=PATH' for split in SPLITS))
+                     '.data_root=PATH' for split in SPLITS) +
+            ' and, where they read one, val_evaluator.ann_file=PATH/... '
+            'test_evaluator.ann_file=PATH/...')
 
 
 def _dataset_key(cfg: Config, split: str) -> str:
@@ -85,13 +108,35 @@ def check_checkpoint_paths(cfg: Config) -> None:
                and '://' not in path and not osp.isfile(osp.expanduser(path))]
     if missing:
         raise FileNotFoundError(
-            'The config points at checkpoint files that do not exist:\n  ' +
-            '\n  '.join(f'{key} = {path!r}' for key, path in missing) +
-            '\nPut the file there (official ImageNet weights: docs/en/'
-            'checkpoints.md), or override the path, e.g. '
-            '--cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
-            '--cfg-options model.backbone.init_cfg=None to train from '
-            'scratch.')
+            'The config points at checkpoint files that do not exist:\n' +
+            '\n'.join(
+                _checkpoint_advice(cfg, key, path) for key, path in missing))
+
+
+def _checkpoint_advice(cfg: Config, key: str, path: str) -> str:
+    """What the missing file is and the switches that work without it."""
+    if key == 'load_from':
+        backbone = ((cfg.get('model') or {}).get('backbone') or {})
+        init = backbone.get('init_cfg')
+        after = (f'the backbone then starts from {init["checkpoint"]!r} '
+                 '(model.backbone.init_cfg)'
+                 if isinstance(init, dict) and init.get('checkpoint') else
+                 'the whole model then starts from random weights')
+        return (
+            f'  load_from = {path!r}: a whole-model checkpoint (backbone, '
+            'neck and heads) of the zoo config, e.g. an official file '
+            'converted by tools/convert_official.py OFFICIAL.pth '
+            f'{path} --config ZOO_CONFIG (docs/en/finetune.md).\n'
+            '  Without it: --cfg-options load_from=None '
+            f'({after}); a fine-tuning template picks its starting point '
+            "with start_from at its top (the zoo model, 'imagenet' or "
+            "'scratch').")
+    return (f'  {key} = {path!r}: backbone weights (the official ImageNet '
+            'file, docs/en/checkpoints.md; docs/en/finetune.md "Starting '
+            'points").\n'
+            f'  Put it there, or --cfg-options {key}=PATH, or '
+            f'--cfg-options {key.rsplit(".", 1)[0]}=None to start the '
+            'backbone from random weights.')
 
 
 def prepare_embedded_data(cfg: Config,

@@ -1,7 +1,25 @@
 # Fine-tune the Kinetics-400 UniFormer-XXS (128 px, 4 frames) on your own
-# video list with K classes (README "Fine-tuning on your own data").
-# Any zoo video config works as _base_; only the lines below differ.
-_base_ = '../light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_kinetics400-rgb.py'  # noqa: E501
+# video list with K classes (docs/en/finetune.md). Copy this file anywhere:
+# it inherits the zoo config by package name. Any zoo video config works as
+# _base_.
+_base_ = 'uniformer_mm::video/light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_kinetics400-rgb.py'  # noqa: E501
+
+# ---- the lines you edit --------------------------------------------------
+# lines "relative/path.mp4 LABEL", labels 0..K-1
+num_classes = 7
+# the folder holding {train,val}_list.txt and the videos under {train,val}/
+# (tools/train.py --data-root DIR overrides it). Clips are 4 frames of
+# 128x128, the size the zoo model was trained at.
+data_root = 'data/my_videos/'
+# training epochs; the warm-up and the cosine decay follow
+max_epochs = 110
+# starting weights (docs/en/finetune.md "Starting points"): 'k400' (the
+# converted official model), 'imagenet' (the backbone only) or 'scratch'
+start_from = 'k400'
+k400_checkpoint = 'checkpoints/uniformer-xxs-res128_u4_k400_converted.pth'
+imagenet_checkpoint = 'checkpoints/uniformer_xxs_128_in1k.pth'
+# ---------------------------------------------------------------------------
+
 custom_imports = dict(
     imports=[
         'uniformer_mm', 'uniformer_mm.engine.safe_loading',
@@ -9,18 +27,18 @@ custom_imports = dict(
     ],
     allow_failed_imports=False)
 
-# lines "relative/path.mp4 LABEL", labels 0..K-1
-num_classes = 7
-data_root = 'data/my_videos/'
-
-# the converted official Kinetics-400 model (400 classes): the backbone
-# loads; the K-class classifiers (fc_cls, fc_cls_token) are skipped, logged,
-# and keep their initialisation
-load_from = 'checkpoints/uniformer-xxs-res128_u4_k400_converted.pth'
+# FineTuneRunner loads load_from skipping (and logging) the K-class
+# classifiers (fc_cls, fc_cls_token), which keep their initialisation
 runner_type = 'FineTuneRunner'
+load_from = k400_checkpoint if start_from == 'k400' else None
 
+# the backbone's own initialisation: the ImageNet file for 'imagenet'; for
+# the zoo model load_from brings it, for 'scratch' it stays random
+backbone_init = None
+if start_from == 'imagenet':
+    backbone_init = dict(type='Pretrained', checkpoint=imagenet_checkpoint)
 model = dict(
-    backbone=dict(init_cfg=None),  # load_from brings the backbone
+    backbone=dict(init_cfg=backbone_init),
     # mixup / cutmix make one-hot labels: they need the class count too
     data_preprocessor=dict(
         blending=dict(augments=[
@@ -43,6 +61,10 @@ test_dataloader = dict(
         ann_file=data_root + 'val_list.txt',
         data_prefix=dict(video=data_root + 'val')))
 
+train_cfg = dict(max_epochs=max_epochs)
+# tools/train.py scales warm-up and cosine decay from the zoo's 110 epochs
+# to max_epochs (as --scale-schedule)
+scale_schedule = True
 # the learning rate is the zoo's for 256 clips per step (8 GPUs x 32):
 # with fewer, train with --auto-scale-lr (lr x batch / 256)
 auto_scale_lr = dict(enable=False, base_batch_size=256)
