@@ -1,6 +1,7 @@
 """tools/demo/video_demo.py (MMAction2 inference_recognizer on .mp4 files,
 drawn result) and the video demo config through tools/train.py,
 tools/test.py and tools/demo/run_demo.py."""
+import copy
 import json
 import os
 import subprocess
@@ -199,3 +200,23 @@ def test_run_demo_video_task(tmp_path):
     meta = load_checkpoint_file(summary['weights'])['meta']
     assert tuple(meta['dataset_meta']['classes']) == ('left', 'right', 'up',
                                                       'down')
+
+
+def test_video_demo_reports_probabilities_for_logit_averaging_configs(
+        small_cfg, tmp_path, one_thread):
+    """The zoo configs average logits over views (average_clips='score', as
+    the official test); the demo still reports probabilities."""
+    from mmaction.apis import inference_recognizer
+    cfg = copy.deepcopy(small_cfg)
+    cfg.model.cls_head.average_clips = 'score'
+    torch.manual_seed(0)
+    model = video_demo.build_recognizer(cfg)
+    video = os.path.join(cfg.data_root, 'videos', 'val', '000000.mp4')
+    logits = inference_recognizer(model, video).pred_score.float()
+    assert abs(float(logits.sum()) - 1) > 1e-3  # not probabilities
+    out = video_demo.run_video_inference(
+        video, cfg, out_dir=str(tmp_path / 'out'), model=model)
+    pred = out['predictions'][0]
+    expected = logits.softmax(0)
+    assert pred['scores'] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert pred['label'] == int(expected.argmax())

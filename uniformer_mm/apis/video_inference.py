@@ -214,6 +214,10 @@ def run_video_inference(videos: Union[str, Sequence[str]],
     for path in videos:
         sample = inference_recognizer(model, path)
         scores = sample.pred_score.detach().cpu().float()
+        if getattr(model.cls_head, 'average_clips', 'prob') != 'prob':
+            # the zoo configs average logits over views (the official
+            # test); the demo reports probabilities
+            scores = scores.softmax(0)
         label = int(scores.argmax())
         name = classes[label] if classes else str(label)
         pred = dict(
