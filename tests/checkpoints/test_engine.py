@@ -14,7 +14,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from uniformer_mm.utils import CheckpointRefusedError, load_checkpoint_file
+from uniformer_mm.checkpoints import (CheckpointRefusedError,
+                                      load_checkpoint_file)
 
 ROOT = Path(__file__).resolve().parents[2]
 

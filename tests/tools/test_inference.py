@@ -11,9 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.checkpoints import save_weights
 from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
                                    prepare_synthetic_data)
-from uniformer_mm.utils import save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs'

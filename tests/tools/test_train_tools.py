@@ -12,7 +12,7 @@ import torch
 from conftest import KillAfter, Killed
 from mmengine.runner import Runner
 
-from uniformer_mm.utils import load_checkpoint_file
+from uniformer_mm.checkpoints import load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_DEMO = ROOT / 'configs/detection/demo/' \

@@ -76,7 +76,7 @@ def build_inferencer(config,
     from mmengine.config import Config
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
-    from uniformer_mm.engine import install_weights_only_loader
+    from uniformer_mm.checkpoints import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()

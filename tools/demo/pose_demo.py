@@ -65,7 +65,7 @@ def build_pose_inferencer(config,
     # first: registers the backbones and supplies the torchvision-only
     # module that mmpose.apis imports (uniformer_mm.compat)
     import uniformer_mm  # noqa: F401
-    from uniformer_mm.engine import install_weights_only_loader
+    from uniformer_mm.checkpoints import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()

@@ -94,8 +94,8 @@ def build_recognizer(config,
     from mmengine.config import Config
 
     from uniformer_mm import register_all_modules
-    from uniformer_mm.engine import install_weights_only_loader
-    from uniformer_mm.utils import load_checkpoint_file
+    from uniformer_mm.checkpoints import (install_weights_only_loader,
+                                          load_checkpoint_file)
     register_all_modules()
     install_weights_only_loader()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)

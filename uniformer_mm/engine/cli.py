@@ -8,8 +8,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..checkpoints.loader import install_weights_only_loader
 from .distributed import init_cpu_process_group
-from .loading import install_weights_only_loader
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 

@@ -32,9 +32,9 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..checkpoints.loader import install_weights_only_loader
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
-from .loading import install_weights_only_loader
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
 # stand-in checkpoints are named so that nobody mistakes them for real ones

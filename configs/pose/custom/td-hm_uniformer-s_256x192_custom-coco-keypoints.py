@@ -4,8 +4,8 @@
 _base_ = '../td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
 custom_imports = dict(
     imports=[
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
-        'uniformer_mm.engine.finetune'
+        'uniformer_mm', 'uniformer_mm.checkpoints.safe_loading',
+        'uniformer_mm.checkpoints.finetune'
     ],
     allow_failed_imports=False)
 

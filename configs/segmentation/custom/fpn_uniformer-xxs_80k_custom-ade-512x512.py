@@ -4,8 +4,8 @@
 _base_ = '../fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'
 custom_imports = dict(
     imports=[
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
-        'uniformer_mm.engine.finetune'
+        'uniformer_mm', 'uniformer_mm.checkpoints.safe_loading',
+        'uniformer_mm.checkpoints.finetune'
     ],
     allow_failed_imports=False)
 

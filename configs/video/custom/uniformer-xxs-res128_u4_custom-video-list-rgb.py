@@ -4,8 +4,8 @@
 _base_ = '../light/uniformer-xxs-res128_imagenet1k-pre_8xb32-u4-110e_kinetics400-rgb.py'  # noqa: E501
 custom_imports = dict(
     imports=[
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
-        'uniformer_mm.engine.finetune'
+        'uniformer_mm', 'uniformer_mm.checkpoints.safe_loading',
+        'uniformer_mm.checkpoints.finetune'
     ],
     allow_failed_imports=False)
 

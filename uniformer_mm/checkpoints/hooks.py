@@ -6,8 +6,8 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ..checkpoints.io import restore_history_buffers, to_weights_only
-from .loading import install_weights_only_loader
+from .io import restore_history_buffers, to_weights_only
+from .loader import install_weights_only_loader
 
 
 class WeightsOnlyCheckpointHook(Hook):
@@ -24,8 +24,8 @@ class WeightsOnlyCheckpointHook(Hook):
     resuming restores the iteration, optimizer, LR schedule and logs as
     before. ``tools/train.py`` adds it to every config. Before the run it
     installs the weights-only loader for local files
-    (:func:`~uniformer_mm.engine.install_weights_only_loader`), so a config
-    listing this hook loads and resumes weights-only under any tool.
+    (:func:`~uniformer_mm.checkpoints.install_weights_only_loader`), so a
+    config listing this hook loads and resumes weights-only under any tool.
 
     It also saves the random states (torch, numpy, ``random``) of the
     process and, on resume, restores them just before the first resumed
