@@ -8,8 +8,11 @@ codebase; the flags are MMDetection's / MMSegmentation's.
 
 Besides what upstream ``train.py`` does, this script adds
 ``WeightsOnlyCheckpointHook`` so the checkpoints it writes resume under
-torch's weights-only loading, and runs distributed jobs on CPU-only machines
-over gloo.
+torch's weights-only loading, makes checkpoints atomic and resume find the
+last good one (``SafeCheckpointHook``), saves and exits with status 75 on
+SIGTERM / SIGUSR1 (``PreemptionHook``), stops at the first non-finite loss
+(``NonFiniteLossHook``; docs/en/cluster_training.md), and runs distributed
+jobs on CPU-only machines over gloo.
 """
 import argparse
 
@@ -18,8 +21,7 @@ from mmengine.logging import print_log
 
 from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
                                  prepare_embedded_data)
-from uniformer_mm.engine.cli import (add_common_args,
-                                     add_weights_only_checkpoint_hook,
+from uniformer_mm.engine.cli import (add_common_args, add_reliability_hooks,
                                      build_runner, load_config, parse)
 
 
@@ -68,7 +70,7 @@ def build_config(args) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    add_weights_only_checkpoint_hook(cfg)
+    add_reliability_hooks(cfg)
     return cfg
 
 

@@ -14,7 +14,8 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-from .checkpoints import WeightsOnlyCheckpointHook
+from .checkpoints.hooks import (NonFiniteLossHook, PreemptionHook,
+                                SafeCheckpointHook, WeightsOnlyCheckpointHook)
 from .compat import mmaction_drn, mmpose_simcc_vis
 from .engine import CPUDistributedDataParallel
 from .models import UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D
@@ -61,7 +62,9 @@ def register_all_modules() -> None:
     mmpose_simcc_vis.install()
     for module in (UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D):
         _register(MODELS, module)
-    _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
+    for hook in (WeightsOnlyCheckpointHook, SafeCheckpointHook, PreemptionHook,
+                 NonFiniteLossHook):
+        _register(MMENGINE_HOOKS, hook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
     for registry_module, types in CODEBASE_TYPES.items():
         try:

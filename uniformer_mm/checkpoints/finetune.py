@@ -283,16 +283,56 @@ class FineTuneRunner(Runner):
         docstring (``strict`` is ignored: the rules above apply; a DDP
         ``module.`` prefix is always removed, ``revise_keys`` renames
         further)."""
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(
-            self.model) else self.model
-        self.finetune_report = load_finetune_state(
+        checkpoint, self.finetune_report = load_runner_checkpoint(
+            self, filename, self._finetune_training, map_location, revise_keys)
+        return checkpoint
+
+
+def _origin(checkpoint) -> str:
+    """Where a training checkpoint seems to come from (its run's name and
+    codebase), or ''."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict):
+        return ''
+    scope = re.search(r"default_scope\s*=\s*'(\w+)'", str(meta.get('cfg', '')))
+    parts = [f"run {meta['experiment_name']!r}"
+             ] if meta.get('experiment_name') else []
+    if scope:
+        parts.append(f'codebase {scope.group(1)}')
+    return f' (the file seems to come from {", ".join(parts)})' \
+        if parts else ''
+
+
+def load_runner_checkpoint(runner,
+                           filename: str,
+                           allow_class_change: bool = False,
+                           map_location='cpu',
+                           revise_keys: Sequence = ()):
+    """Load ``filename`` into ``runner``'s model through
+    :func:`load_finetune_state` (every tensor must fit, except
+    class-specific ones when ``allow_class_change``); marks the runner
+    loaded. ``tools/test.py`` uses it to refuse a checkpoint of another
+    model.
+
+    Returns:
+        tuple: the checkpoint and the :class:`FineTuneLoadReport`.
+    """
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if type(model).__name__.endswith('TTAModel'):  # --tta wraps the model
+        model = model.module
+    try:
+        report = load_finetune_state(
             model,
             checkpoint_state_dict(checkpoint, revise_keys),
-            allow_class_change=self._finetune_training,
+            allow_class_change=allow_class_change,
             source=filename,
-            logger=self.logger)
-        self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {filename}')
-        return checkpoint
+            logger=runner.logger)
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(f'{error}{_origin(checkpoint)}') \
+            from None
+    runner._has_loaded = True
+    runner.logger.info(f'Load checkpoint from {filename}')
+    return checkpoint, report
