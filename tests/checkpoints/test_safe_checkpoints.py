@@ -235,3 +235,28 @@ def test_wrong_checkpoint_is_refused_for_testing_and_load_from(tmp_path):
     assert 'net.0.weight' in str(error.value)
     with pytest.raises(CheckpointMismatchError, match='fills only 0 of'):
         _runner(tmp_path / 'train', 8, checkpoint=SAFE, load_from=path).train()
+
+
+@pytest.mark.slow
+def test_test_tool_refuses_another_models_checkpoint(tmp_path):
+    """tools/test.py stops before evaluating a checkpoint that does not fit
+    (it used to print the mismatch and report a metric)."""
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / 'tools'))
+    try:
+        import test as test_tool
+    finally:
+        sys.path.pop(0)
+    path = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': _Other().state_dict()}, path)
+    config = str(root / 'configs/segmentation/demo/'
+                 'fpn_uniformer-tiny_synthetic.py')
+    args = [config, path, '--work-dir', str(tmp_path / 'work')]
+    with pytest.raises(CheckpointMismatchError) as error:
+        test_tool.main(args)
+    message = str(error.value)
+    assert 'conv.weight' in message and 'backbone.' in message
+    assert test_tool.parse_args(
+        args + ['--allow-partial-checkpoint']).allow_partial_checkpoint
