@@ -186,3 +186,54 @@ def test_all_ranks_agree_on_a_stop(tmp_path):
         pids.append(pid)
     codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
     assert codes == [0, 0]
+
+
+def _alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] not in ('Z', 'X')
+    except FileNotFoundError:
+        return False
+
+
+class _Blocking(torch.utils.data.Dataset):
+    """A worker that reports its pid, then blocks (as in a slow decode)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        os.write(self.fd, f'{os.getpid()}\n'.encode())
+        time.sleep(60)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith('linux'), reason='prctl is Linux')
+def test_data_loader_workers_die_with_the_main_process():
+    read, write = os.pipe()
+    main = os.fork()
+    if main == 0:  # the training process
+        try:
+            from uniformer_mm.engine.workers import \
+                exit_forked_children_with_parent
+            exit_forked_children_with_parent()
+            loader = torch.utils.data.DataLoader(
+                _Blocking(write), num_workers=1)
+            next(iter(loader))
+        finally:
+            os._exit(1)
+    os.close(write)
+    with os.fdopen(read) as reports:
+        worker = int(reports.readline())
+        os.kill(main, signal.SIGKILL)
+        os.waitpid(main, 0)
+        deadline = time.monotonic() + 5
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    survived = _alive(worker)
+    if survived:  # do not leave it holding pytest's output
+        os.kill(worker, signal.SIGKILL)
+    assert not survived

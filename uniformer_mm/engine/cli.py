@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 from ..checkpoints.loader import install_weights_only_loader
 from .distributed import init_cpu_process_group
+from .workers import exit_forked_children_with_parent
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -85,7 +86,9 @@ def add_reliability_hooks(cfg: Config) -> None:
 
 def build_runner(cfg: Config) -> Runner:
     """The Runner of ``cfg``; on a machine without CUDA, a distributed
-    launcher gets a gloo group and :class:`CPUDistributedDataParallel`."""
+    launcher gets a gloo group and :class:`CPUDistributedDataParallel`.
+    Data-loader workers forked from here on die with this process."""
+    exit_forked_children_with_parent()
     if init_cpu_process_group(cfg.launcher):
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel',
