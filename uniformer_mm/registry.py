@@ -17,7 +17,7 @@ from mmengine.registry import Registry
 from .checkpoints.hooks import (NonFiniteLossHook, PreemptionHook,
                                 SafeCheckpointHook, WeightsOnlyCheckpointHook)
 from .compat import mmaction_drn, mmpose_simcc_vis
-from .engine import CPUDistributedDataParallel
+from .engine import ClassCountCheckHook, CPUDistributedDataParallel
 from .models import UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D
 
 MODELS = Registry(
@@ -63,7 +63,7 @@ def register_all_modules() -> None:
     for module in (UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D):
         _register(MODELS, module)
     for hook in (WeightsOnlyCheckpointHook, SafeCheckpointHook, PreemptionHook,
-                 NonFiniteLossHook):
+                 NonFiniteLossHook, ClassCountCheckHook):
         _register(MMENGINE_HOOKS, hook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
     for registry_module, types in CODEBASE_TYPES.items():

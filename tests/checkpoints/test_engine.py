@@ -163,7 +163,7 @@ def test_train_script_adds_the_hook_once(tmp_path):
     cfg = train.build_config(args)
     assert [h['type'] for h in cfg.custom_hooks] == [
         'EMAHook', 'WeightsOnlyCheckpointHook', 'PreemptionHook',
-        'NonFiniteLossHook'
+        'NonFiniteLossHook', 'ClassCountCheckHook'
     ]
     # MMEngine's checkpoint hook becomes the atomic one, arguments kept
     assert cfg.default_hooks.checkpoint == dict(
@@ -178,7 +178,7 @@ def test_train_script_adds_the_hook_once(tmp_path):
     args = train.parse_args([str(tmp_path / 'dumped.py')])
     types = [h['type'] for h in train.build_config(args).custom_hooks]
     for hook in ('WeightsOnlyCheckpointHook', 'PreemptionHook',
-                 'NonFiniteLossHook'):
+                 'NonFiniteLossHook', 'ClassCountCheckHook'):
         assert types.count(hook) == 1
 
 

@@ -1,9 +1,10 @@
 from .distributed import CPUDistributedDataParallel, init_cpu_process_group
-from .preflight import (check_checkpoint_paths, check_dataset_paths,
+from .preflight import (ClassCountCheckHook, check_checkpoint_paths,
+                        check_class_counts, check_dataset_paths,
                         missing_dataset_paths, prepare_embedded_data)
 
 __all__ = [
-    'check_checkpoint_paths', 'check_dataset_paths', 'missing_dataset_paths',
-    'prepare_embedded_data', 'CPUDistributedDataParallel',
-    'init_cpu_process_group'
+    'ClassCountCheckHook', 'check_checkpoint_paths', 'check_class_counts',
+    'check_dataset_paths', 'missing_dataset_paths', 'prepare_embedded_data',
+    'CPUDistributedDataParallel', 'init_cpu_process_group'
 ]

@@ -69,16 +69,17 @@ def add_weights_only_checkpoint_hook(cfg: Config) -> None:
 def add_reliability_hooks(cfg: Config) -> None:
     """What ``tools/train.py`` adds to every config: the weights-only hook,
     ``SafeCheckpointHook`` in place of MMEngine's ``CheckpointHook`` (same
-    arguments), and the preemption and non-finite-loss hooks (see
-    :mod:`uniformer_mm.checkpoints.hooks`). Hooks the config lists
-    already are kept as configured."""
+    arguments), the preemption and non-finite-loss hooks (see
+    :mod:`uniformer_mm.checkpoints.hooks`) and the class-count check
+    (:class:`~uniformer_mm.engine.preflight.ClassCountCheckHook`). Hooks
+    the config lists already are kept as configured."""
     add_weights_only_checkpoint_hook(cfg)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') in (
             'CheckpointHook', 'mmengine.CheckpointHook'):
         checkpoint['type'] = 'SafeCheckpointHook'
     hooks = list(cfg.custom_hooks)
-    for name in ('PreemptionHook', 'NonFiniteLossHook'):
+    for name in ('PreemptionHook', 'NonFiniteLossHook', 'ClassCountCheckHook'):
         if not any(h.get('type') == name for h in hooks):
             hooks.append(dict(type=name))
     cfg.custom_hooks = hooks
