@@ -70,9 +70,12 @@ def _dataset_meta(cfg) -> Optional[Dict]:
 
 def build_inferencer(config,
                      weights: Optional[str] = None,
-                     device: str = 'cpu'):
+                     device: str = 'cpu',
+                     allow_partial_checkpoint: bool = False):
     """A ``DetInferencer`` / ``MMSegInferencer`` for ``config`` (a path or an
-    mmengine ``Config``) with ``weights`` (read weights-only)."""
+    mmengine ``Config``) with ``weights`` (read weights-only), refused unless
+    every tensor fits the model (``allow_partial_checkpoint``: load what
+    fits, as the inferencers do)."""
     from mmengine.config import Config
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
@@ -100,6 +103,9 @@ def build_inferencer(config,
             from mmseg.apis import MMSegInferencer
             inferencer = MMSegInferencer(
                 model=cfg, weights=weights, device=device)
+    if weights is not None and not allow_partial_checkpoint:
+        from uniformer_mm.checkpoints.finetune import check_checkpoint_fits
+        check_checkpoint_fits(inferencer.model, weights)
     model_meta = getattr(inferencer.model, 'dataset_meta', None) or {}
     if meta is not None and (weights is None or not model_meta.get('classes')
                              or len(model_meta['classes']) != len(
@@ -242,7 +248,8 @@ def run_inference(images: Union[str, Sequence[str]],
                   device: str = 'cpu',
                   inferencer=None,
                   ground_truth: Optional[str] = None,
-                  vis_scale: Union[int, str] = 'auto') -> Dict:
+                  vis_scale: Union[int, str] = 'auto',
+                  allow_partial_checkpoint: bool = False) -> Dict:
     """Infer on ``images``, draw to ``out_dir/vis``, save predictions to
     ``out_dir/preds``.
 
@@ -259,6 +266,8 @@ def run_inference(images: Union[str, Sequence[str]],
             directory of label PNGs (``<image stem>.png``).
         vis_scale: Upscaling of the drawings: an int or ``'auto'`` (short
             side >= 384 px). Predictions are made on the original images.
+        allow_partial_checkpoint: Load ``weights`` even when not every
+            tensor fits the model.
 
     Returns:
         dict: ``task``, ``images`` (inputs), ``vis_files`` (the drawn
@@ -271,7 +280,8 @@ def run_inference(images: Union[str, Sequence[str]],
         images = [images]
     images = list_inputs(images, IMAGE_EXTS)
     if inferencer is None:
-        inferencer = build_inferencer(config, weights, device)
+        inferencer = build_inferencer(config, weights, device,
+                                      allow_partial_checkpoint)
     task = inferencer.task
     if task == 'pose':
         # person boxes from the ground truth json, else the whole image
@@ -355,6 +365,11 @@ def parse_args(argv=None):
         default='auto',
         help='upscale the drawings by this integer factor '
         '(auto: short side >= 384 px)')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='use weights that do not fit the model in full (missing, '
+        'unexpected or other-shaped tensors) instead of refusing them')
     return parse_demo_args(parser, 'IMAGE', argv)
 
 
@@ -368,7 +383,8 @@ def main(argv=None):
         args.score_thr,
         args.device,
         ground_truth=args.gt,
-        vis_scale=args.vis_scale)
+        vis_scale=args.vis_scale,
+        allow_partial_checkpoint=args.allow_partial_checkpoint)
     for image, vis, pred in zip(out['images'], out['vis_files'],
                                 out['predictions']):
         if out['task'] == 'detection':

@@ -303,6 +303,29 @@ def _origin(checkpoint) -> str:
         if parts else ''
 
 
+def check_checkpoint_fits(model: nn.Module, filename: str) -> None:
+    """Refuse ``filename`` unless every tensor fits ``model`` (for the
+    inferencers, which load non-strictly); the fitting tensors are loaded
+    again, which changes nothing.
+
+    Raises:
+        CheckpointMismatchError: listing the missing, unexpected and
+            other-shaped tensors, and where the file seems to come from.
+    """
+    from .io import load_checkpoint_file
+    checkpoint = load_checkpoint_file(filename)
+    try:
+        load_finetune_state(
+            model,
+            checkpoint_state_dict(checkpoint),
+            allow_class_change=False,
+            source=filename)
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(
+            f'{error}{_origin(checkpoint)}\nPass --allow-partial-checkpoint '
+            '(allow_partial_checkpoint=True) to load it anyway.') from None
+
+
 def load_runner_checkpoint(runner,
                            filename: str,
                            allow_class_change: bool = False,
