@@ -66,6 +66,9 @@ def build_config(args) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
+        # a work dir without checkpoints (the first run of a requeued job)
+        # still starts from the config's load_from (SafeCheckpointHook)
+        cfg.load_from_if_no_checkpoint = cfg.get('load_from')
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True

@@ -260,3 +260,19 @@ def test_test_tool_refuses_another_models_checkpoint(tmp_path):
     assert 'conv.weight' in message and 'backbone.' in message
     assert test_tool.parse_args(
         args + ['--allow-partial-checkpoint']).allow_partial_checkpoint
+
+
+def test_resume_in_a_fresh_work_dir_keeps_load_from(tmp_path, full_run):
+    """The first run of a requeued fine-tuning job (``--resume`` with the
+    config's load_from) starts from load_from, not from scratch."""
+    weights = os.path.join(full_run.work_dir, 'iter_8.pth')
+    runner = _runner(
+        tmp_path,
+        8,
+        checkpoint=SAFE,
+        resume=True,
+        cfg=dict(load_from_if_no_checkpoint=weights))
+    runner.call_hook('before_run')
+    runner.load_or_resume()
+    assert runner.iter == 0  # loaded, not resumed
+    _assert_same_weights(full_run, runner)

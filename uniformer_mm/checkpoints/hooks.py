@@ -165,6 +165,9 @@ class SafeCheckpointHook(CheckpointHook):
       ``last_checkpoint`` if it names a readable file, else the newest
       readable ``iter_*/epoch_*.pth``; a work dir whose checkpoints are all
       unreadable stops the run instead of training from scratch over them.
+      A work dir without checkpoints starts from scratch, or from
+      ``cfg.load_from_if_no_checkpoint`` (``tools/train.py --resume`` keeps
+      the config's ``load_from`` there).
     * ``load_from`` (not resuming, not a ``FineTuneRunner``) refuses a
       checkpoint whose tensors match (name and shape) less than
       ``min_load_share`` of the model's.
@@ -183,10 +186,13 @@ class SafeCheckpointHook(CheckpointHook):
         if getattr(runner, '_resume', False) and runner._load_from is None:
             path = find_resumable_checkpoint(runner.work_dir, runner.logger)
             if path is None:
+                fallback = (runner.cfg or {}).get('load_from_if_no_checkpoint')
                 runner.logger.info(
-                    f'resume: no checkpoint in {runner.work_dir}; starting '
-                    'from scratch')
+                    f'resume: no checkpoint in {runner.work_dir}; starting ' +
+                    (f'from load_from {fallback}'
+                     if fallback else 'from scratch'))
                 runner._resume = False
+                runner._load_from = fallback
             else:
                 runner._load_from = path
 
