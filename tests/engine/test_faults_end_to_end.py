@@ -159,6 +159,8 @@ def test_kill_9_at_every_point_of_a_save(tmp_path, full_run):
         assert found is not None
         results.append((kill_at, os.path.basename(found)))
         _resume_matches(work_dir, full_run)
+        # the killed save's temporary file was cleaned up by the resume
+        assert not list(work_dir.glob('.tmp-*'))
     print('kill point -> checkpoint resumed from:', results)
     # the file's bytes, its fsync and rename, last_checkpoint's, the removal
     assert len(results) >= 6

@@ -33,8 +33,8 @@ from .io import restore_history_buffers, to_weights_only
 from .layout import listing
 from .loader import install_weights_only_loader
 from .workdir import (LAST_CHECKPOINT, find_resumable_checkpoint,
-                      list_checkpoints, replace_atomically, temp_path,
-                      write_text_atomically)
+                      list_checkpoints, remove_stale_temp_files,
+                      replace_atomically, temp_path, write_text_atomically)
 
 
 class WeightsOnlyCheckpointHook(Hook):
@@ -195,6 +195,13 @@ class SafeCheckpointHook(CheckpointHook):
                 runner._load_from = fallback
             else:
                 runner._load_from = path
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if self._is_local() and is_main_process():
+            for name in remove_stale_temp_files(self.out_dir):
+                runner.logger.info(
+                    f'removed {name}, the partial save of a killed run')
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)

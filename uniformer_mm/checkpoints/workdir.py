@@ -75,6 +75,30 @@ def write_text_atomically(path: str, text: str) -> None:
     write_atomically(path, write)
 
 
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Remove the temporary checkpoint files of processes that died while
+    saving (named by :func:`temp_path`; live processes' are kept)."""
+    removed = []
+    if not osp.isdir(folder):
+        return removed
+    for name in os.listdir(folder):
+        match = re.match(rf'^{re.escape(TEMP_PREFIX)}(\d+)-', name)
+        if not match:
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                continue  # alive: perhaps another run saving right now
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        os.remove(osp.join(folder, name))
+        removed.append(name)
+    return removed
+
+
 def list_checkpoints(work_dir: str) -> List[str]:
     """The checkpoints (``iter_N.pth`` / ``epoch_N.pth``) in ``work_dir``,
     newest (highest N) first."""
