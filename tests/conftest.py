@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 
 import uniformer_mm  # noqa: F401  (registers everything)
-from uniformer_mm.engine import install_weights_only_loader
+from uniformer_mm.checkpoints import install_weights_only_loader
 
 # as our tools do: MMEngine loads local checkpoints weights-only
 # (tests/checkpoints/test_safe_loading.py checks the import alone does not)

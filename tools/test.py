@@ -3,15 +3,23 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
         [--show] [--show-dir DIR] [--wait-time S] [--tta]
         [--cfg-options k=v ...] [--launcher pytorch]
+        [--allow-partial-checkpoint]
 
 The config's ``default_scope`` picks the codebase; ``--show-dir`` writes the
 drawn predictions through that codebase's visualization hook.
+
+The checkpoint must fit the model exactly (every tensor present, same
+shapes): a checkpoint of another model or task is refused, listing the
+differences, instead of being evaluated half-loaded.
+``--allow-partial-checkpoint`` loads it non-strictly (MMEngine's
+behaviour).
 """
 import argparse
 import os.path as osp
 
 from mmengine.config import Config
 
+from uniformer_mm.checkpoints.finetune import load_runner_checkpoint
 from uniformer_mm.engine import check_dataset_paths, prepare_embedded_data
 from uniformer_mm.engine.cli import (add_common_args, build_runner,
                                      load_config, parse)
@@ -32,6 +40,11 @@ def parse_args(argv=None):
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='load a checkpoint whose tensors do not all fit the model '
+        '(missing, unexpected or other shapes) instead of refusing it')
     add_common_args(parser)
     return parse(parser, argv)
 
@@ -88,6 +101,8 @@ def main(argv=None):
     prepare_embedded_data(cfg, splits=('test', ))
     check_dataset_paths(cfg, splits=('test', ))
     runner = build_runner(cfg)
+    if not args.allow_partial_checkpoint:
+        load_runner_checkpoint(runner, args.checkpoint)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError('--out must be a .pkl file')

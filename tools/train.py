@@ -9,8 +9,11 @@ codebase; the flags are MMDetection's / MMSegmentation's.
 
 Besides what upstream ``train.py`` does, this script adds
 ``WeightsOnlyCheckpointHook`` so the checkpoints it writes resume under
-torch's weights-only loading, and runs distributed jobs on CPU-only machines
-over gloo.
+torch's weights-only loading, makes checkpoints atomic and resume find the
+last good one (``SafeCheckpointHook``), saves and exits with status 75 on
+SIGTERM / SIGUSR1 (``PreemptionHook``), stops at the first non-finite loss
+(``NonFiniteLossHook``; docs/en/cluster_training.md), and runs distributed
+jobs on CPU-only machines over gloo.
 """
 import argparse
 import logging
@@ -20,8 +23,7 @@ from mmengine.logging import print_log
 
 from uniformer_mm.engine import (check_checkpoint_paths, check_dataset_paths,
                                  prepare_embedded_data)
-from uniformer_mm.engine.cli import (add_common_args,
-                                     add_weights_only_checkpoint_hook,
+from uniformer_mm.engine.cli import (add_common_args, add_reliability_hooks,
                                      build_runner, load_config, parse)
 from uniformer_mm.engine.schedule import (fit_schedule_to_run,
                                           fit_warmup_to_epoch, schedule_length,
@@ -78,11 +80,14 @@ def build_config(args) -> Config:
     fit_schedule(cfg)
     if args.resume == 'auto':
         cfg.resume = True
+        # a work dir without checkpoints (the first run of a requeued job)
+        # still starts from the config's load_from (SafeCheckpointHook)
+        cfg.load_from_if_no_checkpoint = cfg.get('load_from')
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    add_weights_only_checkpoint_hook(cfg)
+    add_reliability_hooks(cfg)
     return cfg
 
 

@@ -14,8 +14,10 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
+from .checkpoints.hooks import (NonFiniteLossHook, PreemptionHook,
+                                SafeCheckpointHook, WeightsOnlyCheckpointHook)
 from .compat import mmaction_drn, mmpose_simcc_vis
-from .engine import CPUDistributedDataParallel, WeightsOnlyCheckpointHook
+from .engine import ClassCountCheckHook, CPUDistributedDataParallel
 from .models import UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D
 
 MODELS = Registry(
@@ -57,13 +59,15 @@ def register_all_modules() -> None:
     Besides installing the compatibility shims of ``uniformer_mm.compat``
     it only registers: MMEngine's checkpoint loading is left as it is (our
     tools install a weights-only loader explicitly, see
-    :func:`uniformer_mm.engine.install_weights_only_loader`).
+    :func:`uniformer_mm.checkpoints.install_weights_only_loader`).
     """
     mmaction_drn.install()
     mmpose_simcc_vis.install()
     for module in (UniFormer, UniFormer3D, UniFormerLight, UniFormerLight3D):
         _register(MODELS, module)
-    _register(MMENGINE_HOOKS, WeightsOnlyCheckpointHook)
+    for hook in (WeightsOnlyCheckpointHook, SafeCheckpointHook, PreemptionHook,
+                 NonFiniteLossHook, ClassCountCheckHook):
+        _register(MMENGINE_HOOKS, hook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
     for registry_module, types in CODEBASE_TYPES.items():
         try:

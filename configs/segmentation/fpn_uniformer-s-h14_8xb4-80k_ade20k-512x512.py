@@ -11,7 +11,7 @@ _base_ = [
 # the package, and MMEngine loading local checkpoints weights-only (under
 # any tool: mim, a codebase's own tools/train.py)
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
     allow_failed_imports=False)
 
 crop_size = (512, 512)

@@ -11,9 +11,9 @@ import torch
 from mmengine.logging import MMLogger
 
 from uniformer_mm import UniFormer, UniFormer3D
-from uniformer_mm.models import inflate_weight, load_pretrained
-from uniformer_mm.utils import (CheckpointRefusedError, load_checkpoint_file,
-                                to_weights_only)
+from uniformer_mm.checkpoints import (CheckpointRefusedError, inflate_weight,
+                                      load_checkpoint_file, load_pretrained,
+                                      to_weights_only)
 
 # official model (reference JSON key) -> our preset, classification keys
 OFFICIAL_2D = {

@@ -14,7 +14,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from uniformer_mm.utils import CheckpointRefusedError, load_checkpoint_file
+from uniformer_mm.checkpoints import (CheckpointRefusedError,
+                                      load_checkpoint_file)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,10 +44,19 @@ class _Data(Dataset):
         return dict(x=x, y=x.sum(0, keepdim=True))
 
 
-def _runner(work_dir, max_iters, hooks=True, kill_after=None, **kwargs):
+def _runner(work_dir,
+            max_iters,
+            hooks=True,
+            kill_after=None,
+            checkpoint='CheckpointHook',
+            extra_hooks=(),
+            lr=0.05,
+            max_keep_ckpts=-1,
+            **kwargs):
     custom_hooks = [dict(type='WeightsOnlyCheckpointHook')] if hooks else []
     if kill_after:
         custom_hooks.append(KillAfter(kill_after))
+    custom_hooks.extend(extra_hooks)
     torch.manual_seed(0)
     return Runner(
         model=_Regression(),
@@ -57,7 +67,7 @@ def _runner(work_dir, max_iters, hooks=True, kill_after=None, **kwargs):
             sampler=dict(type='InfiniteSampler', shuffle=True, seed=3),
             collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
         param_scheduler=[
             dict(
                 type='LinearLR',
@@ -68,7 +78,11 @@ def _runner(work_dir, max_iters, hooks=True, kill_after=None, **kwargs):
             dict(type='MultiStepLR', milestones=[6], by_epoch=False)
         ],
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=4, by_epoch=False),
+            checkpoint=dict(
+                type=checkpoint,
+                interval=4,
+                by_epoch=False,
+                max_keep_ckpts=max_keep_ckpts),
             logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=custom_hooks,
         randomness=dict(seed=0),
@@ -140,12 +154,20 @@ def test_train_script_adds_the_hook_once(tmp_path):
     finally:
         sys.path.pop(0)
     cfg_file = tmp_path / 'cfg.py'
-    cfg_file.write_text("custom_hooks = [dict(type='EMAHook')]\n"
-                        "optim_wrapper = dict(type='OptimWrapper')\n")
+    cfg_file.write_text(
+        "custom_hooks = [dict(type='EMAHook')]\n"
+        "optim_wrapper = dict(type='OptimWrapper')\n"
+        "default_hooks = dict(checkpoint=dict(type='CheckpointHook', "
+        "interval=7, max_keep_ckpts=2))\n")
     args = train.parse_args([str(cfg_file), '--resume', '--amp'])
     cfg = train.build_config(args)
-    assert [h['type'] for h in cfg.custom_hooks
-            ] == ['EMAHook', 'WeightsOnlyCheckpointHook']
+    assert [h['type'] for h in cfg.custom_hooks] == [
+        'EMAHook', 'WeightsOnlyCheckpointHook', 'PreemptionHook',
+        'NonFiniteLossHook', 'ClassCountCheckHook'
+    ]
+    # MMEngine's checkpoint hook becomes the atomic one, arguments kept
+    assert cfg.default_hooks.checkpoint == dict(
+        type='SafeCheckpointHook', interval=7, max_keep_ckpts=2)
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.work_dir.endswith('cfg')
@@ -154,8 +176,10 @@ def test_train_script_adds_the_hook_once(tmp_path):
     again = copy.deepcopy(cfg)
     again.dump(str(tmp_path / 'dumped.py'))
     args = train.parse_args([str(tmp_path / 'dumped.py')])
-    assert [h['type'] for h in train.build_config(args).custom_hooks
-            ].count('WeightsOnlyCheckpointHook') == 1
+    types = [h['type'] for h in train.build_config(args).custom_hooks]
+    for hook in ('WeightsOnlyCheckpointHook', 'PreemptionHook',
+                 'NonFiniteLossHook', 'ClassCountCheckHook'):
+        assert types.count(hook) == 1
 
 
 def test_missing_dataset_and_checkpoint_paths_are_named(tmp_path):

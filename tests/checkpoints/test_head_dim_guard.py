@@ -7,8 +7,9 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
+from uniformer_mm.checkpoints import load_pretrained
 from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
-from uniformer_mm.models import UniFormer, load_pretrained
+from uniformer_mm.models import UniFormer
 from uniformer_mm.models.arch import OFFICIAL_IMAGENET_NAMES
 
 TINY = dict(depths=[1, 1, 1, 1], embed_dims=[32, 64, 128, 256])

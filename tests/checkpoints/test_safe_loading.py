@@ -8,10 +8,10 @@ import sys
 import torch
 from mmengine.runner import CheckpointLoader
 
+from uniformer_mm.checkpoints import (WeightsOnlyCheckpointHook,
+                                      install_weights_only_loader,
+                                      weights_only_loader_installed)
 from uniformer_mm.checkpoints.io import load_local_checkpoint
-from uniformer_mm.engine import (WeightsOnlyCheckpointHook,
-                                 install_weights_only_loader,
-                                 weights_only_loader_installed)
 
 
 def _run(code: str) -> str:
@@ -37,14 +37,14 @@ def _official_file(path):
 def test_import_changes_no_loader_and_config_import_installs_it(tmp_path):
     _official_file(tmp_path / 'official.pth')
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text(
-        "custom_imports = dict(imports=['uniformer_mm', "
-        "'uniformer_mm.engine.safe_loading'], allow_failed_imports=False)\n")
+    cfg.write_text("custom_imports = dict(imports=['uniformer_mm', "
+                   "'uniformer_mm.checkpoints.safe_loading'], "
+                   "allow_failed_imports=False)\n")
     out = _run(f"""
 from mmengine.runner import CheckpointLoader
 before = dict(CheckpointLoader._schemes)
 import uniformer_mm
-from uniformer_mm.engine import weights_only_loader_installed
+from uniformer_mm.checkpoints import weights_only_loader_installed
 assert CheckpointLoader._schemes == before, 'import changed the loaders'
 assert not weights_only_loader_installed()
 try:  # MMEngine's own loader: torch's weights-only refuses the Namespace

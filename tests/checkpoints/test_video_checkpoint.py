@@ -15,12 +15,12 @@ from conftest import randomize_
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from uniformer_mm.checkpoints import load_checkpoint_file
 from uniformer_mm.checkpoints.video import (build_label_remap,
                                             convert_slowfast_to_recognizer,
                                             normalize_class_name,
                                             read_class_names,
                                             remap_from_label_files)
-from uniformer_mm.utils import load_checkpoint_file
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 K400_S16X4 = osp.join(

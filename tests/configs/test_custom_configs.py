@@ -1,5 +1,5 @@
 """The fine-tuning templates under configs/<task>/custom/ and
-:mod:`uniformer_mm.engine.finetune`.
+:mod:`uniformer_mm.checkpoints.finetune`.
 
 End to end (slow): for each template, a checkpoint of the zoo model it
 inherits (random weights, written as tools/convert_official.py writes:
@@ -28,9 +28,9 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from uniformer_mm.analysis.build import build_model_from_config
+from uniformer_mm.checkpoints.finetune import (CheckpointMismatchError,
+                                               load_finetune_state)
 from uniformer_mm.engine.dry_run import dry_run
-from uniformer_mm.engine.finetune import (CheckpointMismatchError,
-                                          load_finetune_state)
 
 # template -> (the zoo config it inherits, its class-specific tensors and
 # the template's class count; the zoo's differs)
@@ -135,7 +135,7 @@ def test_templates_inherit_their_zoo_config():
             str(CONFIGS / zoo),
             import_custom_modules=False).custom_imports.imports
         assert set(cfg.custom_imports.imports) == set(zoo_imports) | {
-            'uniformer_mm.engine.finetune'
+            'uniformer_mm.checkpoints.finetune'
         }
 
 
@@ -270,7 +270,7 @@ def test_keypoint_count_change():
 def test_runner_loads_strictly_outside_training(seg_pair, tmp_path):
     """``runner.test()`` / ``val()`` / resuming reach ``load_checkpoint``
     outside ``train()``: heads of another class count are refused there."""
-    from uniformer_mm.engine.finetune import FineTuneRunner
+    from uniformer_mm.checkpoints.finetune import FineTuneRunner
     state, model = seg_pair
     ckpt = tmp_path / 'zoo.pth'
     torch.save({'state_dict': state, 'meta': {}}, ckpt)

@@ -33,7 +33,7 @@ METAFILES = ('configs/detection/metafile.yml',
              'configs/segmentation/metafile.yml', 'configs/pose/metafile.yml',
              'configs/video/metafile.yml', 'configs/video/light/metafile.yml')
 PARAM_TOLERANCE = 0.015
-IMPORTS = ['uniformer_mm', 'uniformer_mm.engine.safe_loading']
+IMPORTS = ['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading']
 SCOPES = {
     'detection': 'mmdet',
     'segmentation': 'mmseg',

@@ -86,8 +86,7 @@ def test_wrong_type():
 
 
 def test_light_arch_errors_name_the_presets_and_reject_bools():
-    from uniformer_mm.models.arch import (ARCH_ZOO_LIGHT_2D,
-                                          resolve_light_arch)
+    from uniformer_mm.models.arch import ARCH_ZOO_LIGHT_2D, resolve_light_arch
     tiny = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)
     # a missing key named the (empty) presets of an inner call before
     with pytest.raises(ValueError, match=r"\['head_dim'\].*'xxs', 'xs'"):

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 from conftest import randomize_
 
 from uniformer_mm import UniFormer3D
-from uniformer_mm.models import ARCH_ZOO_3D, inflate_weight
+from uniformer_mm.checkpoints import inflate_weight
+from uniformer_mm.models import ARCH_ZOO_3D
 from uniformer_mm.models.arch import preset_aliases
 
 TINY = dict(depths=[1, 1, 2, 1], embed_dims=[8, 16, 32, 64], head_dim=16)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.checkpoints import save_weights
 from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
                                    prepare_synthetic_data)
-from uniformer_mm.utils import save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs'
@@ -134,6 +134,19 @@ def test_segmentation_inferencer(tmp_path):
         out_dir=str(tmp_path / 'gt'),
         ground_truth=osp.join(ds.data_root, ds.data_prefix.seg_map_path))
     assert cv2.imread(gt['vis_files'][0]).shape == (384, 768, 3)
+    # weights that do not fit in full are refused unless allowed
+    partial = torch.load(weights)
+    dropped = sorted(partial['state_dict'])[0]
+    del partial['state_dict'][dropped]
+    partial['state_dict']['extra.weight'] = torch.zeros(1)
+    torch.save(partial, tmp_path / 'partial.pth')
+    from uniformer_mm.checkpoints import CheckpointMismatchError
+    with pytest.raises(CheckpointMismatchError) as error:
+        image_demo.build_inferencer(cfg, str(tmp_path / 'partial.pth'))
+    assert dropped in str(error.value) and 'extra.weight' in str(error.value)
+    assert image_demo.build_inferencer(
+        cfg, str(tmp_path / 'partial.pth'),
+        allow_partial_checkpoint=True).task == 'segmentation'
 
 
 def test_image_demo_cli(tmp_path, capsys):

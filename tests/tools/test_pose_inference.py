@@ -16,8 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.checkpoints import save_weights
 from uniformer_mm.datasets import prepare_synthetic_data
-from uniformer_mm.utils import save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 POSE_CFG = ROOT / 'configs/pose/demo/td-hm_uniformer-tiny_synthetic.py'

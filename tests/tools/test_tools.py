@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from uniformer_mm import UniFormer
-from uniformer_mm.models import load_pretrained
+from uniformer_mm.checkpoints import load_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(depths=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64], head_dim=16)

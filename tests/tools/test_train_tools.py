@@ -12,7 +12,7 @@ import torch
 from conftest import KillAfter, Killed
 from mmengine.runner import Runner
 
-from uniformer_mm.utils import load_checkpoint_file
+from uniformer_mm.checkpoints import load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_DEMO = ROOT / 'configs/detection/demo/' \
@@ -172,3 +172,37 @@ def test_slurm_scripts_launch_their_tool(tmp_path, tool, positional, expected):
         text=True)
     assert result.returncode == 2 and 'usage' in result.stderr
     assert not result.stdout
+
+
+@pytest.mark.parametrize('status,job_id,requeued', [(75, '42', True),
+                                                    (75, '', False),
+                                                    (1, '42', False)])
+def test_slurm_train_requeues_a_preempted_job(tmp_path, status, job_id,
+                                              requeued):
+    """Exit status 75 (PreemptionHook saved a checkpoint) requeues the
+    sbatch job; a crash (1) does not."""
+    from uniformer_mm.checkpoints.hooks import PREEMPTED_EXIT_STATUS
+    assert PREEMPTED_EXIT_STATUS == 75  # the value the script tests for
+    (tmp_path / 'srun').write_text(f'#!/usr/bin/env bash\nexit {status}\n')
+    (tmp_path / 'scontrol').write_text(
+        f'#!/usr/bin/env bash\necho "$@" > {tmp_path}/scontrol.log\n')
+    for name in ('srun', 'scontrol'):
+        (tmp_path / name).chmod(0o755)
+    env = dict(
+        os.environ,
+        PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+        SLURM_JOB_ID=job_id)
+    result = subprocess.run([
+        'bash',
+        str(ROOT / 'tools' / 'slurm_train.sh'), 'part', 'job', 'cfg.py',
+        'work', '--resume'
+    ],
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=60)
+    assert result.returncode == status
+    log = tmp_path / 'scontrol.log'
+    assert log.exists() == requeued
+    if requeued:
+        assert log.read_text().split() == ['requeue', '42']

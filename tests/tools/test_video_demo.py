@@ -13,8 +13,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from uniformer_mm.checkpoints import load_checkpoint_file, save_weights
 from uniformer_mm.datasets import prepare_synthetic_data
-from uniformer_mm.utils import load_checkpoint_file, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO_CFG = ROOT / 'configs/video/demo/uniformer3d-tiny_synthetic-video.py'

@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from uniformer_mm.utils import load_checkpoint_file, to_weights_only
+from uniformer_mm.checkpoints import load_checkpoint_file, to_weights_only
 
 
 def main(argv=None):

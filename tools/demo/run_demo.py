@@ -193,9 +193,9 @@ def run_demo(args) -> dict:
     from mmengine.runner import Runner
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
+    from uniformer_mm.checkpoints import (install_weights_only_loader,
+                                          save_weights)
     from uniformer_mm.datasets import prepare_synthetic_data, set_iter_budget
-    from uniformer_mm.engine import install_weights_only_loader
-    from uniformer_mm.utils import save_weights
     install_weights_only_loader()
 
     task = args.task

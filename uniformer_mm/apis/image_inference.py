@@ -25,7 +25,7 @@ from typing import Dict, Optional, Sequence, Union
 
 from .inputs import (IMAGE_EXTS, coco_boxes_xyxy, demo_parser, draw_sample,
                      list_inputs, output_dirs, parse_demo_args, print_outputs,
-                     run_kwargs)
+                     refuse_partial_checkpoint, run_kwargs)
 
 
 def _task_of(cfg) -> str:
@@ -60,20 +60,24 @@ def _dataset_meta(cfg) -> Optional[Dict]:
 
 def build_inferencer(config,
                      weights: Optional[str] = None,
-                     device: str = 'cpu'):
+                     device: str = 'cpu',
+                     allow_partial_checkpoint: bool = False):
     """A ``DetInferencer`` / ``MMSegInferencer`` for ``config`` (a path or an
-    mmengine ``Config``) with ``weights`` (read weights-only)."""
+    mmengine ``Config``) with ``weights`` (read weights-only), refused unless
+    every tensor fits the model (``allow_partial_checkpoint``: load what
+    fits, as the inferencers do)."""
     from mmengine.config import Config
 
     import uniformer_mm  # noqa: F401  (registers the backbones)
-    from uniformer_mm.engine import install_weights_only_loader
+    from uniformer_mm.checkpoints import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
     # the inferencer builds the model itself; no pretrained weights needed
     task = _task_of(cfg)
     if task == 'pose':
-        return _pose_demo().build_pose_inferencer(cfg, weights, device)
+        return _pose_demo().build_pose_inferencer(cfg, weights, device,
+                                                  allow_partial_checkpoint)
     meta = _dataset_meta(cfg)
     with warnings.catch_warnings():
         # without weights the inferencers warn and fall back to COCO /
@@ -90,6 +94,8 @@ def build_inferencer(config,
             from mmseg.apis import MMSegInferencer
             inferencer = MMSegInferencer(
                 model=cfg, weights=weights, device=device)
+    refuse_partial_checkpoint(inferencer.model, weights,
+                              allow_partial_checkpoint)
     model_meta = getattr(inferencer.model, 'dataset_meta', None) or {}
     if meta is not None and (weights is None or not model_meta.get('classes')
                              or len(model_meta['classes']) != len(
@@ -220,7 +226,8 @@ def run_inference(images: Union[str, Sequence[str]],
                   device: str = 'cpu',
                   inferencer=None,
                   ground_truth: Optional[str] = None,
-                  vis_scale: Union[int, str] = 'auto') -> Dict:
+                  vis_scale: Union[int, str] = 'auto',
+                  allow_partial_checkpoint: bool = False) -> Dict:
     """Infer on ``images``, draw to ``out_dir/vis``, save predictions to
     ``out_dir/preds``.
 
@@ -237,6 +244,8 @@ def run_inference(images: Union[str, Sequence[str]],
             directory of label PNGs (``<image stem>.png``).
         vis_scale: Upscaling of the drawings: an int or ``'auto'`` (short
             side >= 384 px). Predictions are made on the original images.
+        allow_partial_checkpoint: Load ``weights`` even when not every
+            tensor fits the model (otherwise refused, naming the tensors).
 
     Returns:
         dict: ``task``, ``images`` (inputs), ``vis_files`` (the drawn
@@ -249,7 +258,8 @@ def run_inference(images: Union[str, Sequence[str]],
         images = [images]
     images = list_inputs(images, IMAGE_EXTS)
     if inferencer is None:
-        inferencer = build_inferencer(config, weights, device)
+        inferencer = build_inferencer(config, weights, device,
+                                      allow_partial_checkpoint)
     task = inferencer.task
     if task == 'pose':
         # person boxes from the ground truth json, else the whole image

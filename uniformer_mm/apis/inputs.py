@@ -6,7 +6,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Callable, List, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
@@ -136,7 +136,22 @@ def demo_parser(
             default=vis_scale,
             help='integer upscaling of the drawn frames')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='use weights that do not fit the model in full (missing, '
+        'unexpected or other-shaped tensors) instead of refusing them')
     return parser
+
+
+def refuse_partial_checkpoint(model, weights: Optional[str],
+                              allow_partial_checkpoint: bool) -> None:
+    """Refuse ``weights`` unless every tensor fits ``model``: the
+    inferencers load non-strictly, so a wrong file would predict with
+    random layers."""
+    if weights is not None and not allow_partial_checkpoint:
+        from uniformer_mm.checkpoints.finetune import check_checkpoint_fits
+        check_checkpoint_fits(model, weights)
 
 
 def parse_demo_args(parser: argparse.ArgumentParser,
@@ -164,7 +179,8 @@ def run_kwargs(args: argparse.Namespace) -> dict:
         out_dir=args.out_dir,
         device=args.device,
         ground_truth=args.gt,
-        vis_scale=args.vis_scale)
+        vis_scale=args.vis_scale,
+        allow_partial_checkpoint=args.allow_partial_checkpoint)
 
 
 def print_outputs(inputs: Sequence[str], vis_files: Sequence[str],

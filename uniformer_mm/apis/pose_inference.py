@@ -27,7 +27,7 @@ from typing import Dict, Optional, Sequence, Union
 
 from .inputs import (IMAGE_EXTS, coco_boxes_xyxy, demo_parser, draw_sample,
                      list_inputs, output_dirs, parse_demo_args, print_outputs,
-                     run_kwargs)
+                     refuse_partial_checkpoint, run_kwargs)
 
 
 def _as_numpy_meta(meta: Dict) -> Dict:
@@ -45,9 +45,12 @@ def _as_numpy_meta(meta: Dict) -> Dict:
 
 def build_pose_inferencer(config,
                           weights: Optional[str] = None,
-                          device: str = 'cpu'):
+                          device: str = 'cpu',
+                          allow_partial_checkpoint: bool = False):
     """A ``Pose2DInferencer`` for a top-down ``config`` (path or mmengine
-    ``Config``) with ``weights`` (read weights-only), without a detector.
+    ``Config``) with ``weights`` (read weights-only), without a detector;
+    weights that do not fit the model in full are refused unless
+    ``allow_partial_checkpoint``.
     """
     from mmengine.config import Config
     from mmpose.apis.inferencers import Pose2DInferencer
@@ -55,7 +58,7 @@ def build_pose_inferencer(config,
     # first: registers the backbones and supplies the torchvision-only
     # module that mmpose.apis imports (uniformer_mm.compat)
     import uniformer_mm  # noqa: F401
-    from uniformer_mm.engine import install_weights_only_loader
+    from uniformer_mm.checkpoints import install_weights_only_loader
     install_weights_only_loader()  # the inferencer reads weights-only
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg = cfg.copy()
@@ -75,6 +78,8 @@ def build_pose_inferencer(config,
         warnings.filterwarnings('ignore', message='.*weights is None.*')
         inferencer = Pose2DInferencer(
             model=cfg, weights=weights, device=device, det_model='whole_image')
+    refuse_partial_checkpoint(inferencer.model, weights,
+                              allow_partial_checkpoint)
     meta = _as_numpy_meta(inferencer.model.dataset_meta)
     inferencer.model.dataset_meta = meta
     inferencer.visualizer.set_dataset_meta(meta)
@@ -147,7 +152,8 @@ def run_pose_inference(images: Union[str, Sequence[str]],
                        device: str = 'cpu',
                        inferencer=None,
                        ground_truth: Optional[str] = None,
-                       vis_scale: Union[int, str] = 'auto') -> Dict:
+                       vis_scale: Union[int, str] = 'auto',
+                       allow_partial_checkpoint: bool = False) -> Dict:
     """Predict the keypoints of the persons in ``images``, draw them to
     ``out_dir/vis`` and save them to ``out_dir/preds``.
 
@@ -166,6 +172,8 @@ def run_pose_inference(images: Union[str, Sequence[str]],
             the whole image as the box. Defaults to None (whole images).
         vis_scale: Upscaling of the drawings: an int or ``'auto'`` (short
             side >= 384 px). Defaults to ``'auto'``.
+        allow_partial_checkpoint: Load ``weights`` even when not every
+            tensor fits the model (otherwise refused, naming the tensors).
 
     Returns:
         dict: ``task`` ('pose'), ``images``, ``vis_files`` (one drawing per
@@ -180,7 +188,8 @@ def run_pose_inference(images: Union[str, Sequence[str]],
         images = [images]
     images = list_inputs(images, IMAGE_EXTS)
     if inferencer is None:
-        inferencer = build_pose_inferencer(config, weights, device)
+        inferencer = build_pose_inferencer(config, weights, device,
+                                           allow_partial_checkpoint)
     people = coco_people(ground_truth) if ground_truth else {}
     vis_dir, pred_dir = output_dirs(out_dir)
     vis_files, predictions = [], []

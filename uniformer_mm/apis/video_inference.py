@@ -32,7 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .inputs import (VIDEO_EXTS, demo_parser, list_inputs, output_dirs,
-                     parse_demo_args, print_outputs, run_kwargs)
+                     parse_demo_args, print_outputs, refuse_partial_checkpoint,
+                     run_kwargs)
 
 # BGR
 _GREEN, _RED, _WHITE = (80, 200, 80), (60, 60, 230), (255, 255, 255)
@@ -77,15 +78,17 @@ def _classes(cfg, checkpoint_meta: Optional[dict]) -> Optional[Tuple]:
 
 def build_recognizer(config,
                      weights: Optional[str] = None,
-                     device: str = 'cpu'):
+                     device: str = 'cpu',
+                     allow_partial_checkpoint: bool = False):
     """MMAction2's ``init_recognizer`` for ``config`` (a path or an mmengine
     ``Config``), loading ``weights`` weights-only; the class names go to
-    ``model.dataset_meta``."""
+    ``model.dataset_meta``. Weights that do not fit the model in full are
+    refused unless ``allow_partial_checkpoint``."""
     from mmengine.config import Config
 
     from uniformer_mm import register_all_modules
-    from uniformer_mm.engine import install_weights_only_loader
-    from uniformer_mm.utils import load_checkpoint_file
+    from uniformer_mm.checkpoints import (install_weights_only_loader,
+                                          load_checkpoint_file)
     register_all_modules()
     install_weights_only_loader()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
@@ -103,6 +106,7 @@ def build_recognizer(config,
     # weights: MMEngine's loader, routed through torch.load(weights_only=
     # True) above
     model = init_recognizer(cfg, weights, device=device)
+    refuse_partial_checkpoint(model, weights, allow_partial_checkpoint)
     meta = load_checkpoint_file(weights).get('meta') if weights else None
     model.dataset_meta = dict(classes=_classes(cfg, meta))
     return model
@@ -169,7 +173,8 @@ def run_video_inference(videos: Union[str, Sequence[str]],
                         device: str = 'cpu',
                         ground_truth: Union[None, str, Dict[str, int]] = None,
                         vis_scale: int = 4,
-                        model=None) -> Dict:
+                        model=None,
+                        allow_partial_checkpoint: bool = False) -> Dict:
     """Recognise ``videos``, draw to ``out_dir/vis``, save predictions to
     ``out_dir/preds``.
 
@@ -187,6 +192,8 @@ def run_video_inference(videos: Union[str, Sequence[str]],
         vis_scale (int): Integer upscaling of the drawings. Defaults to 4.
         model (nn.Module, optional): A ready model from
             :func:`build_recognizer`. Defaults to None.
+        allow_partial_checkpoint (bool): Load ``weights`` even when not
+            every tensor fits the model. Defaults to False (refused).
 
     Returns:
         dict: ``videos`` (inputs), ``vis_files`` (the drawn ``.mp4``),
@@ -203,7 +210,8 @@ def run_video_inference(videos: Union[str, Sequence[str]],
         videos = [videos]
     videos = list_videos(videos)
     if model is None:
-        model = build_recognizer(config, weights, device)
+        model = build_recognizer(config, weights, device,
+                                 allow_partial_checkpoint)
     classes = (model.dataset_meta or {}).get('classes')
     if isinstance(ground_truth, str):
         ground_truth = read_annotation_list(ground_truth)

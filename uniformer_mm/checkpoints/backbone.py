@@ -34,7 +34,8 @@ from .layout import fit_problems, locate_state_dict, strip_prefix
 # XXS/XS models.)
 _CLASSIFICATION_PREFIXES = ('head.', 'aux_head.', 'pre_logits.', 'fc_norm.',
                             'head_cls.', 'norm_cls.')
-_OUTPUT_NORM = re.compile(r'^norm[1-4]?\.')
+# a backbone's output norms: the final ``norm`` and the per-stage norm1-4
+OUTPUT_NORM = re.compile(r'^norm([1-4]?)\.')
 _LAYER_SCALE = re.compile(r'\.gamma_\d$')
 _BLOCK = re.compile(r'^blocks([1-4])\.(\d+)\.')
 
@@ -243,7 +244,7 @@ def adapt_state_dict(
     inflated, skipped, unexpected, mismatched = 0, 0, [], []
     for key, value in state_dict.items():
         if key not in target:
-            if key.startswith(_CLASSIFICATION_PREFIXES) or _OUTPUT_NORM.match(
+            if key.startswith(_CLASSIFICATION_PREFIXES) or OUTPUT_NORM.match(
                     key):
                 skipped += 1
             else:
@@ -260,7 +261,7 @@ def adapt_state_dict(
             mismatched.append(f'{key}: checkpoint {tuple(value.shape)} vs '
                               f'model {tuple(want)}')
     missing = [
-        k for k in target if k not in out and not _OUTPUT_NORM.match(k)
+        k for k in target if k not in out and not OUTPUT_NORM.match(k)
         and not k.endswith('num_batches_tracked')
     ]
     # An image file (no layer scale) inflated into a video model with layer

@@ -37,7 +37,8 @@ import torch
 import torch.nn as nn
 
 from ..models.arch import ARCH_ZOO_2D
-from .backbone import adapt_state_dict, check_head_dim, describe_arch
+from .backbone import (OUTPUT_NORM, adapt_state_dict, check_head_dim,
+                       describe_arch)
 from .layout import fit_problems, listing, locate_state_dict
 
 LAYOUTS = {
@@ -48,7 +49,6 @@ LAYOUTS = {
     'slowfast': 'SlowFast video classifier',
     'openmmlab2': 'OpenMMLab 2.0 model (already our layout)',
 }
-_OUTPUT_NORM = re.compile(r'^backbone\.norm[1-4]\.')
 # (key suffix, what it is) of layers whose first dim is the class count
 _CLASS_LAYERS = (
     ('roi_head.bbox_head.fc_cls.weight', 'box classifier (classes + 1)'),
@@ -185,12 +185,19 @@ def verify_state_dict(converted: Dict[str, torch.Tensor],
     return dict(tensors=len(converted), missing=0, unexpected=0)
 
 
+def _is_stage_output_norm(key: str) -> bool:
+    """``backbone.norm1.`` ... ``backbone.norm4.`` (not the final norm)."""
+    match = key.startswith('backbone.') and OUTPUT_NORM.match(
+        key[len('backbone.'):])
+    return bool(match and match.group(1))
+
+
 def _drop_unused_output_norms(
     state_dict: Dict[str, torch.Tensor],
     target: Dict[str,
                  torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     dropped = [
-        k for k in state_dict if _OUTPUT_NORM.match(k) and k not in target
+        k for k in state_dict if k not in target and _is_stage_output_norm(k)
     ]
     return OrderedDict(
         (k, v) for k, v in state_dict.items() if k not in dropped), dropped

@@ -171,7 +171,8 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
     replaced by :func:`load_checkpoint_file`: ``load_from``, ``--resume`` and
     every ``Pretrained`` init read local files weights-only with our
     allowlist, and training checkpoints written with
-    :class:`~uniformer_mm.engine.WeightsOnlyCheckpointHook` load in full."""
+    :class:`~uniformer_mm.checkpoints.WeightsOnlyCheckpointHook` load in
+    full."""
     checkpoint = load_checkpoint_file(
         os.path.expanduser(filename), map_location=map_location)
     restore_history_buffers(checkpoint)

@@ -11,10 +11,11 @@ CONTAINERS = ('model_state', 'state_dict', 'model')
 SHOWN = 8  # names listed per problem in an error message
 
 
-def listing(keys: List[str]) -> str:
-    """The first :data:`SHOWN` of ``keys``, and how many more there are."""
+def listing(keys: List[str], sep: str = ', ') -> str:
+    """The first :data:`SHOWN` of ``keys`` joined by ``sep``, and how many
+    more there are."""
     more = f' ... (+{len(keys) - SHOWN} more)' if len(keys) > SHOWN else ''
-    return ', '.join(keys[:SHOWN]) + more
+    return sep.join(keys[:SHOWN]) + more
 
 
 def fit_problems(missing: List[str], unexpected: List[str],
@@ -67,6 +68,13 @@ def locate_state_dict(
         raise ValueError(
             'the checkpoint holds non-tensor entries where weights are '
             f'expected: {listing(not_tensors)}')
+    return container, strip_ddp_prefix(state_dict)
+
+
+def strip_ddp_prefix(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """``state_dict`` without the ``module.`` prefix that saving a
+    ``DistributedDataParallel`` model gives every key (unchanged when not
+    every key has it)."""
     if state_dict and all(k.startswith('module.') for k in state_dict):
-        state_dict = strip_prefix(state_dict, 'module.')  # saved from DDP
-    return container, state_dict
+        return strip_prefix(state_dict, 'module.')
+    return state_dict

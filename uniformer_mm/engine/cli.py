@@ -8,9 +8,10 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..checkpoints.loader import install_weights_only_loader
 from ..datasets.paths import set_data_root
 from .distributed import init_cpu_process_group
-from .loading import install_weights_only_loader
+from .workers import exit_forked_children_with_parent
 
 CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 
@@ -73,9 +74,30 @@ def add_weights_only_checkpoint_hook(cfg: Config) -> None:
     cfg.custom_hooks = hooks
 
 
+def add_reliability_hooks(cfg: Config) -> None:
+    """What ``tools/train.py`` adds to every config: the weights-only hook,
+    ``SafeCheckpointHook`` in place of MMEngine's ``CheckpointHook`` (same
+    arguments), the preemption and non-finite-loss hooks (see
+    :mod:`uniformer_mm.checkpoints.hooks`) and the class-count check
+    (:class:`~uniformer_mm.engine.preflight.ClassCountCheckHook`). Hooks
+    the config lists already are kept as configured."""
+    add_weights_only_checkpoint_hook(cfg)
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint['type'] = 'SafeCheckpointHook'
+    hooks = list(cfg.custom_hooks)
+    for name in ('PreemptionHook', 'NonFiniteLossHook', 'ClassCountCheckHook'):
+        if not any(h.get('type') == name for h in hooks):
+            hooks.append(dict(type=name))
+    cfg.custom_hooks = hooks
+
+
 def build_runner(cfg: Config) -> Runner:
     """The Runner of ``cfg``; on a machine without CUDA, a distributed
-    launcher gets a gloo group and :class:`CPUDistributedDataParallel`."""
+    launcher gets a gloo group and :class:`CPUDistributedDataParallel`.
+    Data-loader workers forked from here on die with this process."""
+    exit_forked_children_with_parent()
     if init_cpu_process_group(cfg.launcher):
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel',

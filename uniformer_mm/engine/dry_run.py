@@ -31,12 +31,12 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import find_latest_checkpoint
 
+from ..checkpoints.loader import install_weights_only_loader
 from ..compat.mmengine_format_once import format_each_config_once
 from ..datasets.paths import map_paths, set_data_root
 from ..datasets.wrappers import leaf_datasets
 from .cli import add_weights_only_checkpoint_hook, build_runner
 from .dry_run_ci import shrink_inputs
-from .loading import install_weights_only_loader
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
 # stand-in checkpoints are named so that nobody mistakes them for real ones

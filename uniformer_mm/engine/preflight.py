@@ -6,6 +6,8 @@ import time
 from typing import List
 
 from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from ..datasets.wrappers import leaf_datasets
 
@@ -122,15 +124,14 @@ def _checkpoint_advice(cfg: Config, key: str, path: str) -> str:
                  '(model.backbone.init_cfg)'
                  if isinstance(init, dict) and init.get('checkpoint') else
                  'the whole model then starts from random weights')
-        return (
-            f'  load_from = {path!r}: a whole-model checkpoint (backbone, '
-            'neck and heads) of the zoo config, e.g. an official file '
-            'converted by tools/convert_official.py OFFICIAL.pth '
-            f'{path} --config ZOO_CONFIG (docs/en/finetune.md).\n'
-            '  Without it: --cfg-options load_from=None '
-            f'({after}); a fine-tuning template picks its starting point '
-            "with start_from at its top (the zoo model, 'imagenet' or "
-            "'scratch').")
+        return (f'  load_from = {path!r}: a whole-model checkpoint (backbone, '
+                'neck and heads) of the zoo config, e.g. an official file '
+                'converted by tools/convert_official.py OFFICIAL.pth '
+                f'{path} --config ZOO_CONFIG (docs/en/finetune.md).\n'
+                '  Without it: --cfg-options load_from=None '
+                f'({after}); a fine-tuning template picks its starting point '
+                "with start_from at its top (the zoo model, 'imagenet' or "
+                "'scratch').")
     return (f'  {key} = {path!r}: backbone weights (the official ImageNet '
             'file, docs/en/checkpoints.md; docs/en/finetune.md "Starting '
             'points").\n'
@@ -153,3 +154,88 @@ def prepare_embedded_data(cfg: Config,
     deadline = time.time() + timeout
     while missing_dataset_paths(cfg, splits) and time.time() < deadline:
         time.sleep(1)  # afterwards check_dataset_paths names what is missing
+
+
+class ClassCountMismatchError(ValueError):
+    """The dataset's classes (keypoints, labels) do not match a head."""
+
+
+def _head_counts(model) -> List[tuple]:
+    """``(config key, count)`` of every head's class (keypoint) count; the
+    class-agnostic RPN is not one."""
+    counts = []
+    for name, module in model.named_modules():
+        if not name or 'rpn' in name or not type(module).__name__.endswith(
+                'Head'):
+            continue
+        count = getattr(module, 'num_classes', None)
+        key = 'num_classes'
+        if not isinstance(count, int) and name == 'head':
+            # MMPose heatmap heads: one output channel per keypoint
+            count, key = getattr(module, 'out_channels', None), \
+                'out_channels'
+        if isinstance(count, int) and not isinstance(count, bool):
+            counts.append((f'model.{name}.{key}', count, key))
+    return counts
+
+
+def _dataset_count(dataset) -> tuple:
+    """``(count, what, config key)`` the dataset needs of a head, or
+    None when it does not say."""
+    meta = getattr(dataset, 'metainfo', None) or {}
+    if meta.get('num_keypoints'):
+        return (int(meta['num_keypoints']), 'keypoints',
+                'train_dataloader.dataset.metainfo')
+    if meta.get('classes'):
+        return (len(meta['classes']), 'classes',
+                'train_dataloader.dataset.metainfo.classes')
+    labels = []
+    for info in getattr(dataset, 'data_list', None) or []:
+        label = info.get('label') if isinstance(info, dict) else None
+        if isinstance(label, int):
+            labels.append(label)
+        elif isinstance(label, (list, tuple)):
+            labels.extend(int(v) for v in label)
+    if labels:  # video lists: labels 0 .. max
+        return (max(labels) + 1, 'labels (largest label + 1)',
+                'train_dataloader.dataset.ann_file')
+    return None
+
+
+def check_class_counts(model, dataset) -> None:
+    """Before the first iteration: the dataset's class, keypoint or label
+    count against every head's ``num_classes`` / ``out_channels``.
+
+    Raises:
+        ClassCountMismatchError: naming both numbers and the key to change.
+    """
+    needed = _dataset_count(dataset)
+    if needed is None:
+        return
+    count, what, data_key = needed
+    problems = []
+    for key, head_count, attr in _head_counts(model):
+        if attr == 'out_channels' and what != 'keypoints':
+            continue
+        if what == 'keypoints' and attr != 'out_channels':
+            continue
+        labels_only = what.startswith('labels')
+        if head_count == count or (labels_only and head_count > count):
+            continue  # a label list need not use every class
+        problems.append(f'{key} = {head_count}')
+    if problems:
+        keys = ' and '.join(p.split(' =')[0] for p in problems)
+        raise ClassCountMismatchError(
+            f'the training data has {count} {what} ({data_key}) but '
+            f'{", ".join(problems)}: set {keys} = {count} (or fix the '
+            "data set's classes)")
+
+
+class ClassCountCheckHook(Hook):
+    """Runs :func:`check_class_counts` on the training data set and the
+    model before the first iteration (``tools/train.py`` adds it)."""
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        check_class_counts(model, runner.train_dataloader.dataset)

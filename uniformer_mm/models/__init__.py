@@ -1,5 +1,3 @@
-from ..checkpoints.backbone import (adapt_state_dict, find_backbone_state_dict,
-                                    inflate_weight, load_pretrained)
 from .arch import (ARCH_ZOO_2D, ARCH_ZOO_3D, ARCH_ZOO_LIGHT_2D,
                    ARCH_ZOO_LIGHT_3D, resolve_arch, resolve_light_arch,
                    unpruned_arch)
@@ -10,8 +8,7 @@ from .uniformer_light import UniFormerLight, UniFormerLight3D
 
 __all__ = [
     'ARCH_ZOO_2D', 'ARCH_ZOO_3D', 'resolve_arch', 'AttentionBlock',
-    'ConvBlock', 'UniFormer', 'UniFormer3D', 'adapt_state_dict',
-    'find_backbone_state_dict', 'inflate_weight', 'load_pretrained',
-    'ARCH_ZOO_LIGHT_2D', 'ARCH_ZOO_LIGHT_3D', 'resolve_light_arch',
-    'unpruned_arch', 'UniFormerLight', 'UniFormerLight3D', 'FastPaths'
+    'ConvBlock', 'UniFormer', 'UniFormer3D', 'ARCH_ZOO_LIGHT_2D',
+    'ARCH_ZOO_LIGHT_3D', 'resolve_light_arch', 'unpruned_arch',
+    'UniFormerLight', 'UniFormerLight3D', 'FastPaths'
 ]

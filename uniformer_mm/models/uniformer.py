@@ -17,7 +17,6 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..checkpoints.backbone import load_pretrained
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
 from .blocks import (BLOCK_NORM_EPS, AttentionBlock, ConvBlock, ConvStem,
                      PatchEmbed)
@@ -316,6 +315,8 @@ class _UniFormerBase(BaseModule):
             cfg = cfg[0]
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             self.apply(self._init_module)
+            # lazily: checkpoints/ reads models/arch, not the reverse
+            from ..checkpoints.backbone import load_pretrained
             load_pretrained(
                 self,
                 cfg['checkpoint'],

@@ -18,7 +18,7 @@ _base_ = [
 # the package, and MMEngine loading local checkpoints weights-only (under
 # any tool: mim, a codebase's own tools/train.py)
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
     allow_failed_imports=False)
 
 classes = ('circle', 'square', 'triangle')

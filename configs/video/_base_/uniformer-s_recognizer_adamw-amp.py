@@ -8,7 +8,7 @@ _base_ = ['mmaction::_base_/default_runtime.py']
 # the package, and MMEngine loading local checkpoints weights-only (under
 # any tool: mim, a codebase's own tools/train.py)
 custom_imports = dict(
-    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
     allow_failed_imports=False)
 
 num_classes = 400

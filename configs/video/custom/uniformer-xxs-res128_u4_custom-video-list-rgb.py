@@ -22,8 +22,8 @@ imagenet_checkpoint = 'checkpoints/uniformer_xxs_128_in1k.pth'
 
 custom_imports = dict(
     imports=[
-        'uniformer_mm', 'uniformer_mm.engine.safe_loading',
-        'uniformer_mm.engine.finetune'
+        'uniformer_mm', 'uniformer_mm.checkpoints.safe_loading',
+        'uniformer_mm.checkpoints.finetune'
     ],
     allow_failed_imports=False)
 

@@ -17,7 +17,7 @@ _base_ = ['mmaction::_base_/default_runtime.py']
 custom_imports = dict(
     # safe_loading: MMEngine loads local checkpoints weights-only, under any
     # tool (importing uniformer_mm registers the models and transforms)
-    imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+    imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
     allow_failed_imports=False)
 
 classes = ('left', 'right', 'up', 'down')

@@ -41,12 +41,12 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
+from .layout import listing, strip_ddp_prefix
+
 # rows of a class-specific layer, as ``a * K + b``: K classes (classifier,
 # mask / segmentation / heatmap logits), K + 1 (a softmax classifier with a
 # background class), 4K (class-specific box regression)
 CLASS_ROW_FORMS = ((1, 0), (1, 1), (4, 0))
-# what MMEngine strips from a checkpoint's keys by default
-_DDP_PREFIX = ((r'^module\.', ''), )
 _FORM_TEXT = {(1, 0): 'classes', (1, 1): 'classes + 1', (4, 0): '4 x classes'}
 
 
@@ -128,12 +128,8 @@ def _class_count_reason(model: nn.Module, name: str, ckpt_shape: tuple,
     return None
 
 
-def _listing(title: str, items: Sequence[str], limit: int = 20) -> str:
-    shown = list(items[:limit])
-    more = len(items) - len(shown)
-    return title + ''.join(
-        f'\n  {item}'
-        for item in shown) + (f'\n  ... and {more} more' if more > 0 else '')
+def _listing(title: str, items: Sequence[str]) -> str:
+    return f'{title}\n  ' + listing(list(items), sep='\n  ')
 
 
 def load_finetune_state(model: nn.Module,
@@ -226,16 +222,21 @@ def load_finetune_state(model: nn.Module,
     return report
 
 
-def checkpoint_state_dict(checkpoint, revise_keys=_DDP_PREFIX) -> dict:
+def checkpoint_state_dict(checkpoint, revise_keys=()) -> dict:
     """The tensors of a loaded checkpoint (``state_dict`` of a whole-model
-    file, or a bare state dict), keys revised as MMEngine does."""
+    file, or a bare state dict), without a DDP ``module.`` prefix and with
+    ``revise_keys`` (``(pattern, replacement)`` pairs, as MMEngine's)
+    applied."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else None
     if not isinstance(state, dict):
         raise CheckpointMismatchError(
             f'expected a checkpoint dict with a state_dict, got '
             f'{type(checkpoint).__name__}')
-    state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    state = strip_ddp_prefix({
+        k: v
+        for k, v in state.items() if isinstance(v, torch.Tensor)
+    })
     for pattern, repl in revise_keys:
         state = {re.sub(pattern, repl, k): v for k, v in state.items()}
     return state
@@ -250,8 +251,8 @@ class FineTuneRunner(Runner):
     tensor must fit.
 
     Use it in a config with ``runner_type = 'FineTuneRunner'`` (and
-    ``custom_imports = dict(imports=['uniformer_mm.engine.finetune'])`` when
-    the tools do not import ``uniformer_mm``).
+    ``custom_imports = dict(imports=['uniformer_mm.checkpoints.finetune'])``
+    when the tools do not import ``uniformer_mm``).
     """
 
     def __init__(self, *args, **kwargs):
@@ -277,19 +278,84 @@ class FineTuneRunner(Runner):
                         filename: str,
                         map_location='cpu',
                         strict: bool = False,
-                        revise_keys: list = [(r'^module\.', '')]):
+                        revise_keys: Sequence = ()):
         """Load ``filename`` into the model as described in the class
-        docstring (``strict`` is ignored: the rules above apply)."""
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(
-            self.model) else self.model
-        self.finetune_report = load_finetune_state(
+        docstring (``strict`` is ignored: the rules above apply; a DDP
+        ``module.`` prefix is always removed, ``revise_keys`` renames
+        further)."""
+        checkpoint, self.finetune_report = load_runner_checkpoint(
+            self, filename, self._finetune_training, map_location, revise_keys)
+        return checkpoint
+
+
+def _origin(checkpoint) -> str:
+    """Where a training checkpoint seems to come from (its run's name and
+    codebase), or ''."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict):
+        return ''
+    scope = re.search(r"default_scope\s*=\s*'(\w+)'", str(meta.get('cfg', '')))
+    parts = [f"run {meta['experiment_name']!r}"
+             ] if meta.get('experiment_name') else []
+    if scope:
+        parts.append(f'codebase {scope.group(1)}')
+    return f' (the file seems to come from {", ".join(parts)})' \
+        if parts else ''
+
+
+def check_checkpoint_fits(model: nn.Module, filename: str) -> None:
+    """Refuse ``filename`` unless every tensor fits ``model`` (for the
+    inferencers, which load non-strictly); the fitting tensors are loaded
+    again, which changes nothing.
+
+    Raises:
+        CheckpointMismatchError: listing the missing, unexpected and
+            other-shaped tensors, and where the file seems to come from.
+    """
+    from .io import load_checkpoint_file
+    checkpoint = load_checkpoint_file(filename)
+    try:
+        load_finetune_state(
+            model,
+            checkpoint_state_dict(checkpoint),
+            allow_class_change=False,
+            source=filename)
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(
+            f'{error}{_origin(checkpoint)}\nPass --allow-partial-checkpoint '
+            '(allow_partial_checkpoint=True) to load it anyway.') from None
+
+
+def load_runner_checkpoint(runner,
+                           filename: str,
+                           allow_class_change: bool = False,
+                           map_location='cpu',
+                           revise_keys: Sequence = ()):
+    """Load ``filename`` into ``runner``'s model through
+    :func:`load_finetune_state` (every tensor must fit, except
+    class-specific ones when ``allow_class_change``); marks the runner
+    loaded. ``tools/test.py`` uses it to refuse a checkpoint of another
+    model.
+
+    Returns:
+        tuple: the checkpoint and the :class:`FineTuneLoadReport`.
+    """
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if type(model).__name__.endswith('TTAModel'):  # --tta wraps the model
+        model = model.module
+    try:
+        report = load_finetune_state(
             model,
             checkpoint_state_dict(checkpoint, revise_keys),
-            allow_class_change=self._finetune_training,
+            allow_class_change=allow_class_change,
             source=filename,
-            logger=self.logger)
-        self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {filename}')
-        return checkpoint
+            logger=runner.logger)
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(f'{error}{_origin(checkpoint)}') \
+            from None
+    runner._has_loaded = True
+    runner.logger.info(f'Load checkpoint from {filename}')
+    return checkpoint, report

@@ -8,10 +8,10 @@ whole process, so it is installed explicitly:
 * our tools (``tools/train.py``, ``tools/test.py``, the demos) call
   :func:`install_weights_only_loader`;
 * a config (also under ``mim train`` or a codebase's own ``tools/train.py``)
-  imports :mod:`uniformer_mm.engine.safe_loading`::
+  imports :mod:`uniformer_mm.checkpoints.safe_loading`::
 
       custom_imports = dict(
-          imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+          imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
           allow_failed_imports=False)
 
   or lists ``WeightsOnlyCheckpointHook`` in ``custom_hooks`` (it installs
@@ -21,7 +21,7 @@ whole process, so it is installed explicitly:
 """
 from mmengine.runner import CheckpointLoader
 
-from ..checkpoints.io import load_local_checkpoint
+from .io import load_local_checkpoint
 
 
 def weights_only_loader_installed() -> bool:
@@ -35,7 +35,7 @@ def install_weights_only_loader() -> None:
     The same ``torch.load(weights_only=True)`` as torch's default, plus the
     one allowlisted type the official files need (``argparse.Namespace``),
     the ``HistoryBuffer`` logs of checkpoints written by
-    :class:`~uniformer_mm.engine.WeightsOnlyCheckpointHook` restored, and
+    :class:`~uniformer_mm.checkpoints.WeightsOnlyCheckpointHook` restored, and
     errors that name the fix. Idempotent.
     """
     if not weights_only_loader_installed():

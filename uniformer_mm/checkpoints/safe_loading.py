@@ -4,13 +4,13 @@ For configs run by tools that are not ours (``mim train``, a codebase's own
 ``tools/train.py`` / ``tools/test.py``)::
 
     custom_imports = dict(
-        imports=['uniformer_mm', 'uniformer_mm.engine.safe_loading'],
+        imports=['uniformer_mm', 'uniformer_mm.checkpoints.safe_loading'],
         allow_failed_imports=False)
 
 Importing it is the whole point: it calls
-:func:`uniformer_mm.engine.install_weights_only_loader` (idempotent), see
-:mod:`uniformer_mm.engine.loading`.
+:func:`uniformer_mm.checkpoints.install_weights_only_loader` (idempotent), see
+:mod:`uniformer_mm.checkpoints.loader`.
 """
-from .loading import install_weights_only_loader
+from .loader import install_weights_only_loader
 
 install_weights_only_loader()

@@ -1,0 +1,241 @@
+"""Faults injected into real training processes: SIGTERM (preemption) and
+kill -9 at every point of a checkpoint save.
+
+A forked child trains the 8-iteration regression job of
+``tests/checkpoints/test_engine.py`` with the hooks ``tools/train.py``
+adds (forked: no interpreter start-up per run); the parent resumes
+in-process and compares with an uninterrupted run bit for bit.
+"""
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.fileio.backends import LocalBackend
+from mmengine.hooks import Hook
+
+from uniformer_mm.checkpoints.hooks import PREEMPTED_EXIT_STATUS
+from uniformer_mm.checkpoints.workdir import find_resumable_checkpoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'checkpoints'))
+from test_engine import _runner  # noqa: E402
+
+SAFE = 'SafeCheckpointHook'
+
+
+class _Report(Hook):
+    """Writes ``n`` to ``fd`` after iteration n; sleeps before each."""
+
+    def __init__(self, fd, sleep, state):
+        self.fd, self.sleep, self.state = fd, sleep, state
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.state['active'] = runner.iter + 1 == 8  # the second save
+        time.sleep(self.sleep)
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        os.write(self.fd, f'{runner.iter + 1}\n'.encode())
+
+
+def _kill_at(kill_at, state):
+    """SIGKILL at the ``kill_at``-th step of the save of iter_8: each write
+    of the file's bytes (killed half way), fsync, rename and removal."""
+
+    def step():
+        if state['active']:
+            state['count'] += 1
+            if state['count'] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrap(fn):
+
+        def wrapped(*args, **kwargs):
+            step()
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    put = LocalBackend.put
+
+    def half_then_put(self, obj, filepath):
+        if state['active'] and state['count'] + 1 == kill_at:
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+        step()
+        put(self, obj, filepath)
+
+    LocalBackend.put = half_then_put
+    os.fsync, os.replace, os.remove = map(wrap,
+                                          (os.fsync, os.replace, os.remove))
+
+
+def _fork(work_dir, kill_at=0, sleep=0.0):
+    """(pid, read end of the child's iteration reports)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, os.fdopen(read)
+    os.close(read)
+    status = 1
+    try:
+        state = dict(active=False, count=0)
+        if kill_at:
+            _kill_at(kill_at, state)
+        _runner(
+            work_dir,
+            8,
+            checkpoint=SAFE,
+            max_keep_ckpts=1,
+            extra_hooks=[
+                dict(type='PreemptionHook'),
+                dict(type='NonFiniteLossHook'),
+                _Report(write, sleep, state)
+            ],
+            resume=True).train()
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    finally:
+        os._exit(status)
+
+
+@pytest.fixture(scope='module')
+def full_run(tmp_path_factory):
+    runner = _runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
+    runner.train()
+    return runner
+
+
+def _resume_matches(work_dir, full_run):
+    resumed = _runner(
+        work_dir, 8, checkpoint=SAFE, max_keep_ckpts=1, resume=True)
+    resumed.train()
+    for (name, a), b in zip(full_run.model.state_dict().items(),
+                            resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_iteration_in_flight(tmp_path, full_run):
+    pid, reports = _fork(tmp_path, sleep=0.2)
+    done = []
+    for line in reports:
+        done.append(int(line))
+        if done[-1] == 5:  # iteration 6 is running (or about to)
+            sent = time.monotonic()
+            os.kill(pid, signal.SIGTERM)
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    took = time.monotonic() - sent
+    saved = int((tmp_path / 'last_checkpoint').read_text().rsplit('_',
+                                                                  1)[1][:-4])
+    lost = done[-1] - saved
+    print(f'SIGTERM after iteration 5: exit {status} after {took:.2f} s, '
+          f'iterations finished {done[-1]}, saved iter_{saved}, lost {lost}')
+    assert status == PREEMPTED_EXIT_STATUS
+    assert lost == 0 and saved >= 5
+    _resume_matches(tmp_path, full_run)
+
+
+@pytest.mark.slow
+def test_kill_9_at_every_point_of_a_save(tmp_path, full_run):
+    results = []
+    for kill_at in range(1, 30):
+        work_dir = tmp_path / f'kill{kill_at}'
+        pid, reports = _fork(work_dir, kill_at)
+        reports.read()
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if status == 0:  # past the last step of the save
+            break
+        assert status == -signal.SIGKILL
+        found = find_resumable_checkpoint(str(work_dir))
+        assert found is not None
+        results.append((kill_at, os.path.basename(found)))
+        _resume_matches(work_dir, full_run)
+        # the killed save's temporary file was cleaned up by the resume
+        assert not list(work_dir.glob('.tmp-*'))
+    print('kill point -> checkpoint resumed from:', results)
+    # the file's bytes, its fsync and rename, last_checkpoint's, the removal
+    assert len(results) >= 6
+
+
+def test_all_ranks_agree_on_a_stop(tmp_path):
+    """any_rank over a real 2-process gloo group: a flag raised on one rank
+    (a signal, a NaN loss) stops both."""
+    init = f'file://{tmp_path}/store'
+    pids = []
+    for rank in range(2):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                import torch.distributed as torch_dist
+
+                from uniformer_mm.checkpoints.hooks import any_rank
+                torch_dist.init_process_group(
+                    'gloo', init_method=init, rank=rank, world_size=2)
+                seen = [any_rank(rank == 1), any_rank(False)]
+                code = 0 if seen == [True, False] else 3
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+    assert codes == [0, 0]
+
+
+def _alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] not in ('Z', 'X')
+    except FileNotFoundError:
+        return False
+
+
+class _Blocking(torch.utils.data.Dataset):
+    """A worker that reports its pid, then blocks (as in a slow decode)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        os.write(self.fd, f'{os.getpid()}\n'.encode())
+        time.sleep(60)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith('linux'), reason='prctl is Linux')
+def test_data_loader_workers_die_with_the_main_process():
+    read, write = os.pipe()
+    main = os.fork()
+    if main == 0:  # the training process
+        try:
+            from uniformer_mm.engine.workers import \
+                exit_forked_children_with_parent
+            exit_forked_children_with_parent()
+            loader = torch.utils.data.DataLoader(
+                _Blocking(write), num_workers=1)
+            next(iter(loader))
+        finally:
+            os._exit(1)
+    os.close(write)
+    with os.fdopen(read) as reports:
+        worker = int(reports.readline())
+        os.kill(main, signal.SIGKILL)
+        os.waitpid(main, 0)
+        deadline = time.monotonic() + 5
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    survived = _alive(worker)
+    if survived:  # do not leave it holding pytest's output
+        os.kill(worker, signal.SIGKILL)
+    assert not survived
