@@ -1,0 +1,131 @@
+"""Our backbones against recorded outputs of the official code.
+
+``tests/fixtures/official/*.pth`` were written by
+``scripts/record_official_fixtures.py``, which runs the official UniFormer
+files themselves (see the README there). Each holds official-layout weights,
+an input, every stage's output in eval and train mode, the gradient of every
+parameter for a fixed loss, and the BatchNorm statistics after the training
+forward. Here the weights go through our real loader (``init_cfg``
+``Pretrained`` -> :func:`uniformer_mm.checkpoints.load_pretrained`, as
+``tools/convert_official.py`` and every config use it) into the backbone
+built from the preset-style arch, with the default fast paths and with the
+reference path; everything must match to 1e-5 of each tensor's scale.
+"""
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+
+from uniformer_mm.checkpoints import inflate_weight
+from uniformer_mm.models import (UniFormer, UniFormer3D, UniFormerLight,
+                                 UniFormerLight3D)
+
+FIXTURES = Path(__file__).resolve().parents[1] / 'fixtures' / 'official'
+BACKBONES = {
+    'uniformer_global': UniFormer,
+    'uniformer_window': UniFormer,
+    'uniformer_hybrid': UniFormer,
+    'uniformer_video': UniFormer3D,
+    'uniformer_video_inflated': UniFormer3D,
+    'uniformer_light': UniFormerLight,
+    'uniformer_light_video': UniFormerLight3D,
+    'uniformer_light_video_ls': UniFormerLight3D,
+}
+RTOL = 1e-5  # of the largest magnitude of each recorded tensor
+ATOL = 1e-7  # for tensors that are all (near) zero
+
+
+@functools.lru_cache(maxsize=None)
+def _fixture(name):
+    return torch.load(FIXTURES / f'{name}.pth', weights_only=True)
+
+
+def assert_matches(ours, official, what, scale=None):
+    """``max|ours - official| <= RTOL * max|official| + ATOL``. A tensor
+    that is zero by construction (the recorded float64 value is rounding
+    noise, below 1e-9 of ``scale``: e.g. the gradient of a bias followed by
+    a BatchNorm in training) is compared against ``RTOL * scale``, the
+    largest magnitude among its kind (all gradients of the model)."""
+    assert ours.shape == official.shape, (what, ours.shape, official.shape)
+    error = (ours.float() - official).abs().max().item()
+    largest = official.abs().max().item()
+    if scale is not None and largest < 1e-9 * scale:
+        largest = scale
+    bound = RTOL * largest + ATOL
+    assert error <= bound, (f'{what}: max |ours - official| = {error:.3g} > '
+                            f'{bound:.3g}')
+
+
+def build_from_fixture(name, tmp_path, fast_paths='fast', **kwargs):
+    """Our backbone of fixture ``name`` with its official weights loaded the
+    way configs load them."""
+    fixture = _fixture(name)
+    path = tmp_path / f'{name}_official.pth'
+    torch.save(fixture['checkpoint'], path)
+    model = BACKBONES[name](
+        arch=fixture['arch'],
+        out_indices=(0, 1, 2, 3),
+        fast_paths=fast_paths,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)),
+        **{
+            **fixture['kwargs'],
+            **kwargs
+        })
+    model.init_weights()
+    return model
+
+
+def check_against_fixture(model, name):
+    """Eval outputs, then train outputs, gradients and BN statistics."""
+    fixture = _fixture(name)
+    x = fixture['input']
+    model.eval()
+    with torch.no_grad():  # the inference fast paths (in place) run here
+        outs = model(x)
+    for i, (ours, official) in enumerate(zip(outs, fixture['eval_outputs'])):
+        assert_matches(ours, official, f'{name} eval stage {i + 1}')
+    model.train()
+    outs = model(x)
+    assert len(outs) == len(fixture['train_outputs']) == 4
+    for i, (ours, official) in enumerate(zip(outs,
+                                             fixture['train_outputs'])):
+        assert_matches(ours, official, f'{name} train stage {i + 1}')
+    sum((o * w).sum() for o, w in zip(outs, fixture['loss_weights'])).backward()
+    params = dict(model.named_parameters())
+    # every parameter of the backbone gets its gradient, and no other
+    assert set(fixture['grads']) == {
+        n
+        for n, p in params.items() if p.grad is not None
+    }
+    scale = max(g.abs().max().item() for g in fixture['grads'].values())
+    for key, grad in fixture['grads'].items():
+        assert_matches(params[key].grad.reshape(grad.shape), grad,
+                       f'{name} grad {key}', scale)
+    buffers = dict(model.named_buffers())
+    for key, stat in fixture['stats_after_train'].items():
+        assert_matches(buffers[key], stat, f'{name} {key} after training')
+
+
+@pytest.mark.parametrize('fast_paths', ['fast', 'reference'])
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_matches_official_code(name, fast_paths, tmp_path):
+    model = build_from_fixture(name, tmp_path, fast_paths)
+    check_against_fixture(model, name)
+
+
+def test_inflate_weight_is_the_official_formula():
+    """Both inflation modes, against the official ``inflate_weight`` run on
+    the same kernel (the video fixture also loads a whole 2D file through
+    the official ``get_pretrained_model``)."""
+    recorded = _fixture('uniformer_video_inflated')['inflation']
+    for mode in ('average', 'center'):
+        ours = inflate_weight(recorded['kernel_2d'], recorded['time_dim'],
+                              mode)
+        assert_matches(ours, recorded[mode], f'inflate_mode={mode}')
+
+
+def test_fixtures_stay_small():
+    total = sum(p.stat().st_size for p in FIXTURES.glob('*.pth'))
+    assert len(list(FIXTURES.glob('*.pth'))) == len(BACKBONES)
+    assert total < 6 * 2**20, f'{total / 2**20:.1f} MiB of fixtures'
