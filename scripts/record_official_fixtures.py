@@ -123,8 +123,7 @@ class Source:
         rev = commit if self.bare else 'HEAD'
         try:
             self.commit = subprocess.check_output(
-                ['git', '-C', str(repo), 'rev-parse', rev],
-                text=True).strip()
+                ['git', '-C', str(repo), 'rev-parse', rev], text=True).strip()
         except (subprocess.CalledProcessError, FileNotFoundError):
             if self.bare:
                 raise
@@ -134,7 +133,8 @@ class Source:
         if not self.bare:
             return (self.repo / path).read_text()
         return subprocess.check_output(
-            ['git', '-C', str(self.repo), 'show', f'{self.commit}:{path}'],
+            ['git', '-C',
+             str(self.repo), 'show', f'{self.commit}:{path}'],
             text=True)
 
     def load(self, path: str, package: str, name: str):
@@ -143,8 +143,8 @@ class Source:
         module.__package__ = package
         module.__file__ = f'<official>/{path}'
         sys.modules[module.__name__] = module
-        exec(compile(self.read(path), module.__file__, 'exec'),
-             module.__dict__)
+        exec(
+            compile(self.read(path), module.__file__, 'exec'), module.__dict__)
         return module
 
 
@@ -236,8 +236,8 @@ def hooked_stages(final_norm):
         found = []
         hooks = [
             getattr(model, f'blocks{i}')[-1].register_forward_hook(
-                lambda m, i, o: found.append(o[1] if isinstance(o, tuple
-                                                                ) else o))
+                lambda m, i, o: found.append(o[1]
+                                             if isinstance(o, tuple) else o))
             for i in (1, 2, 3)
         ]
         hooks.append(
@@ -259,8 +259,7 @@ def mmdet_checkpoint(state_dict, config: str) -> dict:
     weights = {f'backbone.{k}': v for k, v in state_dict.items()}
     weights['neck.lateral_convs.0.conv.weight'] = torch.zeros(4, DIMS[0], 1, 1)
     return dict(
-        meta=dict(mmdet_version='2.11.0', config=config),
-        state_dict=weights)
+        meta=dict(mmdet_version='2.11.0', config=config), state_dict=weights)
 
 
 def slowfast_checkpoint(state_dict, config: str) -> dict:
@@ -335,18 +334,14 @@ def record_2d(src, attn_mode, depths, seed):
               f"mlp_ratio={MLP_RATIO}, windows={attn_mode == 'window'}, "
               f"hybrid={attn_mode == 'hybrid'}, window_size={WINDOW}))")
     return record(
-        f'UniFormer {attn_mode} ({DET_2D})',
-        model,
-        image_input(seed),
-        returned_stages,
-        mmdet_checkpoint(model.state_dict(), config),
+        f'UniFormer {attn_mode} ({DET_2D})', model, image_input(seed),
+        returned_stages, mmdet_checkpoint(model.state_dict(), config),
         dict(
             depths=depths,
             embed_dims=DIMS,
             head_dim=HEAD_DIM,
             mlp_ratios=MLP_RATIO),
-        dict(attn_mode=attn_mode, window_size=WINDOW),
-        seed)
+        dict(attn_mode=attn_mode, window_size=WINDOW), seed)
 
 
 def record_video(src, seed):
@@ -357,18 +352,13 @@ def record_video(src, seed):
     randomize_(model, seed)
     config = f'UNIFORMER:\n  DEPTH: {depths}\n  HEAD_DIM: {HEAD_DIM}\n'
     return record(
-        f'Uniformer ({VIDEO})',
-        model,
-        video_input(seed),
-        hooked_stages('norm'),
-        slowfast_checkpoint(model.state_dict(), config),
+        f'Uniformer ({VIDEO})', model, video_input(seed),
+        hooked_stages('norm'), slowfast_checkpoint(model.state_dict(), config),
         dict(
             depths=depths,
             embed_dims=DIMS,
             head_dim=HEAD_DIM,
-            mlp_ratios=MLP_RATIO),
-        dict(),
-        seed)
+            mlp_ratios=MLP_RATIO), dict(), seed)
 
 
 def record_video_inflated(src, seed, tmp: Path):
@@ -385,11 +375,12 @@ def record_video_inflated(src, seed, tmp: Path):
     for key, value in model.state_dict().items():
         if value.dim() == 5:  # a 2D kernel where the video has a 3D one
             shape = value.shape[:2] + value.shape[3:]
-            value = (torch.randn(shape, generator=gen, dtype=torch.float64)
-                     / math.sqrt(value[0].numel())).float().double()
+            value = (torch.randn(shape, generator=gen, dtype=torch.float64) /
+                     math.sqrt(value[0].numel())).float().double()
         elif key.startswith('head.'):  # 1000 ImageNet classes, here 7
-            value = torch.randn((7, ) + value.shape[1:], generator=gen,
-                                dtype=torch.float64).float().double()
+            value = torch.randn(
+                (7, ) + value.shape[1:], generator=gen,
+                dtype=torch.float64).float().double()
         image_model[key] = value
     path = tmp / 'fixture_in1k.pth'
     torch.save(dict(model=image_model), path)
@@ -455,15 +446,10 @@ def record_light_2d(src, seed):
     randomize_(model, seed)
     config = (f"model = dict(backbone=dict(type='UniFormer_Light', depth="
               f"{depths}, embed_dim={DIMS}, head_dim={HEAD_DIM}))")
-    return record(
-        f'UniFormer_Light ({DET_LIGHT})',
-        model,
-        image_input(seed),
-        returned_stages,
-        mmdet_checkpoint(model.state_dict(), config),
-        _light_arch(depths),
-        dict(),
-        seed)
+    return record(f'UniFormer_Light ({DET_LIGHT})', model,
+                  image_input(seed), returned_stages,
+                  mmdet_checkpoint(model.state_dict(), config),
+                  _light_arch(depths), dict(), seed)
 
 
 def record_light_3d(src, seed, layer_scale: bool):
@@ -481,21 +467,19 @@ def record_light_3d(src, seed, layer_scale: bool):
     model = getattr(video, cls)(cfg)
     randomize_(model, seed)
     config = f'UNIFORMER:\n  DEPTH: {depths}\n  HEAD_DIM: {HEAD_DIM}\n'
-    return record(
-        f'{cls} ({path})',
-        model,
-        video_input(seed),
-        hooked_stages('norm'),
-        slowfast_checkpoint(model.state_dict(), config),
-        _light_arch(depths, layer_scale=layer_scale),
-        dict(),
-        seed)
+    return record(f'{cls} ({path})', model, video_input(seed),
+                  hooked_stages('norm'),
+                  slowfast_checkpoint(model.state_dict(), config),
+                  _light_arch(depths, layer_scale=layer_scale), dict(), seed)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('repo', type=Path, help='official repository: a '
-                        'checkout or a bare git mirror')
+    parser.add_argument(
+        'repo',
+        type=Path,
+        help='official repository: a '
+        'checkout or a bare git mirror')
     parser.add_argument('--commit', default='HEAD')
     parser.add_argument('--out', type=Path, default=OUT)
     args = parser.parse_args()
@@ -512,7 +496,8 @@ def main():
         'uniformer_hybrid': partial(record_2d, src, 'hybrid', [1, 1, 4, 1],
                                     12),
         'uniformer_video': partial(record_video, src, 20),
-        'uniformer_video_inflated': partial(record_video_inflated, src, 21, tmp),
+        'uniformer_video_inflated': partial(record_video_inflated, src, 21,
+                                            tmp),
         'uniformer_light': partial(record_light_2d, src, 30),
         'uniformer_light_video': partial(record_light_3d, src, 40, False),
         'uniformer_light_video_ls': partial(record_light_3d, src, 41, True),

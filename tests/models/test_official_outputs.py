@@ -11,15 +11,18 @@ forward. Here the weights go through our real loader (``init_cfg``
 built from the preset-style arch, with the default fast paths and with the
 reference path; everything must match to 1e-5 of each tensor's scale.
 """
+import dataclasses
 import functools
 from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from uniformer_mm.checkpoints import inflate_weight
 from uniformer_mm.models import (UniFormer, UniFormer3D, UniFormerLight,
                                  UniFormerLight3D)
+from uniformer_mm.models.ops import FastPaths
 
 FIXTURES = Path(__file__).resolve().parents[1] / 'fixtures' / 'official'
 BACKBONES = {
@@ -63,15 +66,16 @@ def build_from_fixture(name, tmp_path, fast_paths='fast', **kwargs):
     fixture = _fixture(name)
     path = tmp_path / f'{name}_official.pth'
     torch.save(fixture['checkpoint'], path)
+    kwargs = {
+        'out_indices': (0, 1, 2, 3),
+        'fast_paths': fast_paths,
+        **fixture['kwargs'],
+        **kwargs
+    }
     model = BACKBONES[name](
         arch=fixture['arch'],
-        out_indices=(0, 1, 2, 3),
-        fast_paths=fast_paths,
         init_cfg=dict(type='Pretrained', checkpoint=str(path)),
-        **{
-            **fixture['kwargs'],
-            **kwargs
-        })
+        **kwargs)
     model.init_weights()
     return model
 
@@ -88,10 +92,10 @@ def check_against_fixture(model, name):
     model.train()
     outs = model(x)
     assert len(outs) == len(fixture['train_outputs']) == 4
-    for i, (ours, official) in enumerate(zip(outs,
-                                             fixture['train_outputs'])):
+    for i, (ours, official) in enumerate(zip(outs, fixture['train_outputs'])):
         assert_matches(ours, official, f'{name} train stage {i + 1}')
-    sum((o * w).sum() for o, w in zip(outs, fixture['loss_weights'])).backward()
+    loss = sum((o * w).sum() for o, w in zip(outs, fixture['loss_weights']))
+    loss.backward()
     params = dict(model.named_parameters())
     # every parameter of the backbone gets its gradient, and no other
     assert set(fixture['grads']) == {
@@ -112,6 +116,56 @@ def check_against_fixture(model, name):
 def test_matches_official_code(name, fast_paths, tmp_path):
     model = build_from_fixture(name, tmp_path, fast_paths)
     check_against_fixture(model, name)
+
+
+FLAGS = [f.name for f in dataclasses.fields(FastPaths)]
+
+
+@pytest.mark.parametrize('flag', FLAGS)
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_each_fast_path_alone_matches_official_code(name, flag, tmp_path):
+    flags = {f: f == flag for f in FLAGS}  # this one on, the others off
+    check_against_fixture(build_from_fixture(name, tmp_path, flags), name)
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_with_cp_matches_official_code(name, tmp_path):
+    model = build_from_fixture(name, tmp_path, with_cp=True)
+    assert model.cp_blocks == model.depths  # every block checkpointed
+    check_against_fixture(model, name)
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_out_indices_give_the_official_stages(name, tmp_path):
+    model = build_from_fixture(name, tmp_path, out_indices=(1, 3)).eval()
+    with torch.no_grad():
+        outs = model(_fixture(name)['input'])
+    assert len(outs) == 2
+    for ours, i in zip(outs, (1, 3)):
+        assert_matches(ours,
+                       _fixture(name)['eval_outputs'][i],
+                       f'{name} out_indices stage {i + 1}')
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_norm_eval_alone_trains_on_running_statistics(name, tmp_path):
+    """norm_eval without freezing: in train mode every BatchNorm (and only
+    the BatchNorms) stays in eval mode, its statistics do not move, every
+    parameter still trains, and the output is the official eval-mode one
+    (drop rates are 0: BatchNorm is the only difference)."""
+    fixture = _fixture(name)
+    model = build_from_fixture(name, tmp_path, norm_eval=True).train()
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and not any(m.training for m in norms)
+    assert all(m.training for m in model.modules()
+               if not isinstance(m, _BatchNorm))
+    assert all(p.requires_grad for p in model.parameters())
+    before = {k: v.clone() for k, v in model.named_buffers()}
+    outs = model(fixture['input'])
+    for i, (ours, official) in enumerate(zip(outs, fixture['eval_outputs'])):
+        assert_matches(ours, official, f'{name} norm_eval stage {i + 1}')
+    for key, value in model.named_buffers():
+        assert torch.equal(value, before[key]), key
 
 
 def test_inflate_weight_is_the_official_formula():
