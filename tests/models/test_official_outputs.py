@@ -12,77 +12,20 @@ built from the preset-style arch, with the default fast paths and with the
 reference path; everything must match to 1e-5 of each tensor's scale.
 """
 import dataclasses
-import functools
-from pathlib import Path
 
 import pytest
 import torch
+from official_fixtures import (BACKBONES, FIXTURES, assert_matches,
+                               build_from_fixture, load_fixture)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from uniformer_mm.checkpoints import inflate_weight
-from uniformer_mm.models import (UniFormer, UniFormer3D, UniFormerLight,
-                                 UniFormerLight3D)
 from uniformer_mm.models.ops import FastPaths
-
-FIXTURES = Path(__file__).resolve().parents[1] / 'fixtures' / 'official'
-BACKBONES = {
-    'uniformer_global': UniFormer,
-    'uniformer_window': UniFormer,
-    'uniformer_hybrid': UniFormer,
-    'uniformer_video': UniFormer3D,
-    'uniformer_video_inflated': UniFormer3D,
-    'uniformer_light': UniFormerLight,
-    'uniformer_light_video': UniFormerLight3D,
-    'uniformer_light_video_ls': UniFormerLight3D,
-}
-RTOL = 1e-5  # of the largest magnitude of each recorded tensor
-ATOL = 1e-7  # for tensors that are all (near) zero
-
-
-@functools.lru_cache(maxsize=None)
-def _fixture(name):
-    return torch.load(FIXTURES / f'{name}.pth', weights_only=True)
-
-
-def assert_matches(ours, official, what, scale=None):
-    """``max|ours - official| <= RTOL * max|official| + ATOL``. A tensor
-    that is zero by construction (the recorded float64 value is rounding
-    noise, below 1e-9 of ``scale``: e.g. the gradient of a bias followed by
-    a BatchNorm in training) is compared against ``RTOL * scale``, the
-    largest magnitude among its kind (all gradients of the model)."""
-    assert ours.shape == official.shape, (what, ours.shape, official.shape)
-    error = (ours.float() - official).abs().max().item()
-    largest = official.abs().max().item()
-    if scale is not None and largest < 1e-9 * scale:
-        largest = scale
-    bound = RTOL * largest + ATOL
-    assert error <= bound, (f'{what}: max |ours - official| = {error:.3g} > '
-                            f'{bound:.3g}')
-
-
-def build_from_fixture(name, tmp_path, fast_paths='fast', **kwargs):
-    """Our backbone of fixture ``name`` with its official weights loaded the
-    way configs load them."""
-    fixture = _fixture(name)
-    path = tmp_path / f'{name}_official.pth'
-    torch.save(fixture['checkpoint'], path)
-    kwargs = {
-        'out_indices': (0, 1, 2, 3),
-        'fast_paths': fast_paths,
-        **fixture['kwargs'],
-        **kwargs
-    }
-    model = BACKBONES[name](
-        arch=fixture['arch'],
-        init_cfg=dict(type='Pretrained', checkpoint=str(path)),
-        **kwargs)
-    model.init_weights()
-    return model
 
 
 def check_against_fixture(model, name):
     """Eval outputs, then train outputs, gradients and BN statistics."""
-    fixture = _fixture(name)
+    fixture = load_fixture(name)
     x = fixture['input']
     model.eval()
     with torch.no_grad():  # the inference fast paths (in place) run here
@@ -125,7 +68,8 @@ FLAGS = [f.name for f in dataclasses.fields(FastPaths)]
 @pytest.mark.parametrize('name', sorted(BACKBONES))
 def test_each_fast_path_alone_matches_official_code(name, flag, tmp_path):
     flags = {f: f == flag for f in FLAGS}  # this one on, the others off
-    check_against_fixture(build_from_fixture(name, tmp_path, flags), name)
+    check_against_fixture(
+        build_from_fixture(name, tmp_path, flags), name)
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))
@@ -139,11 +83,11 @@ def test_with_cp_matches_official_code(name, tmp_path):
 def test_out_indices_give_the_official_stages(name, tmp_path):
     model = build_from_fixture(name, tmp_path, out_indices=(1, 3)).eval()
     with torch.no_grad():
-        outs = model(_fixture(name)['input'])
+        outs = model(load_fixture(name)['input'])
     assert len(outs) == 2
     for ours, i in zip(outs, (1, 3)):
         assert_matches(ours,
-                       _fixture(name)['eval_outputs'][i],
+                       load_fixture(name)['eval_outputs'][i],
                        f'{name} out_indices stage {i + 1}')
 
 
@@ -153,7 +97,7 @@ def test_norm_eval_alone_trains_on_running_statistics(name, tmp_path):
     the BatchNorms) stays in eval mode, its statistics do not move, every
     parameter still trains, and the output is the official eval-mode one
     (drop rates are 0: BatchNorm is the only difference)."""
-    fixture = _fixture(name)
+    fixture = load_fixture(name)
     model = build_from_fixture(name, tmp_path, norm_eval=True).train()
     norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert norms and not any(m.training for m in norms)
@@ -172,7 +116,7 @@ def test_inflate_weight_is_the_official_formula():
     """Both inflation modes, against the official ``inflate_weight`` run on
     the same kernel (the video fixture also loads a whole 2D file through
     the official ``get_pretrained_model``)."""
-    recorded = _fixture('uniformer_video_inflated')['inflation']
+    recorded = load_fixture('uniformer_video_inflated')['inflation']
     for mode in ('average', 'center'):
         ours = inflate_weight(recorded['kernel_2d'], recorded['time_dim'],
                               mode)

@@ -8,8 +8,8 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from test_official_outputs import _fixture as fixture
-from test_official_outputs import build_from_fixture
+from official_fixtures import build_from_fixture
+from official_fixtures import load_fixture as fixture
 
 from uniformer_mm.models.blocks import ConvBlock
 
