@@ -19,6 +19,7 @@ behaviour); say which when adding one here.
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,6 +88,9 @@ MUTATIONS = [
              "'head.' +\n            k[len('keypoint_head.'):]",
              "'keypoint_head.' +\n            k[len('keypoint_head.'):]",
              'MMPose 0.x conversion skips keypoint_head. -> head.'),
+    Mutation('converter-keeps-class-token-head', C + 'video.py',
+             'if not k.startswith(_CLASS_TOKEN_HEAD))', 'if k == k)',
+             "SlowFast conversion keeps the hourglass class-token classifier"),
     Mutation('loader-keeps-backbone-prefix', C + 'backbone.py',
              "prefix = 'backbone.'", 'prefix = None',
              'the loader does not strip backbone. from whole-model files'),
@@ -166,23 +170,37 @@ def run_tests(tests, ignore, select, timeout):
         '-p', 'no:warnings', '-k', select, *tests
     ] + [f'--ignore={p}' for p in ignore]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    # its own session: an interrupt reaches this script, which ends pytest
+    # and restores the source before it stops
+    process = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True)
     try:
-        done = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, 'timeout'
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException as error:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if isinstance(error, subprocess.TimeoutExpired):
+            return None, 'timeout'
+        raise
+    done = subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
     lines = done.stdout.strip().splitlines()
     failed = [line for line in lines if line.startswith(('FAILED', 'ERROR'))]
     return done.returncode, (
         failed[0] if failed else lines[-1] if lines else done.stderr[-300:])
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
 def main():
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--tests', nargs='+', default=DEFAULT_TESTS)
     parser.add_argument('--ignore', nargs='*', default=[])

@@ -38,6 +38,12 @@ import torch
 from .layout import SHOWN, locate_state_dict
 
 _HEAD = ('head.weight', 'head.bias')
+# The hourglass models' class-token classifier: the official code trains it
+# alongside ``head`` but predicts with ``head`` alone in eval mode, which is
+# what the recognizer's I3DHead does; it has no place in the recognizer.
+_CLASS_TOKEN_HEAD = ('head_cls.', 'norm_cls.')
+_BACKBONE_KEY = re.compile(
+    r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop|cls_upsample)\.|cls_token$')
 _INDEXED_LINE = re.compile(r'^(?P<name>.*\S)\s+(?P<index>\d+)$')
 
 
@@ -200,8 +206,10 @@ def convert_slowfast_to_recognizer(
 
     ``head.weight`` / ``head.bias`` become ``cls_head.fc_cls.weight`` /
     ``.bias`` (an ``I3DHead``), with their rows permuted by ``label_remap``;
-    every other tensor becomes ``backbone.<name>`` unchanged (our
-    ``UniFormer3D`` uses the official names).
+    the hourglass models' class-token classifier (``head_cls``,
+    ``norm_cls``: trained, never used for predictions) is dropped; every
+    other tensor becomes ``backbone.<name>`` unchanged (our
+    ``UniFormer3D`` / ``UniFormerLight3D`` use the official names).
 
     Args:
         checkpoint (dict): The loaded official file
@@ -252,9 +260,10 @@ def convert_slowfast_to_recognizer(
                 f'entry per class of the {classes}-class head); got '
                 f'{remap.numel()} entries')
         weight, bias = weight[remap], bias[remap]
+    state_dict = OrderedDict((k, v) for k, v in state_dict.items()
+                             if not k.startswith(_CLASS_TOKEN_HEAD))
     foreign = [
-        k for k in state_dict if k not in _HEAD
-        and not re.match(r'(patch_embed[1-4]|blocks[1-4]|norm|pos_drop)\.', k)
+        k for k in state_dict if k not in _HEAD and not _BACKBONE_KEY.match(k)
     ]
     if foreign:
         raise ValueError(
