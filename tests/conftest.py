@@ -133,6 +133,19 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _restore_global_state():
+    """Each test leaves torch's thread count and MMEngine's default scope
+    as it found them: tests that set one thread (for speed) or a codebase's
+    scope must not change what the next test runs under."""
+    threads = torch.get_num_threads()
+    scopes = DefaultScope._instance_dict.copy()
+    yield
+    torch.set_num_threads(threads)
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(scopes)
+
+
 def randomize_(model: torch.nn.Module) -> torch.nn.Module:
     """Give every parameter and BatchNorm statistic non-trivial values so that
     comparisons exercise them (fresh norms are identities)."""

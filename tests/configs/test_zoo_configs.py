@@ -707,7 +707,8 @@ def test_pipelines_build(config):
         for pipeline in (cfg.train_pipeline, cfg.val_pipeline,
                          cfg.test_pipeline):
             for t in pipeline:
-                TRANSFORMS.build(copy.deepcopy(t))
+                built = TRANSFORMS.build(copy.deepcopy(t))
+                assert type(built) is TRANSFORMS.get(t['type']), t['type']
 
 
 @pytest.mark.parametrize('metafile', METAFILES)

@@ -201,7 +201,8 @@ def test_default_init():
     model.init_weights()
     assert torch.equal(model.norm1.weight, torch.ones(8))
     assert torch.equal(model.blocks3[0].attn.qkv.bias, torch.zeros(96))
-    assert model.blocks3[0].attn.qkv.weight.std() < 0.03
+    # trunc_normal_(std=.02) of 3072 values: their std within 10% of 0.02
+    assert abs(model.blocks3[0].attn.qkv.weight.std() - 0.02) < 0.002
 
 
 @pytest.mark.parametrize('x, error, fragment', [

@@ -18,6 +18,7 @@ import torch
 from uniformer_mm import UniFormer
 from uniformer_mm.analysis.flops import (count_flops, sdpa_flop_jit,
                                          set_fused_attention)
+from uniformer_mm.models import UniFormerLight
 from uniformer_mm.models.blocks import Attention, AttentionBlock, ConvBlock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,9 +111,6 @@ def test_backbone_fused_equals_eager_and_counts_attention():
 def test_hourglass_counts_the_reduced_tokens():
     """Pruned blocks attend over the kept tokens + class token + one
     representative token, and that is what is counted."""
-    models = pytest.importorskip('uniformer_mm.models')
-    if not hasattr(models, 'UniFormerLight'):
-        pytest.skip('the hourglass backbone is not in this checkout')
     arch = dict(
         depths=[1, 1, 2, 1],
         embed_dims=[16, 32, 64, 128],
@@ -120,7 +118,7 @@ def test_hourglass_counts_the_reduced_tokens():
         conv_stem=True,
         prune_ratios=[[], [], [1., .5], [.5]],
         trade_offs=[[], [], [1., .5], [.5]])
-    model = models.UniFormerLight(arch=arch).eval()
+    model = UniFormerLight(arch=arch).eval()
     result = count_flops(model, (torch.randn(1, 3, 64, 64), ))
     # 64x64 input: stage 3 has 4x4 = 16 tokens, stage 4 2x2 = 4 (head_dim
     # 32: 2 and 4 heads). Stage-3 block 1 keeps all: 16 + cls = 17 tokens;

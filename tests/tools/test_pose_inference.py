@@ -85,7 +85,10 @@ def test_pose_visualizer_builds_without_torchvision():
     import importlib.util
 
     from mmpose.visualization import PoseLocalVisualizer, simcc_vis
-    assert PoseLocalVisualizer(name='test_pose_vis') is not None
+    visualizer = PoseLocalVisualizer(name='test_pose_vis')
+    visualizer.set_image(np.full((8, 6, 3), 7, np.uint8))
+    drawn = visualizer.get_image()
+    assert drawn.shape == (8, 6, 3) and (drawn == 7).all()
     if importlib.util.find_spec('torchvision') is None:
         with pytest.raises(RuntimeError, match='torchvision'):
             simcc_vis.SimCCVisualizer().draw_instance_xy_heatmap

@@ -8,6 +8,7 @@ Stages 1-2 are convolution blocks (local MHRA), stages 3-4 attention blocks
 (global MHRA); both backbones share the block code in :mod:`.blocks`, and the
 parameter names of the official code so its checkpoints load unchanged.
 """
+import contextlib
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -47,6 +48,32 @@ def _checkpointed_blocks(with_cp: Union[bool, Sequence], depths: List[int],
         f'{owner} with_cp must be a bool or 4 entries (a bool per stage, or '
         'the number of leading blocks of each stage to checkpoint, as the '
         f'official checkpoint_num), got {with_cp!r}')
+
+
+@contextlib.contextmanager
+def _batch_norm_stats_kept(module: nn.Module):
+    """Restore the BatchNorm statistics of ``module`` on exit."""
+    saved = [(buffer, buffer.clone()) for m in module.modules()
+             if isinstance(m, _BatchNorm) for buffer in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def checkpointed(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` under gradient checkpointing. The backward pass runs the
+    block again, BatchNorms in training mode included: their statistics are
+    put back afterwards, or every checkpointed step would update them twice
+    (twice the momentum of a plain run)."""
+    return cp.checkpoint(
+        block,
+        x,
+        use_reentrant=False,
+        context_fn=lambda:
+        (contextlib.nullcontext(), _batch_norm_stats_kept(block)))
 
 
 class _UniFormerBase(BaseModule):
@@ -234,7 +261,7 @@ class _UniFormerBase(BaseModule):
             x = self.pos_drop(x)
         for j, block in enumerate(getattr(self, f'blocks{i + 1}')):
             if j < self.cp_blocks[i] and torch.is_grad_enabled():
-                x = cp.checkpoint(block, x, use_reentrant=False)
+                x = checkpointed(block, x)
             else:
                 x = block(x)
         return x
