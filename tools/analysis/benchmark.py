@@ -791,7 +791,8 @@ def section_train_profile(args, memory):
               f'build) {step:.3f} s (min of {args.repeats})')
         print('by operator category (self CPU time, one profiled step):')
         for category, us in sorted(by_category.items(), key=lambda kv: -kv[1]):
-            print(f'  {category:32} {us / 1e6:8.3f} s {100 * us / total:5.1f}%')
+            print(f'  {category:32} {us / 1e6:8.3f} s '
+                  f'{100 * us / total:5.1f}%')
         print('top operators:')
         for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]:
             print(f'  {e.key:40} {e.self_cpu_time_total / 1e6:8.3f} s '
