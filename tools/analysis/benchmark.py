@@ -948,6 +948,9 @@ def main(argv=None):
     print(f'torch {torch.__version__}, device {args.device}' +
           (f' ({torch.cuda.get_device_name()})' if args.device == 'cuda' else
            f', {torch.get_num_threads()} threads, {os.cpu_count()} cores') +
+          (f', CPU {torch.backends.cpu.get_cpu_capability()}, load '
+           f'average {" / ".join(f"{v:.2f}" for v in os.getloadavg())}'
+           if args.device == 'cpu' else '') +
           f', {args.repeats} repeats, fp32 unless stated' +
           (', freed memory kept (glibc mallopt)' if args.
            keep_freed_memory else '') +
