@@ -44,6 +44,13 @@ Sections (``--sections``, default all):
   throughput  images/s (batch 32, 224x224) and clips/s (batch 4,
             8x160x160) of the hourglass XXS / XS beside UniFormer-S, and
             each with every prune ratio set to 1 (same weights).
+  train-profile
+            where one training step (fwd + bwd, our build) spends its time:
+            self CPU time by operator (torch.profiler) and by block part
+            (each attention, MLP, convolution, norm and embedding module
+            timed alone, forward + backward, on the input it got in the
+            step; ``rest`` is the step minus their sum: residual sums,
+            reshapes, drop path). Cases: --profile-cases.
   onnx      our PyTorch build vs ONNX Runtime (CPU) on the exported
             dynamic-shape graph: S-h14 at 800x1216 and UniFormer3D-S at
             16x224x224, batch 1, with the CPU capability and the outputs'
@@ -98,6 +105,8 @@ BACKBONE_CASES = {
     's-global-512': ('UniFormer', dict(arch='small'), (1, 3, 512, 512)),
     'video-s-16x224':
     ('UniFormer3D', dict(arch='small'), (1, 3, 16, 224, 224)),
+    'light-xs-16x160':
+    ('UniFormerLight3D', dict(arch='xs'), (2, 3, 16, 160, 160)),
 }
 
 MODEL_CASES = {
@@ -638,6 +647,176 @@ def section_throughput(args, memory):
             print(f'{name:14} {rate:8.1f} {unit}{note}', flush=True)
 
 
+PROFILE_CASES = ('s-h14', 'video-s-16x224', 'light-xs-16x160')
+# operator -> category, first match wins (names of torch.profiler events)
+OP_CATEGORIES = (
+    ('linear (mm / addmm / bmm)', r'^aten::(mm|addmm|bmm|matmul|linear)$'),
+    ('convolution backward', r'convolution_backward|_backward_input'
+     r'|_backward_weight|depthwise.*backward'),
+    ('convolution forward', r'^aten::(_?convolution|conv\dd|mkldnn_conv'
+     r'|_slow_conv|thnn_conv|_nnpack|conv_depthwise)'),
+    ('attention (fused, fwd + bwd)', r'scaled_dot_product|_flash_attention'
+     r'|_efficient_attention|^aten::_softmax|softmax_backward'),
+    ('GELU (fwd + bwd)', r'gelu'),
+    ('norms (fwd + bwd)', r'layer_norm|batch_norm|native_norm'),
+    ('copies / layout', r'^aten::(copy_|clone|contiguous|_to_copy'
+     r'|to_dense|cat)$'),
+    ('element-wise / reductions', r'^aten::(add|add_|mul|mul_|sum|div'
+     r'|fill_|zero_|mean|sub|neg|where)'),
+)
+
+
+def _block_part(model, module):
+    """The block part a module is timed as, or None (timed within a
+    parent). Names by what the official code calls them."""
+    from torch import nn
+
+    from uniformer_mm.models import blocks
+    if isinstance(module, blocks.Attention):
+        return 'MHRA attention (qkv, attention, proj)'
+    if isinstance(module, blocks.ConvMlp):
+        return 'conv MLP (1x1, GELU, 1x1)'
+    if isinstance(module, blocks.Mlp):
+        return 'token MLP (linear, GELU, linear)'
+    if isinstance(module, (blocks.PatchEmbed, blocks.ConvStem)):
+        return 'patch embedding'
+    if isinstance(module, (nn.LayerNorm, nn.modules.batchnorm._BatchNorm)):
+        return 'norms'
+    if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+        if module.groups > 1:
+            kernel = 'x'.join(map(str, module.kernel_size))
+            return f'depth-wise conv {kernel} (DPE / local MHRA)'
+        return '1x1 conv (local MHRA)'
+    return None
+
+
+def _parts_of(model):
+    """(name, module, part) of the modules timed alone: the outermost module
+    of each part, so that no time is counted twice."""
+    parts, covered = [], []
+    for name, module in model.named_modules():
+        if any(name.startswith(c + '.') for c in covered):
+            continue
+        part = _block_part(model, module)
+        if part is not None:
+            parts.append((name, module, part))
+            covered.append(name)
+    return parts
+
+
+_PART = 'part: '
+
+
+@contextlib.contextmanager
+def _part_ranges(model):
+    """Each part's forward inside a profiler range ``part: <name>``."""
+    from torch.autograd.profiler import record_function
+    open_ranges, hooks = {}, []
+    for _, module, part in _parts_of(model):
+
+        def enter(m, args, part=part):
+            open_ranges[id(m)] = record_function(_PART + part)
+            open_ranges[id(m)].__enter__()
+
+        def leave(m, args, out):
+            open_ranges.pop(id(m)).__exit__(None, None, None)
+
+        hooks += [
+            module.register_forward_pre_hook(enter),
+            module.register_forward_hook(leave)
+        ]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def _part_times(events) -> dict:
+    """Part -> CPU seconds (forward + backward) in one profiled step.
+
+    Forward: the time inside the part's ranges. Backward: autograd links
+    each backward node to the forward op that made it by a sequence number;
+    a node whose forward op ran inside a part's range counts for that part.
+    """
+    def part_of(event):
+        while event is not None:
+            if event.name.startswith(_PART):
+                return event.name[len(_PART):]
+            event = event.cpu_parent
+        return None
+
+    seq_part, totals = {}, {}
+    for e in events:
+        if e.name.startswith(_PART):
+            totals[e.name[len(_PART):]] = (
+                totals.get(e.name[len(_PART):], 0) + e.cpu_time_total)
+        elif e.sequence_nr >= 0 and not e.name.startswith('autograd::'):
+            part = part_of(e)
+            if part is not None:
+                seq_part.setdefault(e.sequence_nr, part)
+    for e in events:
+        if (e.name.startswith('autograd::engine::evaluate_function')
+                and e.sequence_nr in seq_part):
+            part = seq_part[e.sequence_nr]
+            totals[part] = totals.get(part, 0) + e.cpu_time_total
+    return {part: us / 1e6 for part, us in totals.items()}
+
+
+def section_train_profile(args, memory):
+    """Where a training step of our build spends its time."""
+    import re
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    for case in args.profile_cases:
+        model, shape = build_backbone(case, BUILDS['ours'], args.device)
+        x = torch.randn(*shape, device=args.device)
+        _, train = backbone_runners(model, x)
+        train()  # warm-up, grads allocated
+        step = min(_timed(train, args.device) for _ in range(args.repeats))
+        activities = [ProfilerActivity.CPU] + (
+            [ProfilerActivity.CUDA] if args.device == 'cuda' else [])
+        with _part_ranges(model), profile(activities=activities) as prof:
+            train()
+        events = [
+            e for e in prof.key_averages()
+            if e.self_cpu_time_total and not e.key.startswith(_PART)
+        ]
+        total = sum(e.self_cpu_time_total for e in events)
+        by_category = {}
+        for e in events:
+            category = next(
+                (c for c, rx in OP_CATEGORIES if re.search(rx, e.key)),
+                'other')
+            by_category[category] = (
+                by_category.get(category, 0) + e.self_cpu_time_total)
+        print(f'\n## train-profile {case} '
+              f'{"x".join(map(str, shape))}: one step (fwd + bwd, our '
+              f'build) {step:.3f} s (min of {args.repeats})')
+        print('by operator category (self CPU time, one profiled step):')
+        for category, us in sorted(by_category.items(), key=lambda kv: -kv[1]):
+            print(f'  {category:32} {us / 1e6:8.3f} s '
+                  f'{100 * us / total:5.1f}%')
+        print('top operators:')
+        for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]:
+            print(f'  {e.key:40} {e.self_cpu_time_total / 1e6:8.3f} s '
+                  f'{100 * e.self_cpu_time_total / total:5.1f}%  '
+                  f'{e.count} calls')
+        parts = _part_times(prof.events())
+        profiled = total / 1e6
+        print('by block part (forward + backward, CPU time in the profiled '
+              'step):')
+        for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+            print(f'  {part:44} {seconds:8.3f} s '
+                  f'{100 * seconds / profiled:5.1f}%')
+        rest = profiled - sum(parts.values())
+        print(f'  {"rest (residuals, reshapes, drop path, loss)":44} '
+              f'{rest:8.3f} s {100 * rest / profiled:5.1f}%',
+              flush=True)
+        del model, x, train
+
+
 ONNX_CASES = ('s-h14', 'video-s-16x224')
 
 
@@ -691,6 +870,7 @@ SECTIONS = dict(
     amp=section_amp,
     compile=section_compile,
     throughput=section_throughput,
+    **{'train-profile': section_train_profile},
     onnx=section_onnx)
 
 
@@ -711,6 +891,10 @@ def parse_args(argv=None):
         '--model-cases',
         default=','.join(MODEL_CASES),
         help=f'full-model cases, from {list(MODEL_CASES)}')
+    parser.add_argument(
+        '--profile-cases',
+        default=','.join(PROFILE_CASES),
+        help=f'train-profile cases, from {list(BACKBONE_CASES)}')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
@@ -738,7 +922,8 @@ def parse_args(argv=None):
         'the machine and the command (e.g. docs/benchmark.md)')
     args = parser.parse_args(argv)
     for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
-                       ('model_cases', MODEL_CASES)):
+                       ('model_cases', MODEL_CASES),
+                       ('profile_cases', BACKBONE_CASES)):
         values = [v for v in getattr(args, key).split(',') if v]
         unknown = [v for v in values if v not in known]
         if unknown:
@@ -838,6 +1023,9 @@ def main(argv=None):
     print(f'torch {torch.__version__}, device {args.device}' +
           (f' ({torch.cuda.get_device_name()})' if args.device == 'cuda' else
            f', {torch.get_num_threads()} threads, {os.cpu_count()} cores') +
+          (f', CPU {torch.backends.cpu.get_cpu_capability()}, load '
+           f'average {" / ".join(f"{v:.2f}" for v in os.getloadavg())}'
+           if args.device == 'cpu' else '') +
           f', {args.repeats} repeats, fp32 unless stated' +
           (', freed memory kept (glibc mallopt)' if args.
            keep_freed_memory else '') +
