@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import randomize_
 
-from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
-from uniformer_mm.models import (UniFormerLight, UniFormerLight3D,
-                                 load_pretrained)
+from uniformer_mm.checkpoints.backbone import (head_dim_from_metadata,
+                                               load_pretrained)
+from uniformer_mm.models import UniFormerLight, UniFormerLight3D
 
 TINY = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)
 CLASSIFIER = ('head.', 'head_cls.', 'norm_cls.', 'norm.')

@@ -13,7 +13,7 @@ import torch.nn as nn
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
-from test_engine import _runner
+from toy_training import toy_runner
 
 from uniformer_mm.checkpoints import CheckpointMismatchError
 from uniformer_mm.checkpoints.finetune import load_runner_checkpoint
@@ -38,7 +38,7 @@ def _assert_same_weights(a, b):
 @pytest.fixture(scope='module')
 def full_run(tmp_path_factory):
     """An uninterrupted 8-iteration run (checkpoints at 4 and 8)."""
-    runner = _runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
+    runner = toy_runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
     runner.train()
     return runner
 
@@ -60,7 +60,7 @@ def test_failed_save_keeps_the_earlier_checkpoint(tmp_path, monkeypatch,
 
     monkeypatch.setattr(LocalBackend, 'put', quota_hit)
     with pytest.raises(OSError, match='File too large'):
-        _runner(tmp_path, 8, checkpoint=SAFE, max_keep_ckpts=1).train()
+        toy_runner(tmp_path, 8, checkpoint=SAFE, max_keep_ckpts=1).train()
     out = capsys.readouterr().out
     assert 'saving checkpoint' in out and 'iter_4.pth' in out
     # MMEngine had deleted iter_4 before writing iter_8 in place
@@ -69,7 +69,7 @@ def test_failed_save_keeps_the_earlier_checkpoint(tmp_path, monkeypatch,
     assert _last(tmp_path) == str(tmp_path / 'iter_4.pth')
     load_checkpoint_file(tmp_path / 'iter_4.pth')
     monkeypatch.setattr(LocalBackend, 'put', put)
-    resumed = _runner(
+    resumed = toy_runner(
         tmp_path, 8, checkpoint=SAFE, max_keep_ckpts=1, resume=True)
     resumed.train()
     _assert_same_weights(full_run, resumed)
@@ -108,7 +108,7 @@ def test_truncated_newest_checkpoint_falls_back(two_checkpoints, capsys,
                                                 full_run):
     newest = two_checkpoints / 'iter_8.pth'
     newest.write_bytes(newest.read_bytes()[:1000])
-    resumed = _runner(two_checkpoints, 8, checkpoint=SAFE, resume=True)
+    resumed = toy_runner(two_checkpoints, 8, checkpoint=SAFE, resume=True)
     resumed.train()  # resumes at 4 and trains 5..8 again
     out = capsys.readouterr().out
     assert f'skipping unreadable checkpoint {newest}' in out
@@ -120,7 +120,7 @@ def test_unreadable_checkpoints_stop_instead_of_starting_afresh(
     for name in ('iter_4.pth', 'iter_8.pth'):
         (two_checkpoints / name).write_bytes(b'not a checkpoint')
     with pytest.raises(NoResumableCheckpointError) as error:
-        _runner(two_checkpoints, 8, checkpoint=SAFE, resume=True).train()
+        toy_runner(two_checkpoints, 8, checkpoint=SAFE, resume=True).train()
     assert 'iter_4.pth' in str(error.value) and 'iter_8.pth' in str(
         error.value)
     assert (two_checkpoints / 'iter_8.pth').read_bytes() == \
@@ -152,7 +152,7 @@ def test_preemption_saves_the_current_iteration(tmp_path, signum, capsys,
     }
     try:
         with pytest.raises(SystemExit) as stop:
-            _runner(
+            toy_runner(
                 tmp_path,
                 8,
                 checkpoint=SAFE,
@@ -167,13 +167,13 @@ def test_preemption_saves_the_current_iteration(tmp_path, signum, capsys,
     # no iteration lost: the one running at the signal is saved
     assert _last(tmp_path) == str(tmp_path / 'iter_6.pth')
     assert 'preempted' in capsys.readouterr().out
-    resumed = _runner(tmp_path, 8, checkpoint=SAFE, resume=True)
+    resumed = toy_runner(tmp_path, 8, checkpoint=SAFE, resume=True)
     resumed.train()
     _assert_same_weights(full_run, resumed)
 
 
 def test_nan_loss_stops_at_its_iteration(tmp_path):
-    runner = _runner(
+    runner = toy_runner(
         tmp_path,
         8,
         checkpoint=SAFE,
@@ -189,14 +189,14 @@ def test_nan_loss_stops_at_its_iteration(tmp_path):
     assert not list(tmp_path.glob('*.pth'))  # nothing saved
 
 
-def _fake_runner(model, it=0):
+def _faketoy_runner(model, it=0):
     return SimpleNamespace(
         model=model, iter=it, logger=MMLogger.get_current_instance())
 
 
 def test_skipped_steps_are_allowed_up_to_the_limit():
     hook = NonFiniteLossHook(max_skipped_steps=2)
-    runner = _fake_runner(nn.Linear(2, 2))  # finite weights: step skipped
+    runner = _faketoy_runner(nn.Linear(2, 2))  # finite weights: step skipped
     nan = dict(loss=torch.tensor(float('nan')), loss_cls=torch.tensor(1.))
     hook.after_train_iter(runner, 0, outputs=nan)
     hook.after_train_iter(runner, 1, outputs=nan)
@@ -214,7 +214,7 @@ def test_non_finite_weights_are_never_saved(tmp_path):
         model.weight[0, 0] = float('inf')
     hook = SafeCheckpointHook(interval=1, out_dir=str(tmp_path))
     with pytest.raises(NonFiniteWeightsError, match='weight'):
-        hook._save_checkpoint_with_step(_fake_runner(model), 1, {})
+        hook._save_checkpoint_with_step(_faketoy_runner(model), 1, {})
     assert not os.listdir(tmp_path)
 
 
@@ -228,13 +228,14 @@ class _Other(nn.Module):
 def test_wrong_checkpoint_is_refused_for_testing_and_load_from(tmp_path):
     path = str(tmp_path / 'other.pth')
     torch.save({'state_dict': _Other().state_dict()}, path)
-    runner = _runner(tmp_path / 'test', 8, checkpoint=SAFE)
+    runner = toy_runner(tmp_path / 'test', 8, checkpoint=SAFE)
     with pytest.raises(CheckpointMismatchError) as error:
         load_runner_checkpoint(runner, path)
     assert 'conv.weight' in str(error.value)
     assert 'net.0.weight' in str(error.value)
     with pytest.raises(CheckpointMismatchError, match='fills only 0 of'):
-        _runner(tmp_path / 'train', 8, checkpoint=SAFE, load_from=path).train()
+        toy_runner(
+            tmp_path / 'train', 8, checkpoint=SAFE, load_from=path).train()
 
 
 @pytest.mark.slow
@@ -266,7 +267,7 @@ def test_resume_in_a_fresh_work_dir_keeps_load_from(tmp_path, full_run):
     """The first run of a requeued fine-tuning job (``--resume`` with the
     config's load_from) starts from load_from, not from scratch."""
     weights = os.path.join(full_run.work_dir, 'iter_8.pth')
-    runner = _runner(
+    runner = toy_runner(
         tmp_path,
         8,
         checkpoint=SAFE,

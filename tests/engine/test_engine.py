@@ -2,17 +2,13 @@
 import copy
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
-from conftest import KillAfter, Killed
+from conftest import Killed
 from mmengine.logging import HistoryBuffer
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
-from torch.utils.data import Dataset
+from toy_training import toy_runner
 
 from uniformer_mm.checkpoints import (CheckpointRefusedError,
                                       load_checkpoint_file)
@@ -20,79 +16,8 @@ from uniformer_mm.checkpoints import (CheckpointRefusedError,
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Regression(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        # dropout: resuming must also restore the random state
-        self.net = nn.Sequential(
-            nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
-            nn.Linear(8, 1))
-
-    def forward(self, x, y, mode='loss'):
-        return dict(loss=((self.net(x) - y)**2).mean())
-
-
-class _Data(Dataset):
-
-    def __len__(self):
-        return 64
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i)
-        x = torch.randn(4, generator=g)
-        return dict(x=x, y=x.sum(0, keepdim=True))
-
-
-def _runner(work_dir,
-            max_iters,
-            hooks=True,
-            kill_after=None,
-            checkpoint='CheckpointHook',
-            extra_hooks=(),
-            lr=0.05,
-            max_keep_ckpts=-1,
-            **kwargs):
-    custom_hooks = [dict(type='WeightsOnlyCheckpointHook')] if hooks else []
-    if kill_after:
-        custom_hooks.append(KillAfter(kill_after))
-    custom_hooks.extend(extra_hooks)
-    torch.manual_seed(0)
-    return Runner(
-        model=_Regression(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=_Data(),
-            batch_size=8,
-            sampler=dict(type='InfiniteSampler', shuffle=True, seed=3),
-            collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
-        param_scheduler=[
-            dict(
-                type='LinearLR',
-                start_factor=0.1,
-                by_epoch=False,
-                begin=0,
-                end=4),
-            dict(type='MultiStepLR', milestones=[6], by_epoch=False)
-        ],
-        default_hooks=dict(
-            checkpoint=dict(
-                type=checkpoint,
-                interval=4,
-                by_epoch=False,
-                max_keep_ckpts=max_keep_ckpts),
-            logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=custom_hooks,
-        randomness=dict(seed=0),
-        # runners of one second would share MMEngine's global MessageHub
-        experiment_name=uuid.uuid4().hex,
-        **kwargs)
-
-
 def test_training_checkpoint_loads_weights_only(tmp_path):
-    _runner(tmp_path, 4).train()
+    toy_runner(tmp_path, 4).train()
     ckpt = load_checkpoint_file(tmp_path / 'iter_4.pth')
     assert ckpt['meta']['iter'] == 4
     assert set(ckpt) >= {
@@ -106,11 +31,11 @@ def test_training_checkpoint_loads_weights_only(tmp_path):
 
 
 def test_resume_matches_uninterrupted_training(tmp_path):
-    full = _runner(tmp_path / 'full', 8)
+    full = toy_runner(tmp_path / 'full', 8)
     full.train()
     with pytest.raises(Killed):  # the same job, killed after iteration 4
-        _runner(tmp_path / 'cut', 8, kill_after=4).train()
-    resumed = _runner(tmp_path / 'cut', 8, resume=True)
+        toy_runner(tmp_path / 'cut', 8, kill_after=4).train()
+    resumed = toy_runner(tmp_path / 'cut', 8, resume=True)
     resumed.train()
     assert resumed.iter == full.iter == 8
     for (name, a), b in zip(full.model.state_dict().items(),
@@ -127,7 +52,7 @@ def test_resume_matches_uninterrupted_training(tmp_path):
 
 
 def test_plain_mmengine_checkpoint_is_refused_then_stripped(tmp_path):
-    _runner(tmp_path, 4, hooks=False).train()
+    toy_runner(tmp_path, 4, hooks=False).train()
     raw = tmp_path / 'iter_4.pth'
     with pytest.raises(CheckpointRefusedError) as info:
         load_checkpoint_file(raw)
@@ -142,7 +67,7 @@ def test_plain_mmengine_checkpoint_is_refused_then_stripped(tmp_path):
                           text=True)
     assert done.returncode == 0, done.stderr
     # the stripped file resumes like one written with the hook
-    resumed = _runner(tmp_path, 8, load_from=str(clean), resume=True)
+    resumed = toy_runner(tmp_path, 8, load_from=str(clean), resume=True)
     resumed.train()
     assert resumed.iter == 8
 

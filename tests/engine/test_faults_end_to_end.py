@@ -21,7 +21,7 @@ from uniformer_mm.checkpoints.hooks import PREEMPTED_EXIT_STATUS
 from uniformer_mm.checkpoints.workdir import find_resumable_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'checkpoints'))
-from test_engine import _runner  # noqa: E402
+from toy_training import toy_runner  # noqa: E402
 
 SAFE = 'SafeCheckpointHook'
 
@@ -89,7 +89,7 @@ def _fork(work_dir, kill_at=0, sleep=0.0):
         state = dict(active=False, count=0)
         if kill_at:
             _kill_at(kill_at, state)
-        _runner(
+        toy_runner(
             work_dir,
             8,
             checkpoint=SAFE,
@@ -109,13 +109,13 @@ def _fork(work_dir, kill_at=0, sleep=0.0):
 
 @pytest.fixture(scope='module')
 def full_run(tmp_path_factory):
-    runner = _runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
+    runner = toy_runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
     runner.train()
     return runner
 
 
 def _resume_matches(work_dir, full_run):
-    resumed = _runner(
+    resumed = toy_runner(
         work_dir, 8, checkpoint=SAFE, max_keep_ckpts=1, resume=True)
     resumed.train()
     for (name, a), b in zip(full_run.model.state_dict().items(),
