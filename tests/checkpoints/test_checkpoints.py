@@ -1,5 +1,6 @@
 """Loading every official checkpoint layout, built synthetically from the
-official key layouts (tests/data holds the recorded official keys/shapes)."""
+official key layouts (recorded in
+uniformer_mm/checkpoints/official_state_dict_keys.json.gz)."""
 import argparse
 import logging
 import math

@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 from uniformer_mm.engine.schedule import (fit_schedule_to_run,
                                           fit_warmup_to_epoch, scale_schedule,
-                                          schedule_length)
+                                          schedule_length, set_iter_budget)
 
 DET_ZOO = CONFIGS / 'detection' / 'mask-rcnn_uniformer-xxs_fpn_1x_coco.py'
 DET_TEMPLATE = (
@@ -207,3 +207,16 @@ def test_a_short_iteration_run_leaves_warm_up(tmp_path):
         base_lr * (1 + math.cos(math.pi * step / 20)) / 2 for step in range(20)
     ]
     assert lrs[1:] == pytest.approx(cosine[1:], rel=1e-3, abs=1e-9)
+
+
+DEMO_DET = CONFIGS / 'detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'  # noqa: E501
+
+
+def test_set_iter_budget():
+    cfg = Config.fromfile(str(DEMO_DET))
+    full = cfg.train_cfg.max_iters
+    set_iter_budget(cfg, full // 5)
+    assert cfg.train_cfg.max_iters == full // 5
+    assert cfg.param_scheduler[-1].end == full // 5
+    assert 0 < cfg.param_scheduler[0].end < full // 5
+    assert cfg.default_hooks.checkpoint.interval == full // 5

@@ -166,7 +166,8 @@ def benchmark_task(task, args) -> dict:
     import uniformer_mm  # noqa: F401  (registers the backbones)
     from uniformer_mm.checkpoints import (install_weights_only_loader,
                                           save_weights)
-    from uniformer_mm.datasets import prepare_synthetic_data, set_iter_budget
+    from uniformer_mm.datasets import prepare_synthetic_data
+    from uniformer_mm.engine.schedule import set_iter_budget
     install_weights_only_loader()
 
     cfg = Config.fromfile(CONFIGS[task])

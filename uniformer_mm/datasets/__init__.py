@@ -14,7 +14,7 @@ _WHERE = {
          ('DEFAULT_COCO_ROOT', 'DEFAULT_SEG_ROOT', 'SEG_CLASSES',
           'SEG_PALETTE', 'SHAPE_CLASSES', 'SHAPE_PALETTE', 'draw_scene',
           'make_coco_instances', 'make_seg_dataset')),
-        ('.prepare', ('prepare_synthetic_data', 'set_iter_budget')),
+        ('.prepare', ('prepare_synthetic_data', )),
         ('.paths', ('map_paths', 'rebase_paths', 'set_data_root')),
         ('.synthetic_pose', ('DEFAULT_POSE_ROOT', 'make_coco_keypoints')),
         ('.synthetic_video', ('DEFAULT_VIDEO_ROOT', 'VIDEO_CLASSES',

@@ -55,18 +55,3 @@ def prepare_synthetic_data(cfg,
     root = cfg.data_root.rstrip('/\\') or '.'
     _GENERATORS[kind](root, verbose=verbose, **spec)
     return root
-
-
-def set_iter_budget(cfg,
-                    max_iters: int,
-                    val_interval: Optional[int] = None) -> None:
-    """Train ``max_iters`` iterations instead of the config's schedule
-    (an ``IterBasedTrainLoop``), its param schedulers scaled with it by
-    :func:`uniformer_mm.engine.schedule.scale_schedule`."""
-    from ..engine.schedule import scale_schedule
-    if cfg.train_cfg.get('type') != 'IterBasedTrainLoop':
-        raise ValueError('set_iter_budget needs an IterBasedTrainLoop')
-    scale_schedule(cfg, max_iters)
-    if val_interval is not None:
-        cfg.train_cfg.val_interval = int(val_interval)
-    cfg.max_iters = int(max_iters)

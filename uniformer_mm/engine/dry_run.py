@@ -152,7 +152,7 @@ def _adapt_schedule(cfg: Config, iters: int, train_batch: int,
     loop = train_cfg.get('type', 'EpochBasedTrainLoop')
     hooks = cfg.default_hooks
     if 'Iter' in loop or 'max_iters' in train_cfg:
-        from ..datasets.prepare import set_iter_budget
+        from .schedule import set_iter_budget
         old = train_cfg.max_iters
         set_iter_budget(cfg, iters, val_interval=iters)
         hooks.checkpoint.interval = iters

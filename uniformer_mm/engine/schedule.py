@@ -122,6 +122,20 @@ def scale_schedule(cfg, length: int, old: Optional[int] = None) -> List[str]:
     return changes
 
 
+def set_iter_budget(cfg,
+                    max_iters: int,
+                    val_interval: Optional[int] = None) -> None:
+    """Train ``max_iters`` iterations instead of the config's schedule
+    (an ``IterBasedTrainLoop``), its param schedulers scaled with it by
+    :func:`scale_schedule` (the demo and dry-run budgets)."""
+    if cfg.train_cfg.get('type') != 'IterBasedTrainLoop':
+        raise ValueError('set_iter_budget needs an IterBasedTrainLoop')
+    scale_schedule(cfg, max_iters)
+    if val_interval is not None:
+        cfg.train_cfg.val_interval = int(val_interval)
+    cfg.max_iters = int(max_iters)
+
+
 def schedule_length(cfg) -> Optional[int]:
     """The run length the schedule was written for: the last finite
     ``end`` (else milestone) of the schedulers counted in the loop's unit,

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from uniformer_mm.datasets import (SEG_CLASSES, SHAPE_CLASSES,
                                    make_coco_instances, make_seg_dataset,
-                                   prepare_synthetic_data, set_iter_budget)
+                                   prepare_synthetic_data)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs'
@@ -216,16 +216,6 @@ def test_prepare_rewrites_paths(tmp_path):
     # the config's classes are the generator's
     assert tuple(cfg.classes) == SHAPE_CLASSES
     assert tuple(Config.fromfile(str(SEG_CFG)).classes) == SEG_CLASSES
-
-
-def test_set_iter_budget():
-    cfg = Config.fromfile(str(DET_CFG))
-    full = cfg.train_cfg.max_iters
-    set_iter_budget(cfg, full // 5)
-    assert cfg.train_cfg.max_iters == full // 5
-    assert cfg.param_scheduler[-1].end == full // 5
-    assert 0 < cfg.param_scheduler[0].end < full // 5
-    assert cfg.default_hooks.checkpoint.interval == full // 5
 
 
 def test_mmdet_dataset_from_demo_config(tmp_path):

@@ -404,7 +404,7 @@ def test_seeded_runs_are_reproducible():
 
 
 def test_registered_and_takes_a_frame_stack():
-    # (built from a config in tests/data/test_video_train_pipeline.py)
+    # (built from a config in tests/datasets/test_video_train_pipeline.py)
     from mmaction.registry import TRANSFORMS
     assert TRANSFORMS.module_dict['ClipRandAugment'] is ClipRandAugment
     t = ClipRandAugment(policy=HOURGLASS)
