@@ -89,6 +89,34 @@ def load_patch(name: str):
     return module
 
 
+class _PatchingLoader:
+    """Runs a module's real loader, then ``patch(module)``."""
+
+    def __init__(self, loader, patch):
+        self._loader, self._patch = loader, patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._patch(module)
+
+    def __getattr__(self, name):  # get_source, get_code, ... for tools
+        return getattr(self._loader, name)
+
+
+def patched_spec(real_spec, patch):
+    """The real module's spec (``real_spec()``), its loader then calling
+    ``patch(module)`` once the module has been executed; None without one.
+    """
+    spec = real_spec()
+    if spec is None or spec.loader is None:
+        return None
+    spec.loader = _PatchingLoader(spec.loader, patch)
+    return spec
+
+
 def _is_compat_finder(finder) -> bool:
     # by name: a reloaded module makes another class of the same finder
     return (type(finder).__name__ == 'CompatFinder'

@@ -36,33 +36,12 @@ def register(utils_module) -> bool:
     return True
 
 
-class _RegisteringLoader:
-    """Runs the real loader of mmengine.config.utils, then registers."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        register(module)
-
-    def __getattr__(self, name):  # get_source, get_code, ... for tools
-        return getattr(self._loader, name)
-
-
 def find_spec(fullname, real_spec):
     """The real spec with a registering loader, or None (not ours)."""
-    from _uniformer_mm_startup import installed_version
+    from _uniformer_mm_startup import installed_version, patched_spec
     if not applies(installed_version('mmengine')):
         return None
-    spec = real_spec()
-    if spec is None or spec.loader is None:
-        return None
-    spec.loader = _RegisteringLoader(spec.loader)
-    return spec
+    return patched_spec(real_spec, register)
 
 
 def install() -> None:
