@@ -11,6 +11,7 @@ and its torch) and lets it decide, version-gated, what to return:
 
     mmengine.config.utils            compat/mmengine_config_scope.py
     mmengine.config.config           compat/mmengine_base_scope.py
+    mmcv.transforms.loading          compat/mmcv_image_path.py
     mmaction.models.localizers.drn   compat/mmaction_drn.py
     mmpose.visualization.simcc_vis   compat/mmpose_simcc_vis.py
 
@@ -23,6 +24,7 @@ import sys
 TRIGGERS = {
     'mmengine.config.utils': 'mmengine_config_scope',
     'mmengine.config.config': 'mmengine_base_scope',
+    'mmcv.transforms.loading': 'mmcv_image_path',
     'mmaction.models.localizers.drn': 'mmaction_drn',
     'mmaction.models.localizers.drn.drn': 'mmaction_drn',
     'mmpose.visualization.simcc_vis': 'mmpose_simcc_vis',
@@ -160,5 +162,9 @@ def install() -> None:
         config_module = sys.modules.get('mmengine.config.config')
         if config_module is not None:
             load_patch('mmengine_base_scope').unscope(config_module)
+        loading_module = sys.modules.get('mmcv.transforms.loading')
+        if loading_module is not None:
+            load_patch('mmcv_image_path').name_unreadable_images(
+                loading_module)
     except Exception:
         pass

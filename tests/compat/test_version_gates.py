@@ -6,8 +6,9 @@ import types
 import pytest
 
 import _uniformer_mm_startup as startup
-from uniformer_mm.compat import (mmaction_drn, mmengine_base_scope,
-                                 mmengine_config_scope, mmpose_simcc_vis)
+from uniformer_mm.compat import (mmaction_drn, mmcv_image_path,
+                                 mmengine_base_scope, mmengine_config_scope,
+                                 mmpose_simcc_vis)
 
 
 @pytest.mark.parametrize('version, expected', [('1.2.0', (1, 2, 0)),
@@ -25,6 +26,7 @@ def test_version_tuple(version, expected):
     (mmpose_simcc_vis, ['1.0.0', '1.3.2'], ['0.29.0', '1.3.3', '2.0.0', None]),
     (mmengine_config_scope, ['0.10.7', '0.7.0'], ['1.0.0', None]),
     (mmengine_base_scope, ['0.10.7', '0.7.0'], ['1.0.0', None]),
+    (mmcv_image_path, ['2.0.0', '2.1.0', '2.2.0'], ['1.7.2', '2.2.1', None]),
 ])
 def test_applies_only_to_the_named_versions(patch, affected, unaffected):
     assert all(patch.applies(v) for v in affected)
@@ -78,7 +80,7 @@ def test_finder_answers_only_for_patched_names(monkeypatch):
     assert finder.find_spec('mmaction.models.localizers') is None
     assert set(startup.TRIGGERS.values()) == {
         'mmengine_config_scope', 'mmengine_base_scope', 'mmaction_drn',
-        'mmpose_simcc_vis'
+        'mmpose_simcc_vis', 'mmcv_image_path'
     }
     # a patch that fails is skipped, never raised into the import
     monkeypatch.setattr(
@@ -106,3 +108,19 @@ def test_base_scope_dropped_only_for_our_package_where_needed(monkeypatch):
     # other packages keep their scope; patching twice changes nothing
     assert Config._get_cfg_path('mmdet::b.py', 'x')[1] == 'mmdet'
     assert not mmengine_base_scope.unscope(module)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    """A zero-byte image (what a full disk leaves) stops the pipeline with
+    its path, not OpenCV's bare '!buf.empty()'."""
+    from mmcv.transforms import LoadImageFromFile
+    assert getattr(LoadImageFromFile.transform, 'names_path', False)
+    empty = tmp_path / 'img_000042.jpg'
+    empty.write_bytes(b'')
+    with pytest.raises(OSError) as error:
+        LoadImageFromFile()(dict(img_path=str(empty)))
+    assert f'{empty} (0 bytes)' in str(error.value)
+    assert error.value.__cause__ is not None  # the decoder's own error
+    # skipping stays possible
+    assert LoadImageFromFile(ignore_empty=True)(
+        dict(img_path=str(empty))) is None
