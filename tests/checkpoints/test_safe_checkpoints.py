@@ -127,6 +127,30 @@ def test_unreadable_checkpoints_stop_instead_of_starting_afresh(
         b'not a checkpoint'  # nothing overwritten
 
 
+def test_resume_of_another_model_names_the_tensors(two_checkpoints):
+    resumed = toy_runner(two_checkpoints, 8, checkpoint=SAFE, resume=True)
+    resumed.model.net[4] = nn.Linear(8, 2)  # another head than the file's
+    with pytest.raises(CheckpointMismatchError) as error:
+        resumed.train()
+    message = str(error.value)
+    assert f'cannot resume from {two_checkpoints / "iter_8.pth"}' in message
+    assert 'net.4.weight (1, 8) in the file, (2, 8) here' in message
+    assert 'net.4.bias (1,) in the file, (2,) here' in message
+
+
+def test_resume_with_other_param_groups_names_them(two_checkpoints):
+    resumed = toy_runner(two_checkpoints, 8, checkpoint=SAFE, resume=True)
+    # another paramwise rule: one group per parameter instead of one
+    resumed.optim_wrapper = dict(
+        optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
+        paramwise_cfg=dict(bias_decay_mult=0.))
+    with pytest.raises(CheckpointMismatchError) as error:
+        resumed.train()
+    # six parameters: two linear layers and a BatchNorm
+    assert ('optimizer parameter groups: 1 in the file (sizes [6]), 6 built '
+            'here (sizes [1, 1, 1, 1, 1, 1])') in str(error.value)
+
+
 def test_empty_work_dir_starts_from_scratch(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) is None
 

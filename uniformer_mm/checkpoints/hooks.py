@@ -30,7 +30,7 @@ from mmengine.runner import BaseLoop
 from .finetune import (CheckpointMismatchError, FineTuneRunner,
                        checkpoint_state_dict)
 from .io import restore_history_buffers, to_weights_only
-from .layout import listing
+from .layout import fit_problems, listing
 from .loader import install_weights_only_loader
 from .workdir import (LAST_CHECKPOINT, find_resumable_checkpoint,
                       list_checkpoints, remove_stale_temp_files,
@@ -168,6 +168,9 @@ class SafeCheckpointHook(CheckpointHook):
       A work dir without checkpoints starts from scratch, or from
       ``cfg.load_from_if_no_checkpoint`` (``tools/train.py --resume`` keeps
       the config's ``load_from`` there).
+    * Resuming refuses a checkpoint whose model tensors (names, shapes) or
+      optimizer parameter groups differ from what this config builds,
+      naming the differences.
     * ``load_from`` (not resuming, not a ``FineTuneRunner``) refuses a
       checkpoint whose tensors match (name and shape) less than
       ``min_load_share`` of the model's.
@@ -205,8 +208,16 @@ class SafeCheckpointHook(CheckpointHook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
+        if training and getattr(runner, '_resume', False):
+            # MMEngine resumes the model non-strictly: a checkpoint of
+            # another config would resume with layers left random
+            check_resume_fits(
+                _unwrapped(runner.model),
+                runner.optim_wrapper,
+                checkpoint,
+                source=str(runner._load_from))
+            return
         if (self.min_load_share is None or not training
-                or getattr(runner, '_resume', False)
                 or isinstance(runner, FineTuneRunner)):
             return
         check_load_share(
@@ -282,6 +293,39 @@ class SafeCheckpointHook(CheckpointHook):
                                     self.filename_tmpl.format(old))
                 if osp.isfile(old_path):
                     os.remove(old_path)
+
+
+def check_resume_fits(model, optim_wrapper, checkpoint: dict,
+                      source: str) -> None:
+    """Raise :class:`CheckpointMismatchError` naming every difference
+    between the checkpoint to resume and the model / optimizer this config
+    builds (tensor names and shapes; parameter groups and their sizes)."""
+    own, saved = model.state_dict(), checkpoint_state_dict(checkpoint)
+    problems = fit_problems(
+        [k for k in own if k not in saved], [k for k in saved if k not in own],
+        [
+            f'{k} {tuple(saved[k].shape)} in the file, {tuple(v.shape)} here'
+            for k, v in own.items()
+            if k in saved and tuple(saved[k].shape) != tuple(v.shape)
+        ])
+    state = checkpoint.get('optimizer')
+    optimizer = getattr(optim_wrapper, 'optimizer', None)
+    if (isinstance(state, dict) and 'param_groups' in state
+            and optimizer is not None):
+        in_file = [len(g['params']) for g in state['param_groups']]
+        here = [len(g['params']) for g in optimizer.param_groups]
+        if in_file != here:
+            problems.append(
+                f'optimizer parameter groups: {len(in_file)} in the file '
+                f'(sizes {in_file}), {len(here)} built here (sizes {here}): '
+                'the model or optim_wrapper.paramwise_cfg changed')
+    if problems:
+        raise CheckpointMismatchError(
+            f'cannot resume from {source}: it was not written by this '
+            'config.\n  ' + '\n  '.join(problems) + '\nResume with the '
+            'config that wrote it, or train in a new work dir (load_from '
+            'for its weights, runner_type FineTuneRunner across class '
+            'counts).')
 
 
 def check_load_share(model, state_dict: dict, min_share: float,
