@@ -1,110 +1,45 @@
 """Faults injected into real training processes: SIGTERM (preemption) and
 kill -9 at every point of a checkpoint save.
 
-A forked child trains the 8-iteration regression job of
-``tests/checkpoints/test_engine.py`` with the hooks ``tools/train.py``
-adds (forked: no interpreter start-up per run); the parent resumes
-in-process and compares with an uninterrupted run bit for bit.
+A child process (``preempted_training.py``) trains the 8-iteration toy job
+of ``tests/toy_training.py`` with the hooks ``tools/train.py`` adds; the
+parent resumes in-process and compares with an uninterrupted run bit for
+bit.
 """
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from mmengine.fileio.backends import LocalBackend
-from mmengine.hooks import Hook
+from toy_training import toy_runner
 
 from uniformer_mm.checkpoints.hooks import PREEMPTED_EXIT_STATUS
 from uniformer_mm.checkpoints.workdir import find_resumable_checkpoint
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'checkpoints'))
-from toy_training import toy_runner  # noqa: E402
-
 SAFE = 'SafeCheckpointHook'
 
-
-class _Report(Hook):
-    """Writes ``n`` to ``fd`` after iteration n; sleeps before each."""
-
-    def __init__(self, fd, sleep, state):
-        self.fd, self.sleep, self.state = fd, sleep, state
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        self.state['active'] = runner.iter + 1 == 8  # the second save
-        time.sleep(self.sleep)
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        os.write(self.fd, f'{runner.iter + 1}\n'.encode())
+CHILD = Path(__file__).resolve().parent / 'preempted_training.py'
 
 
-def _kill_at(kill_at, state):
-    """SIGKILL at the ``kill_at``-th step of the save of iter_8: each write
-    of the file's bytes (killed half way), fsync, rename and removal."""
-
-    def step():
-        if state['active']:
-            state['count'] += 1
-            if state['count'] == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    def wrap(fn):
-
-        def wrapped(*args, **kwargs):
-            step()
-            return fn(*args, **kwargs)
-
-        return wrapped
-
-    put = LocalBackend.put
-
-    def half_then_put(self, obj, filepath):
-        if state['active'] and state['count'] + 1 == kill_at:
-            with open(filepath, 'wb') as f:
-                f.write(obj[:len(obj) // 2])
-        step()
-        put(self, obj, filepath)
-
-    LocalBackend.put = half_then_put
-    os.fsync, os.replace, os.remove = map(wrap,
-                                          (os.fsync, os.replace, os.remove))
-
-
-def _fork(work_dir, kill_at=0, sleep=0.0):
-    """(pid, read end of the child's iteration reports)."""
+def _start(work_dir, kill_at=0, sleep=0.0):
+    """(the child process, the read end of its iteration reports)."""
     read, write = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(write)
-        return pid, os.fdopen(read)
-    os.close(read)
-    status = 1
-    try:
-        state = dict(active=False, count=0)
-        if kill_at:
-            _kill_at(kill_at, state)
-        toy_runner(
-            work_dir,
-            8,
-            checkpoint=SAFE,
-            max_keep_ckpts=1,
-            extra_hooks=[
-                dict(type='PreemptionHook'),
-                dict(type='NonFiniteLossHook'),
-                _Report(write, sleep, state)
-            ],
-            resume=True).train()
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    finally:
-        os._exit(status)
+    child = subprocess.Popen([
+        sys.executable,
+        str(CHILD),
+        str(work_dir),
+        str(kill_at),
+        str(sleep),
+        str(write)
+    ],
+                             pass_fds=(write, ),
+                             env=dict(os.environ, OMP_NUM_THREADS='1'))
+    os.close(write)
+    return child, os.fdopen(read)
 
 
 @pytest.fixture(scope='module')
@@ -125,14 +60,14 @@ def _resume_matches(work_dir, full_run):
 
 @pytest.mark.slow
 def test_sigterm_saves_the_iteration_in_flight(tmp_path, full_run):
-    pid, reports = _fork(tmp_path, sleep=0.2)
+    child, reports = _start(tmp_path, sleep=0.2)
     done = []
     for line in reports:
         done.append(int(line))
         if done[-1] == 5:  # iteration 6 is running (or about to)
             sent = time.monotonic()
-            os.kill(pid, signal.SIGTERM)
-    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            child.send_signal(signal.SIGTERM)
+    status = child.wait()
     took = time.monotonic() - sent
     saved = int((tmp_path / 'last_checkpoint').read_text().rsplit('_',
                                                                   1)[1][:-4])
@@ -149,9 +84,9 @@ def test_kill_9_at_every_point_of_a_save(tmp_path, full_run):
     results = []
     for kill_at in range(1, 30):
         work_dir = tmp_path / f'kill{kill_at}'
-        pid, reports = _fork(work_dir, kill_at)
+        child, reports = _start(work_dir, kill_at)
         reports.read()
-        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        status = child.wait()
         if status == 0:  # past the last step of the save
             break
         assert status == -signal.SIGKILL

@@ -302,3 +302,53 @@ def test_own_data_checks_files_and_classes(tmp_path):
     (tmp_path / 'shapes' / 'annotations' / 'val.json').unlink()
     with pytest.raises(dr.DryRunError, match='val.json'):
         dr._check_own_data(cfg, 1, lines.append, change)
+
+
+SEG_XXS = ROOT / 'configs/segmentation/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'  # noqa: E501
+
+
+def _truncate_checkpoint_of(stage_name, monkeypatch):
+    """The checkpoint written by ``stage_name`` is cut to 1000 bytes right
+    after the stage (a disk that filled up, a copy that stopped)."""
+    train = dr._train
+
+    def train_then_truncate(cfg, stage, until, previous):
+        path = train(cfg, stage, until, previous)
+        if stage == stage_name:
+            with open(path, 'r+b') as f:
+                f.truncate(1000)
+        return path
+
+    monkeypatch.setattr(dr, '_train', train_then_truncate)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'stage, provoke, reason',
+    [('data', dict(own_data=True, data_root='nowhere'), 'nowhere'),
+     ('weights',
+      dict(cfg_options={
+          'model.backbone.init_cfg':
+          dict(type='Pretrained', checkpoint='checkpoints/mystery.pth')
+      }), 'mystery.pth'),
+     ('train',
+      dict(cfg_options={'optim_wrapper.optimizer.type': 'NoSuchOptimizer'}),
+      'NoSuchOptimizer'), ('resume', 'train', 'iter_1.pth'),
+     ('test', 'resume', 'iter_2.pth')])
+def test_each_stage_failure_is_named(stage, provoke, reason, tmp_path,
+                                     monkeypatch):
+    """Every stage of the dry run, made to fail by a real fault, is the one
+    the result names, with the cause in the reason."""
+    if isinstance(provoke, str):  # a truncated checkpoint of that stage
+        _truncate_checkpoint_of(provoke, monkeypatch)
+        provoke = {}
+    result = dr.dry_run(
+        str(SEG_XXS),
+        work_dir=str(tmp_path / 'work'),
+        iters=1,
+        small_inputs=True,
+        report=lambda _: None,
+        **provoke)
+    assert not result.ok
+    assert result.stage == stage, result.summary()
+    assert reason in result.summary()
