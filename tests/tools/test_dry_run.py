@@ -325,16 +325,24 @@ def _truncate_checkpoint_of(stage_name, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     'stage, provoke, reason',
-    [('data', dict(own_data=True, data_root='nowhere'), 'nowhere'),
-     ('weights',
-      dict(cfg_options={
-          'model.backbone.init_cfg':
-          dict(type='Pretrained', checkpoint='checkpoints/mystery.pth')
-      }), 'mystery.pth'),
-     ('train',
-      dict(cfg_options={'optim_wrapper.optimizer.type': 'NoSuchOptimizer'}),
-      'NoSuchOptimizer'), ('resume', 'train', 'iter_1.pth'),
-     ('test', 'resume', 'iter_2.pth')])
+    [
+        ('data', dict(own_data=True, data_root='nowhere'), 'nowhere'),
+        (
+            'weights',
+            dict(
+                cfg_options={
+                    'model.backbone.arch':
+                    # a custom size: no official file to stand in for
+                    dict(_delete_=True, depths=[1, 1, 1, 1])
+                }),
+            'no official layout known'),
+        ('train',
+         dict(cfg_options={
+             'model.decode_head.loss_decode': dict(type='NoSuchLoss')
+         }), 'NoSuchLoss'),
+        ('resume', 'train', 'iter_1.pth'),
+        ('test', 'resume', 'iter_2.pth')
+    ])
 def test_each_stage_failure_is_named(stage, provoke, reason, tmp_path,
                                      monkeypatch):
     """Every stage of the dry run, made to fail by a real fault, is the one
