@@ -147,6 +147,21 @@ def test_segmentation_inferencer(tmp_path):
     assert image_demo.build_inferencer(
         cfg, str(tmp_path / 'partial.pth'),
         allow_partial_checkpoint=True).task == 'segmentation'
+    # the predictions come from the weights file given: a classifier bias
+    # of +100 for one class makes every pixel that class
+    biased = torch.load(weights)
+    (bias_key, ) = [
+        k for k in biased['state_dict'] if k.endswith('conv_seg.bias')
+    ]
+    biased['state_dict'][bias_key].zero_()[3] = 100.
+    torch.save(biased, tmp_path / 'biased.pth')
+    assert (sem != 3).any()
+    out = image_demo.run_inference(
+        image,
+        cfg,
+        str(tmp_path / 'biased.pth'),
+        out_dir=str(tmp_path / 'biased'))
+    assert (np.asarray(out['predictions'][0]['sem_seg']) == 3).all()
 
 
 def test_image_demo_cli(tmp_path, capsys):
