@@ -6,6 +6,7 @@ of ``tests/toy_training.py`` with the hooks ``tools/train.py`` adds; the
 parent resumes in-process and compares with an uninterrupted run bit for
 bit.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,17 +43,31 @@ def _start(work_dir, kill_at=0, sleep=0.0):
     return child, os.fdopen(read)
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """One torch thread, as the child trains: bit-exact comparisons need
+    the same reduction order in both processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
 def full_run(tmp_path_factory):
     runner = toy_runner(tmp_path_factory.mktemp('full'), 8, checkpoint=SAFE)
-    runner.train()
+    with _one_thread():
+        runner.train()
     return runner
 
 
 def _resume_matches(work_dir, full_run):
     resumed = toy_runner(
         work_dir, 8, checkpoint=SAFE, max_keep_ckpts=1, resume=True)
-    resumed.train()
+    with _one_thread():
+        resumed.train()
     for (name, a), b in zip(full_run.model.state_dict().items(),
                             resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name, rtol=0, atol=0)
