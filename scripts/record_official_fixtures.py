@@ -11,7 +11,7 @@ parameter for a fixed scalar loss to ``tests/fixtures/official/``.
 
 Only the official files' framework imports (timm layers, the mmdet / mmcv
 registries and loaders, SlowFast's registry and logging) are replaced by the
-small stand-ins below; the model code runs as published.
+stand-ins of scripts/official_code.py; the model code runs as published.
 
     python scripts/record_official_fixtures.py OFFICIAL_REPO [--out DIR]
 
@@ -23,24 +23,16 @@ the files written here; they never import the official code.
 import argparse
 import math
 import shutil
-import subprocess
-import sys
 import tempfile
-import types
 from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from official_code import (DET_2D, DET_LIGHT, VIDEO, VIDEO_LIGHT,
+                           VIDEO_LIGHT_LS, Source, slowfast_cfg)
 
 OUT = Path(__file__).resolve().parents[1] / 'tests' / 'fixtures' / 'official'
-
-DET_2D = 'object_detection/mmdet/models/backbones/uniformer.py'
-DET_LIGHT = 'object_detection/mmdet/models/backbones/uniformer_light.py'
-VIDEO = 'video_classification/slowfast/models/uniformer.py'
-VIDEO_LIGHT = 'video_classification/slowfast/models/uniformer_light_fp32.py'
-VIDEO_LIGHT_LS = ('video_classification/slowfast/models/'
-                  'uniformer_light_ls_fp32.py')
 
 # Tiny sizes. head_dim 8 gives 1-4 heads per stage; mlp_ratio 3 (not the
 # default 4) shows the ratio is honoured.
@@ -49,103 +41,6 @@ HEAD_DIM = 8
 MLP_RATIO = 3.
 WINDOW = 3  # a 4x4 stage-3 map: windows pad to 6x6
 NUM_CLASSES = 5
-
-
-# --------------------------------------------------------------- the stubs
-class _Registry:
-    """Stands in for mmdet's BACKBONES and SlowFast's MODEL_REGISTRY."""
-
-    def register_module(self, *args, **kwargs):
-        return lambda cls: cls
-
-    register = register_module
-
-
-class _DropPath(nn.Module):
-    """timm's DropPath; the recorded models use drop_path_rate 0, so the
-    official code builds nn.Identity instead and this is never run."""
-
-    def __init__(self, drop_prob=0.):
-        super().__init__()
-        if drop_prob:
-            raise NotImplementedError('fixtures use drop_path_rate=0')
-
-
-def _to_2tuple(x):
-    return tuple(x) if isinstance(x, (list, tuple)) else (x, x)
-
-
-def _module(name, **attrs):
-    module = types.ModuleType(name)
-    module.__path__ = []  # importable as a package
-    module.__dict__.update(attrs)
-    sys.modules[name] = module
-    return module
-
-
-def install_stubs():
-    """The framework modules the official backbone files import."""
-    logger = types.SimpleNamespace(info=lambda *a, **k: None)
-    _module('timm')
-    _module('timm.models')
-    _module(
-        'timm.models.layers',
-        DropPath=_DropPath,
-        to_2tuple=_to_2tuple,
-        trunc_normal_=nn.init.trunc_normal_)
-    _module('timm.models.vision_transformer', _cfg=lambda **kw: kw)
-    _module('mmcv_custom', load_checkpoint=None)
-    _module('mmdet')
-    _module('mmdet.utils', get_root_logger=lambda: logger)
-    _module('mmdet.models')
-    _module('mmdet.models.builder', BACKBONES=_Registry())
-    _module('slowfast')
-    _module('slowfast.utils')
-    log = _module('slowfast.utils.logging', get_logger=lambda name: logger)
-    sys.modules['slowfast.utils'].logging = log
-    # the relative imports: ``from ..builder import BACKBONES`` (detection)
-    # and ``from .build import MODEL_REGISTRY`` (video)
-    _module('official')
-    _module('official.det')
-    _module('official.det.builder', BACKBONES=_Registry())
-    _module('official.det.backbones')
-    _module('official.video')
-    _module('official.video.build', MODEL_REGISTRY=_Registry())
-
-
-class Source:
-    """Reads files of the official repository: a checkout or a bare git
-    mirror (``git show``)."""
-
-    def __init__(self, repo: Path, commit: str):
-        self.repo = repo
-        self.bare = not (repo / DET_2D).is_file()
-        rev = commit if self.bare else 'HEAD'
-        try:
-            self.commit = subprocess.check_output(
-                ['git', '-C', str(repo), 'rev-parse', rev], text=True).strip()
-        except (subprocess.CalledProcessError, FileNotFoundError):
-            if self.bare:
-                raise
-            self.commit = 'unknown (not a git checkout)'
-
-    def read(self, path: str) -> str:
-        if not self.bare:
-            return (self.repo / path).read_text()
-        return subprocess.check_output(
-            ['git', '-C',
-             str(self.repo), 'show', f'{self.commit}:{path}'],
-            text=True)
-
-    def load(self, path: str, package: str, name: str):
-        """Execute an official file as module ``package.name``."""
-        module = types.ModuleType(f'{package}.{name}')
-        module.__package__ = package
-        module.__file__ = f'<official>/{path}'
-        sys.modules[module.__name__] = module
-        exec(
-            compile(self.read(path), module.__file__, 'exec'), module.__dict__)
-        return module
 
 
 # ------------------------------------------------------------- the weights
@@ -268,30 +163,8 @@ def slowfast_checkpoint(state_dict, config: str) -> dict:
 
 
 def _cfg(depth, **uniformer):
-    """The SlowFast config fields the official video models read."""
-    ns = types.SimpleNamespace
-    fields = dict(
-        DEPTH=depth,
-        EMBED_DIM=DIMS,
-        HEAD_DIM=HEAD_DIM,
-        MLP_RATIO=MLP_RATIO,
-        QKV_BIAS=True,
-        QKV_SCALE=None,
-        REPRESENTATION_SIZE=None,
-        DROPOUT_RATE=0.,
-        ATTENTION_DROPOUT_RATE=0.,
-        DROP_DEPTH_RATE=0.,
-        SPLIT=False,
-        STD=False,
-        PRETRAIN_NAME='')
-    fields.update(uniformer)
-    return ns(
-        MODEL=ns(
-            NUM_CLASSES=NUM_CLASSES,
-            USE_CHECKPOINT=False,
-            CHECKPOINT_NUM=[0, 0, 0, 0]),
-        DATA=ns(TRAIN_CROP_SIZE=32, INPUT_CHANNEL_NUM=[3]),
-        UNIFORMER=ns(**fields))
+    return slowfast_cfg(depth, DIMS, HEAD_DIM, MLP_RATIO, NUM_CLASSES, 32,
+                        **uniformer)
 
 
 def record(name, model, x, stages, checkpoint, arch, kwargs, seed, **extra):
@@ -483,7 +356,6 @@ def main():
     parser.add_argument('--commit', default='HEAD')
     parser.add_argument('--out', type=Path, default=OUT)
     args = parser.parse_args()
-    install_stubs()
     src = Source(args.repo, args.commit)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)

@@ -203,10 +203,12 @@ def compare(runners: dict,
             repeats: int,
             device: str,
             memory: PeakMemory,
-            with_train: bool = True) -> dict:
+            with_train: bool = True,
+            spread: bool = False) -> dict:
     """Median times / peak memory of each build, repeats interleaved.
 
-    ``runners``: build name -> (forward fn, train-step fn).
+    ``runners``: build name -> (forward fn, train-step fn). With ``spread``
+    also the minima (``forward_min``, ``train_min``).
     """
     import torch
     results = {name: dict(forward=[], train=[]) for name in runners}
@@ -224,6 +226,10 @@ def compare(runners: dict,
     out = {}
     for name, (forward, train) in runners.items():
         row = {k: statistics.median(v) for k, v in results[name].items() if v}
+        if spread:
+            row.update(
+                {f'{k}_min': min(v)
+                 for k, v in results[name].items() if v})
         if with_train and memory.available:
             with memory.measure(row):
                 train()
@@ -647,6 +653,125 @@ def section_throughput(args, memory):
             print(f'{name:14} {rate:8.1f} {unit}{note}', flush=True)
 
 
+# ------------------------------------------------------- the official code
+OFFICIAL_CASES = ('s-h14', 'video-s-16x224', 'light-xs-16x160')
+
+
+def _official_code(repo: str):
+    """scripts/official_code.py (maintainer module, outside the package)."""
+    import importlib.util
+    path = osp.join(ROOT, 'scripts', 'official_code.py')
+    spec = importlib.util.spec_from_file_location('official_code', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, module.Source(repo)
+
+
+def _mmaction_port(arch: dict):
+    """MMAction2's own UniFormer (v1) backbone with ``arch``."""
+    from mmaction.models.backbones.uniformer import UniFormer as Port
+    ratios = set(arch['mlp_ratios'])
+    return Port(
+        depth=arch['depths'],
+        embed_dim=arch['embed_dims'],
+        head_dim=arch['head_dim'],
+        mlp_ratio=ratios.pop(),
+        pretrained2d=False,
+        init_cfg=None)
+
+
+def _load_official_weights(model, official: dict, layout: str) -> None:
+    """``model`` (ours) takes the official model's weights through our real
+    converter (a file in the official ``layout``), so every build of a case
+    computes with the same numbers."""
+    import tempfile
+
+    import torch
+
+    from uniformer_mm.checkpoints.backbone import load_pretrained
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'official.pth')
+        torch.save({layout: official}, path)
+        load_pretrained(model, path)
+
+
+def official_builds(case: str, src, code, device: str) -> dict:
+    """Build name -> model, each called by :func:`official_runners`: the
+    official code, MMAction2's port (video), ours -- the same weights."""
+    import torch
+    kind, _, shape = BACKBONE_CASES[case]
+    ours, _ = build_backbone(case, BUILDS['ours'], device)
+    arch = ours.arch_settings
+    torch.manual_seed(0)
+    with contextlib.redirect_stdout(open(os.devnull, 'w')):  # its prints
+        if kind == 'UniFormer':
+            official = code.det_uniformer(src, arch, ours.attn_mode,
+                                          ours.window_size)
+            layout = 'state_dict'
+        elif kind == 'UniFormer3D':
+            official = code.video_uniformer(src, arch, 400, shape[-1])
+            layout = 'model_state'
+        else:
+            official = code.light_video_uniformer(src, arch, 400, shape[-1])
+            layout = 'model_state'
+    _load_official_weights(ours, official.state_dict(), layout)
+    builds = {'official': official.to(device)}
+    if kind == 'UniFormer3D':
+        port = _mmaction_port(arch)
+        missing, unexpected = port.load_state_dict(
+            official.state_dict(), strict=False)
+        assert not missing and all(k.startswith('head.')
+                                   for k in unexpected), (missing, unexpected)
+        builds['mmaction2'] = port.to(device)
+    builds['ours'] = ours
+    return builds
+
+
+def official_runners(name: str, model, x):
+    """SlowFast models take ``[clip]`` and return logits (two in training,
+    hourglass); the loss is the mean of whatever comes out."""
+    slowfast = name == 'official' and x.dim() == 5
+    return backbone_runners(model, [x] if slowfast else x)
+
+
+def section_official(args, memory):
+    """Ours against the official code itself and MMAction2's port."""
+    import torch
+    if not args.official_repo:
+        sys.exit('--sections official needs --official-repo: a checkout '
+                 'or git mirror of github Sense-X/UniFormer')
+    code, src = _official_code(args.official_repo)
+    print(f'\n## official code (Sense-X/UniFormer {src.commit[:7]}): '
+          f'min / median of {args.repeats} alternated repeats')
+    for case in args.official_cases:
+        builds = official_builds(case, src, code, args.device)
+        x = torch.randn(*BACKBONE_CASES[case][2], device=args.device)
+        runners = {
+            name: official_runners(name, model, x)
+            for name, model in builds.items()
+        }
+        rows = compare(runners, args.repeats, args.device, memory,
+                       spread=True)
+        print(f'{case:16} {"build":9} {"fwd min/med s":>15} '
+              f'{"train min/med s":>17} {"peak MiB":>9}')
+        for name, r in rows.items():
+            peak = r.get('peak')
+            print(f'{case:16} {name:9} {r["forward_min"]:7.3f}/'
+                  f'{r["forward"]:<7.3f} {r["train_min"]:8.3f}/'
+                  f'{r["train"]:<8.3f} '
+                  f'{peak / 2**20 if peak else float("nan"):9.0f}')
+        for base in [b for b in rows if b != 'ours']:
+            o, b = rows['ours'], rows[base]
+            print(f'{case:16} ours vs {base}: forward '
+                  f'{_fmt_ratio(b["forward_min"], o["forward_min"])} (min) '
+                  f'{_fmt_ratio(b["forward"], o["forward"])} (median), train '
+                  f'step {_fmt_ratio(b["train_min"], o["train_min"])} (min) '
+                  f'{_fmt_ratio(b["train"], o["train"])} (median), step '
+                  f'memory {_fmt_ratio(o.get("peak"), b.get("peak"))}',
+                  flush=True)
+        del builds, runners
+
+
 PROFILE_CASES = ('s-h14', 'video-s-16x224', 'light-xs-16x160')
 # operator -> category, first match wins (names of torch.profiler events)
 OP_CATEGORIES = (
@@ -870,6 +995,7 @@ SECTIONS = dict(
     amp=section_amp,
     compile=section_compile,
     throughput=section_throughput,
+    official=section_official,
     **{'train-profile': section_train_profile},
     onnx=section_onnx)
 
@@ -881,8 +1007,9 @@ def parse_args(argv=None):
         epilog=__doc__.split('\n', 1)[1])
     parser.add_argument(
         '--sections',
-        default=','.join(SECTIONS),
-        help=f'comma-separated, from {list(SECTIONS)}')
+        default=','.join(s for s in SECTIONS if s != 'official'),
+        help=f'comma-separated, from {list(SECTIONS)} (default: all but '
+        'official, which needs --official-repo)')
     parser.add_argument(
         '--cases',
         default=','.join(BACKBONE_CASES),
@@ -895,6 +1022,15 @@ def parse_args(argv=None):
         '--profile-cases',
         default=','.join(PROFILE_CASES),
         help=f'train-profile cases, from {list(BACKBONE_CASES)}')
+    parser.add_argument(
+        '--official-cases',
+        default=','.join(OFFICIAL_CASES),
+        help=f'cases of the official section, from {list(OFFICIAL_CASES)}')
+    parser.add_argument(
+        '--official-repo',
+        metavar='PATH',
+        help='a checkout or git mirror of github Sense-X/UniFormer: the '
+        'official section runs its code (not shipped, never downloaded)')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
@@ -923,7 +1059,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     for key, known in (('sections', SECTIONS), ('cases', BACKBONE_CASES),
                        ('model_cases', MODEL_CASES),
-                       ('profile_cases', BACKBONE_CASES)):
+                       ('profile_cases', BACKBONE_CASES),
+                       ('official_cases', OFFICIAL_CASES)):
         values = [v for v in getattr(args, key).split(',') if v]
         unknown = [v for v in values if v not in known]
         if unknown:
