@@ -1,8 +1,9 @@
 """The fast paths of the blocks compute what the official code computes.
 
 ``fused_attn`` (SDPA; windows gathered from the qkv projection of the map),
-``channels_last`` (token views instead of copies) and ``recompute_gelu``
-(GELU recomputed in backward) are each checked against the reference build
+``channels_last`` (token views instead of copies), ``recompute_gelu``
+(GELU recomputed in backward) and ``depthwise_backward`` (the depth-wise
+convolutions' backward as forward convolutions) are each checked against the reference build
 (``fast_paths='reference'``: the official computation) for outputs and for
 every parameter's gradient, and for the memory autograd keeps; and the one
 switch that chooses them reaches every block.
@@ -20,7 +21,8 @@ from uniformer_mm.models.ops import FastPaths
 
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 REFERENCE = dict(fast_paths='reference')
-FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu')
+FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu',
+         'depthwise_backward')
 
 
 def _step(model, x):
@@ -49,7 +51,7 @@ def _assert_same_step(model, reference, x):
 
 
 @pytest.mark.parametrize(
-    'flags', [f for f in itertools.product([True, False], repeat=3) if any(f)],
+    'flags', [f for f in itertools.product([True, False], repeat=4) if any(f)],
     ids=lambda f: '-'.join(n for n, on in zip(FLAGS, f) if on))
 @pytest.mark.parametrize('attn_mode', ['hybrid', 'window'])
 def test_2d_builds_match_reference(flags, attn_mode):
@@ -74,6 +76,71 @@ def test_3d_build_matches_reference():
     reference.norm.eval()
     model.norm.eval()
     _assert_same_step(model, reference, torch.randn(1, 3, 8, 64, 64))
+
+
+@pytest.mark.parametrize(
+    'shape, kernel',
+    [
+        ((2, 6, 9, 11), 3),  # 2D 3x3: PyTorch's own weight gradient
+        ((2, 6, 9, 11), 5),  # 2D 5x5: overlapping 3x3 blocks of offsets
+        ((1, 6, 4, 9, 11), 7),  # 3D 7x7x7, one sample
+        ((2, 6, 4, 9, 11), 3),  # 3D 3x3x3: per temporal offset
+        ((2, 6, 4, 9, 11), 5),  # 3D 5x5x5: grouped conv per sample
+        ((2, 6, 9, 13), 7),  # 2D 7x7: offsets in blocks 0, 2, 4
+    ])
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_depthwise_conv_gradients_equal_autograd(shape, kernel,
+                                                 channels_last):
+    """DepthwiseConv against PyTorch's own convolution and its autograd:
+    output, input, weight and bias gradients, in float64 (so any wrong
+    offset, flip or layout shows as an O(1) error, not rounding)."""
+    torch.manual_seed(0)
+    conv_cls = torch.nn.Conv3d if len(shape) == 5 else torch.nn.Conv2d
+    conv = conv_cls(
+        shape[1], shape[1], kernel, padding=kernel // 2,
+        groups=shape[1]).double()
+    x = torch.randn(shape, dtype=torch.float64)
+    if channels_last:
+        x = ops.to_channels_last(x)
+    x.requires_grad_()
+    grad_out = torch.randn(shape, dtype=torch.float64)
+    params = (x, conv.weight, conv.bias)
+    ref_out = conv(x)
+    ref = torch.autograd.grad(ref_out, params, grad_out)
+    out = ops.DepthwiseConv.apply(*params)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+    for got, want in zip(torch.autograd.grad(out, params, grad_out), ref):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(stride=2, padding=1),
+    dict(padding=0),
+    dict(dilation=2, padding=2),
+    dict(padding=1, padding_mode='reflect'),
+    dict(padding=1, groups=3),
+])
+def test_depthwise_fast_path_leaves_other_convolutions_alone(kwargs):
+    """Only stride-1, zero 'same'-padded, one-filter-per-channel
+    convolutions take DepthwiseConv; the rest run as built."""
+    groups = kwargs.pop('groups', 6)
+    conv = torch.nn.Conv2d(6, 6, 3, groups=groups, **kwargs)
+    x = torch.randn(1, 6, 8, 8, requires_grad=True)
+    out = FastPaths().depthwise(conv, x)
+    assert type(out.grad_fn).__name__ != 'DepthwiseConvBackward'
+    torch.testing.assert_close(out, conv(x), rtol=0, atol=0)
+
+
+def test_depthwise_fast_path_only_under_cpu_autograd():
+    conv = torch.nn.Conv3d(4, 4, 3, padding=1, groups=4)
+    x = torch.randn(1, 4, 2, 5, 5)
+    assert 'DepthwiseConv' in type(FastPaths().depthwise(
+        conv, x).grad_fn).__name__  # the weight needs a gradient
+    with torch.no_grad():
+        assert FastPaths().depthwise(conv, x).grad_fn is None
+    off = FastPaths(depthwise_backward=False).depthwise(conv, x)
+    assert 'DepthwiseConv' not in type(off.grad_fn).__name__
 
 
 def test_fused_windows_equal_partitioned_windows():
@@ -305,9 +372,9 @@ def test_one_fast_paths_object_reaches_every_block(cls, arch):
 def test_fast_paths_presets_and_shorthands():
     assert FastPaths.build('fast') == FastPaths()
     assert FastPaths.build('reference') == FastPaths(False, False, False,
-                                                     False)
+                                                     False, False)
     model = UniFormer(TINY, fast_paths=dict(channels_last=False))
-    assert model.fast_paths == FastPaths(True, False, True, True)
+    assert model.fast_paths == FastPaths(True, False, True, True, True)
 
 
 @pytest.mark.parametrize(

@@ -213,8 +213,9 @@ class ConvBlock(nn.Module):
         # add(a, b) is a + b, in place into a where the fast paths allow:
         # a is always a tensor made here, never the caller's x
         add = self.fast_paths.add
-        x = add(self.pos_embed(x), x)
-        y = self.conv2(self.attn(self.conv1(self.norm1(x))))
+        depthwise = self.fast_paths.depthwise
+        x = add(depthwise(self.pos_embed, x), x)
+        y = self.conv2(depthwise(self.attn, self.conv1(self.norm1(x))))
         x = add(x, self.drop_path(_scaled(self.gamma_1, y)))
         y = self.mlp(self.norm2(x))
         return add(x, self.drop_path(_scaled(self.gamma_2, y)))
@@ -409,7 +410,7 @@ class AttentionBlock(nn.Module):
         # add(a, b) is a + b, in place into a where the fast paths allow:
         # a is always a tensor made here, never the caller's x
         add = self.fast_paths.add
-        x = add(self.pos_embed(x), x)
+        x = add(self.fast_paths.depthwise(self.pos_embed, x), x)
         B, C, *spatial = x.shape
         # Same token order as the official flatten(2).transpose(1, 2); on a
         # channels-last input (the backbones convert theirs) both moves
