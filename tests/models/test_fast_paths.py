@@ -2,9 +2,11 @@
 
 ``fused_attn`` (SDPA; windows gathered from the qkv projection of the map),
 ``channels_last`` (token views instead of copies), ``recompute_gelu``
-(GELU recomputed in backward) and ``depthwise_backward`` (the depth-wise
-convolutions' backward as forward convolutions) are each checked against the reference build
-(``fast_paths='reference'``: the official computation) for outputs and for
+(GELU recomputed in backward), ``depthwise_backward`` (the depth-wise
+convolutions' backward as forward convolutions) and ``recompute_norm``
+(BatchNorm outputs recomputed in backward) are each checked against the
+reference build (``fast_paths='reference'``: the official computation),
+alone and in every combination, for outputs and for
 every parameter's gradient, and for the memory autograd keeps; and the one
 switch that chooses them reaches every block.
 """
@@ -22,7 +24,7 @@ from uniformer_mm.models.ops import FastPaths
 TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 REFERENCE = dict(fast_paths='reference')
 FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu',
-         'depthwise_backward')
+         'depthwise_backward', 'recompute_norm')
 
 
 def _step(model, x):
@@ -51,7 +53,7 @@ def _assert_same_step(model, reference, x):
 
 
 @pytest.mark.parametrize(
-    'flags', [f for f in itertools.product([True, False], repeat=4) if any(f)],
+    'flags', [f for f in itertools.product([True, False], repeat=5) if any(f)],
     ids=lambda f: '-'.join(n for n, on in zip(FLAGS, f) if on))
 @pytest.mark.parametrize('attn_mode', ['hybrid', 'window'])
 def test_2d_builds_match_reference(flags, attn_mode):
@@ -194,6 +196,85 @@ def test_recompute_gelu_keeps_less_for_backward():
     # each block keeps ~15-18 activations of its width, 4 of them being the
     # GELU output; MLP ratio 4 -> about a quarter less
     assert saved_lean < 0.8 * saved_full, (saved_lean, saved_full)
+
+
+def test_recompute_norm_keeps_less_for_backward():
+    """A convolution stage keeps two BatchNorm outputs fewer per block."""
+    torch.manual_seed(0)
+    arch = dict(TINY, depths=[2, 1, 1, 1])
+    x = torch.randn(1, 3, 128, 128)
+    lean = UniFormer(arch).train()
+    full = UniFormer(arch, fast_paths=dict(recompute_norm=False)).train()
+    saved_lean, saved_full = _saved_bytes(lean, x), _saved_bytes(full, x)
+    # two maps per convolution block: 2 stage-1 blocks of 32 channels at
+    # 32 x 32, 1 stage-2 block of 64 channels at 16 x 16 (float32)
+    two_maps = 2 * 4 * (2 * 32 * 32 * 32 + 64 * 16 * 16)
+    assert 0.98 * two_maps <= saved_full - saved_lean <= 1.02 * two_maps
+
+
+@pytest.mark.parametrize('ndim', [2, 3])
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_norm_pointwise_equals_the_modules(ndim, momentum):
+    """NormPointwise against BatchNorm then 1x1 conv run by autograd, in
+    float64: output, every gradient, running statistics and the batch
+    counter after two steps (momentum None: cumulative average)."""
+    torch.manual_seed(0)
+    bn_cls = torch.nn.BatchNorm3d if ndim == 3 else torch.nn.BatchNorm2d
+    conv_cls = torch.nn.Conv3d if ndim == 3 else torch.nn.Conv2d
+    shape = (2, 6) + (5, 7, 4)[3 - ndim:]
+
+    def build():
+        torch.manual_seed(1)
+        norm = bn_cls(6, momentum=momentum).double().train()
+        conv = conv_cls(6, 9, 1).double()
+        with torch.no_grad():
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-1, 1)
+        return norm, conv
+
+    ref_norm, ref_conv = build()
+    norm, conv = build()
+    for step in range(2):
+        x = ops.to_channels_last(torch.randn(shape, dtype=torch.float64) * 3 +
+                                 step).requires_grad_()
+        grad_out = torch.randn((2, 9) + shape[2:], dtype=torch.float64)
+        ref_out = ref_conv(ref_norm(x))
+        out = FastPaths().norm_pointwise(norm, conv, x)
+        assert 'NormPointwise' in type(out.grad_fn).__name__
+        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+        inputs = [x, norm.weight, norm.bias, conv.weight, conv.bias]
+        ref_inputs = [x, ref_norm.weight, ref_norm.bias, ref_conv.weight,
+                      ref_conv.bias]
+        got = torch.autograd.grad(out, inputs, grad_out)
+        want = torch.autograd.grad(ref_out, ref_inputs, grad_out)
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+        torch.testing.assert_close(
+            getattr(norm, name), getattr(ref_norm, name), rtol=1e-12,
+            atol=0)
+
+
+def test_norm_pointwise_steps_aside():
+    """Eval-mode norms, SyncBatchNorm, no autograd and other convolutions
+    run as the modules do (and update nothing twice)."""
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    cases = [
+        (torch.nn.BatchNorm2d(4).eval(), torch.nn.Conv2d(4, 4, 1)),
+        (torch.nn.SyncBatchNorm(4).train(), torch.nn.Conv2d(4, 4, 1)),
+        (torch.nn.BatchNorm2d(4, affine=False), torch.nn.Conv2d(4, 4, 1)),
+        (torch.nn.BatchNorm2d(4, track_running_stats=False),
+         torch.nn.Conv2d(4, 4, 1)),
+        (torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 4, 3, padding=1)),
+        (torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 4, 1, groups=2)),
+    ]
+    for norm, conv in cases:
+        out = FastPaths().norm_pointwise(norm, conv, x)
+        assert 'NormPointwise' not in type(out.grad_fn).__name__, norm
+    norm, conv = torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 4, 1)
+    with torch.no_grad():
+        FastPaths().norm_pointwise(norm, conv, x)
+    assert norm.num_batches_tracked.item() == 1
 
 
 def test_recompute_gelu_steps_aside_for_dropout_and_no_grad():
@@ -371,10 +452,11 @@ def test_one_fast_paths_object_reaches_every_block(cls, arch):
 
 def test_fast_paths_presets_and_shorthands():
     assert FastPaths.build('fast') == FastPaths()
-    assert FastPaths.build('reference') == FastPaths(False, False, False,
-                                                     False, False)
+    assert FastPaths.build('reference') == FastPaths(
+        False, False, False, False, False, False)
     model = UniFormer(TINY, fast_paths=dict(channels_last=False))
-    assert model.fast_paths == FastPaths(True, False, True, True, True)
+    assert model.fast_paths == FastPaths(True, False, True, True, True,
+                                         True)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ def test_every_part_gets_its_forward_and_backward_time():
         'MHRA attention (qkv, attention, proj)',
         'token MLP (linear, GELU, linear)', 'conv MLP (1x1, GELU, 1x1)',
         'norms', 'patch embedding', '1x1 conv (local MHRA)',
+        benchmark.FUSED_NORM_PART,
         'depth-wise conv 3x3 (DPE / local MHRA)',
         'depth-wise conv 5x5 (DPE / local MHRA)'
     }

@@ -830,6 +830,7 @@ def _parts_of(model):
 
 
 _PART = 'part: '
+FUSED_NORM_PART = 'BatchNorm -> 1x1 conv (norm1 -> conv1, norm2 -> fc1)'
 
 
 @contextlib.contextmanager
@@ -850,9 +851,25 @@ def _part_ranges(model):
             module.register_forward_pre_hook(enter),
             module.register_forward_hook(leave)
         ]
+    # The fast paths for the depth-wise convolutions and the fused
+    # BatchNorm -> 1x1 conv compute without calling the modules' forward:
+    # ranges of their own
+    from uniformer_mm.models.ops import FastPaths
+    plain = FastPaths.depthwise, FastPaths.norm_pointwise
+
+    def depthwise(self, conv, x):
+        with record_function(_PART + _block_part(model, conv)):
+            return plain[0](self, conv, x)
+
+    def norm_pointwise(self, norm, conv, x):
+        with record_function(_PART + FUSED_NORM_PART):
+            return plain[1](self, norm, conv, x)
+
+    FastPaths.depthwise, FastPaths.norm_pointwise = depthwise, norm_pointwise
     try:
         yield
     finally:
+        FastPaths.depthwise, FastPaths.norm_pointwise = plain
         for hook in hooks:
             hook.remove()
 

@@ -125,8 +125,15 @@ class Mlp(nn.Module):
         """``fc1`` / ``fc2``; subclasses change the layer type here."""
         return nn.Linear(in_dim, out_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc1(x)
+    def forward(self,
+                x: torch.Tensor,
+                norm: Optional[nn.Module] = None) -> torch.Tensor:
+        """``mlp(x)``, or ``mlp(norm(x))`` with the norm that precedes it
+        (for :meth:`~.ops.FastPaths.norm_pointwise`)."""
+        if norm is None:
+            h = self.fc1(x)
+        else:
+            h = self.fast_paths.norm_pointwise(norm, self.fc1, x)
         out = self.fast_paths.gelu_fc2(h, self.act, self.fc2, self.drop)
         if out is None:
             out = self.drop(self.fc2(self.drop(self.act(h))))
@@ -214,10 +221,12 @@ class ConvBlock(nn.Module):
         # a is always a tensor made here, never the caller's x
         add = self.fast_paths.add
         depthwise = self.fast_paths.depthwise
+        norm_pointwise = self.fast_paths.norm_pointwise
         x = add(depthwise(self.pos_embed, x), x)
-        y = self.conv2(depthwise(self.attn, self.conv1(self.norm1(x))))
+        y = norm_pointwise(self.norm1, self.conv1, x)
+        y = self.conv2(depthwise(self.attn, y))
         x = add(x, self.drop_path(_scaled(self.gamma_1, y)))
-        y = self.mlp(self.norm2(x))
+        y = self.mlp(x, norm=self.norm2)
         return add(x, self.drop_path(_scaled(self.gamma_2, y)))
 
 

@@ -20,7 +20,10 @@ the same numbers as the official computation (bit for bit in float32, see
   MLPs' GELU in place in tensors they made themselves;
 * ``depthwise_backward``: on the CPU, the depth-wise convolutions' backward
   as forward convolutions (:class:`DepthwiseConv`; PyTorch's CPU depth-wise
-  backward kernels are slow paths).
+  backward kernels are slow paths);
+* ``recompute_norm``: in training, a BatchNorm's output that feeds a 1x1
+  convolution is recomputed in backward instead of kept
+  (:class:`NormPointwise`).
 
 The backbones build one :class:`FastPaths` from their ``fast_paths``
 argument (``'fast'``, ``'reference'``, a dict of the flags above or a
@@ -224,6 +227,65 @@ def _same_depthwise(conv: nn.Module) -> bool:
             and conv.padding_mode == 'zeros')
 
 
+class NormPointwise(torch.autograd.Function):
+    """``conv(batch_norm(x))``, a training-mode BatchNorm followed by a 1x1
+    convolution, that saves ``x`` only.
+
+    Autograd keeps both the norm's input (for its own backward) and its
+    output (for the convolution's weight gradient), two maps of the stage's
+    full size; the output is recomputed in backward from ``x`` and the
+    batch statistics (one element-wise pass). Running statistics are updated
+    once, in forward, by PyTorch's own kernel.
+    """
+
+    @staticmethod
+    def forward(ctx, x, bn_weight, bn_bias, running_mean, running_var,
+                conv_weight, conv_bias, momentum, eps):
+        y, mean, invstd = torch.ops.aten.native_batch_norm(
+            x, bn_weight, bn_bias, running_mean, running_var, True, momentum,
+            eps)
+        conv = F.conv3d if x.dim() == 5 else F.conv2d
+        ctx.save_for_backward(x, bn_weight, bn_bias, mean, invstd,
+                              conv_weight)
+        ctx.eps, ctx.has_conv_bias = eps, conv_bias is not None
+        return conv(y, conv_weight, conv_bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, bn_weight, bn_bias, mean, invstd, conv_weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        scale = (invstd * bn_weight).view(shape)
+        y = torch.addcmul((bn_bias - mean * invstd * bn_weight).view(shape),
+                          x, scale)
+        space = x.dim() - 2
+        grad_y, grad_cw, grad_cb = torch.ops.aten.convolution_backward(
+            grad_out, y, conv_weight,
+            [conv_weight.shape[0]] if ctx.has_conv_bias else None,
+            [1] * space, [0] * space, [1] * space, False, [0] * space, 1,
+            [any(need[:3]), need[5], ctx.has_conv_bias and need[6]])
+        del y
+        grad_x = grad_w = grad_b = None
+        if any(need[:3]):
+            grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
+                grad_y, x, bn_weight, None, None, mean, invstd, True, ctx.eps,
+                list(need[:3]))
+        return (grad_x, grad_w, grad_b, None, None, grad_cw, grad_cb, None,
+                None)
+
+
+def _plain_batch_norm_then_1x1(norm: nn.Module, conv: nn.Module) -> bool:
+    """Whether ``conv(norm(x))`` is what :class:`NormPointwise` computes: a
+    plain affine BatchNorm2d/3d with running statistics in training mode
+    (not SyncBatchNorm: its statistics span processes), then an ungrouped
+    1x1 convolution."""
+    return (type(norm) in (nn.BatchNorm2d, nn.BatchNorm3d) and norm.training
+            and norm.affine and norm.track_running_stats
+            and type(conv) in (nn.Conv2d, nn.Conv3d) and conv.groups == 1
+            and set(conv.kernel_size) == {1} and set(conv.stride) == {1}
+            and set(conv.padding) == {0})
+
+
 def _plain_gelu(act: nn.Module, drop: nn.Dropout) -> bool:
     """Whether ``act`` is the exact GELU with no active dropout after it,
     which the MLP fast paths assume."""
@@ -317,12 +379,16 @@ class FastPaths:
             Defaults to True.
         depthwise_backward (bool): The depth-wise convolutions' CPU backward
             by :class:`DepthwiseConv`. Defaults to True.
+        recompute_norm (bool): In training, recompute the output of each
+            BatchNorm that feeds a 1x1 convolution in backward
+            (:class:`NormPointwise`). Defaults to True.
     """
     fused_attn: bool = True
     channels_last: bool = True
     recompute_gelu: bool = True
     in_place: bool = True
     depthwise_backward: bool = True
+    recompute_norm: bool = True
 
     @classmethod
     def build(cls,
@@ -378,6 +444,23 @@ class FastPaths:
                 and _same_depthwise(conv)):
             return DepthwiseConv.apply(x, conv.weight, conv.bias)
         return conv(x)
+
+    def norm_pointwise(self, norm: nn.Module, conv: nn.Module,
+                       x: torch.Tensor) -> torch.Tensor:
+        """``conv(norm(x))`` for a BatchNorm followed by a 1x1 convolution
+        (the convolution blocks' norm1 -> conv1 and norm2 -> MLP fc1): with
+        ``recompute_norm``, in training under autograd, by
+        :class:`NormPointwise`, else as the modules compute it."""
+        if not (self.recompute_norm and torch.is_grad_enabled()
+                and _plain_batch_norm_then_1x1(norm, conv)):
+            return conv(norm(x))
+        # nn.BatchNorm's own momentum rule (None: a cumulative average)
+        norm.num_batches_tracked.add_(1)
+        momentum = (1.0 / float(norm.num_batches_tracked)
+                    if norm.momentum is None else norm.momentum)
+        return NormPointwise.apply(x, norm.weight, norm.bias,
+                                   norm.running_mean, norm.running_var,
+                                   conv.weight, conv.bias, momentum, norm.eps)
 
     # ----------------------------------------------------------------- MLP
     def gelu_fc2(self, h: torch.Tensor, act: nn.Module, fc2: nn.Module,
@@ -467,7 +550,7 @@ FastPathsSpec = Union[str, Mapping, FastPaths]
 
 PRESETS = {
     'fast': FastPaths(),
-    'reference': FastPaths(False, False, False, False, False),
+    'reference': FastPaths(False, False, False, False, False, False),
 }
 
 
