@@ -44,10 +44,22 @@ class Mutation(NamedTuple):
     new: str
     what: str
     occurrence: int = 0  # which match of ``old`` to edit (0: the first)
+    # the tests this mutant is run against (pytest node ids or paths) and a
+    # -k expression; empty: the run's --tests / --select
+    tests: tuple = ()
+    select: str = ''
 
 
 M = 'uniformer_mm/models/'
 C = 'uniformer_mm/checkpoints/'
+D = 'uniformer_mm/deploy/'
+E = 'uniformer_mm/engine/'
+ENGINE_SCHEDULE = 'tests/engine/test_schedule.py'
+ENGINE_HOOKS = ('tests/engine/test_engine.py::'
+                'test_train_script_adds_the_hook_once')
+DEPLOY_ONNX = 'tests/deploy/test_onnx_export.py'
+DEPLOY_DET = 'tests/deploy/test_detector_export.py'
+DEPLOY_PARTS = 'tests/deploy/test_export_parts.py'
 MUTATIONS = [
     Mutation('conv-block-swap-1x1', M + 'blocks.py',
              'y = self.conv2(self.attn(self.conv1(self.norm1(x))))',
@@ -144,6 +156,163 @@ MUTATIONS = [
              'x = add(x, self.drop_path(_scaled(self.gamma_1, y)))',
              'x = add(x, self.drop_path(_scaled(self.gamma_2, y)))',
              'ConvBlock scales its attention branch by gamma_2'),
+    # -- engine/: run-length scaling, reliability hooks, class counts --
+    Mutation(
+        'schedule-milestones-unscaled',
+        E + 'schedule.py',
+        "sched['milestones'] = [scaled(m, low=1) for m in sched["
+        "'milestones']]",
+        "sched['milestones'] = list(sched['milestones'])",
+        'scale_schedule leaves MultiStepLR milestones at the old length',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'schedule-no-min-span',
+        E + 'schedule.py',
+        'if end is not None and end < begin + _MIN_SPAN:',
+        'if False:',
+        'a warm-up scaled to one step stays at start_factor all run',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'schedule-val-interval-kept',
+        E + 'schedule.py',
+        "if cfg.train_cfg.get('val_interval', 0) > length:",
+        "if False:",
+        'a validation interval longer than the scaled run is kept',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'schedule-checkpoint-interval-kept',
+        E + 'schedule.py',
+        "or checkpoint.get('interval') == old):",
+        "or False):",
+        'a checkpoint interval of the whole old run is not scaled',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'schedule-length-counts-iter-warmup',
+        E + 'schedule.py', "if by_epoch and not sched.get('by_epoch', True):\n"
+        "            continue",
+        "if False:\n            continue",
+        'schedule_length of an epoch run counts the iteration warm-up',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'warmup-end-min-epoch',
+        E + 'schedule.py',
+        "sched['end'] = max(sched.get('begin', 0) + _MIN_SPAN, "
+        "epoch_length)",
+        "sched['end'] = min(sched.get('begin', 0) + _MIN_SPAN, "
+        "epoch_length)",
+        'fit_warmup_to_epoch ends the warm-up after _MIN_SPAN steps',
+        tests=(ENGINE_SCHEDULE, )),
+    Mutation(
+        'reliability-no-safe-checkpoint',
+        E + 'cli.py',
+        "checkpoint['type'] = 'SafeCheckpointHook'",
+        'pass',
+        "tools/train.py keeps MMEngine's CheckpointHook",
+        tests=(ENGINE_HOOKS, )),
+    Mutation(
+        'reliability-no-nonfinite-hook',
+        E + 'cli.py', "for name in ('PreemptionHook', 'NonFiniteLossHook', "
+        "'ClassCountCheckHook'):",
+        "for name in ('PreemptionHook', 'ClassCountCheckHook'):",
+        'tools/train.py adds no NonFiniteLossHook',
+        tests=(ENGINE_HOOKS, )),
+    Mutation(
+        'reliability-hook-twice',
+        E + 'cli.py',
+        'if not any(h.get(\'type\') == CHECKPOINT_HOOK for h in hooks):',
+        'if True:',
+        'the weights-only hook is added again to a config listing it',
+        tests=(ENGINE_HOOKS, )),
+    Mutation(
+        'class-count-labels-superset-refused',
+        E + 'preflight.py',
+        'if head_count == count or (labels_only and head_count > count):',
+        'if head_count == count:',
+        'a head with more classes than a label list uses is refused',
+        tests=('tests/engine/test_preflight_class_counts.py', )),
+    # -- deploy/: the export wrappers and their replacements --
+    Mutation(
+        'exportable-default-not-restored',
+        D + 'exportable.py',
+        'delattr(module, attr)',
+        'pass',
+        'after exportable() a switch keeps its export value',
+        tests=(DEPLOY_ONNX, DEPLOY_PARTS),
+        select='exportable'),
+    Mutation(
+        'exportable-train-mode-lost',
+        D + 'exportable.py',
+        'model.train(training)',
+        'model.train(False)',
+        'after exportable() a training model stays in eval mode',
+        tests=(DEPLOY_ONNX, ),
+        select='exportable'),
+    Mutation(
+        'adaptive-pool-floor-end',
+        D + 'exportable.py',
+        'return (i * length) // n, ((i + 1) * length + n - 1) // n',
+        'return (i * length) // n, ((i + 1) * length) // n',
+        'pyramid-pooling bins end at floor instead of ceil',
+        tests=(DEPLOY_ONNX, ),
+        select='adaptive_pool'),
+    Mutation(
+        'scale-upsample-nearest',
+        D + 'exportable.py',
+        'mode=module.mode,',
+        "mode='nearest',",
+        'the exportable Upsample ignores its interpolation mode',
+        tests=(DEPLOY_ONNX, ),
+        select='demo_model'),
+    Mutation(
+        'dynamic-pruned-not-refused',
+        D + 'exportable.py',
+        'if dynamic and pruned:',
+        'if False:',
+        'a token-pruning backbone is exported with dynamic shapes',
+        tests=(DEPLOY_ONNX, ),
+        select='light_backbone'),
+    Mutation(
+        'class-scores-softmaxed',
+        D + 'onnx_export.py',
+        'return self.model.cls_head(feats)',
+        'return self.model.cls_head(feats).softmax(-1)',
+        'the recognizer export gives probabilities, not class scores',
+        tests=(DEPLOY_ONNX, ),
+        select='recognizer'),
+    Mutation(
+        'relative-error-absolute',
+        D + 'onnx_export.py',
+        'return float((out - ref).abs().max() / scale)',
+        'return float((out - ref).abs().max())',
+        'relative_error is the absolute error',
+        tests=(DEPLOY_ONNX, ),
+        select='relative_error'),
+    Mutation(
+        'nms-groups-not-separated',
+        D + 'detector.py',
+        'boxes = boxes + (groups.to(boxes)[..., None] * (top + 1))',
+        'boxes = boxes + (groups.to(boxes)[..., None] * 0)',
+        'per-class NMS suppresses boxes across classes',
+        tests=(DEPLOY_DET, ),
+        select='matches_mmdet_predict'),
+    Mutation(
+        'decode-wh-unclamped',
+        D + 'detector.py',
+        'gwh = pwh * d[..., 2:].clamp(min=-max_ratio, max=max_ratio)'
+        '.exp()',
+        'gwh = pwh * d[..., 2:].exp()',
+        "box decoding skips delta2bbox's log-ratio clamp",
+        tests=(DEPLOY_PARTS, DEPLOY_DET),
+        select='decode or matches_mmdet_predict'),
+    Mutation(
+        'compare-boxes-unscaled',
+        D + 'detector.py',
+        'boxes=float((ref[0][..., :4] - out[0][..., :4]).abs().max() / '
+        'scale),',
+        'boxes=float((ref[0][..., :4] - out[0][..., :4]).abs().max()),',
+        'compare_detections reports absolute box differences',
+        tests=(DEPLOY_PARTS, DEPLOY_DET),
+        select='compare or verify'),
 ]
 
 
@@ -170,7 +339,7 @@ def apply(mutation: Mutation) -> str:
 def run_tests(tests, ignore, select, timeout):
     cmd = [
         sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider',
-        '-p', 'no:warnings', '-k', select, *tests
+        '-p', 'no:warnings', *(['-k', select] if select else []), *tests
     ] + [f'--ignore={p}' for p in ignore]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     # its own session: an interrupt reaches this script, which ends pytest
@@ -231,10 +400,18 @@ def main():
                 continue
             print(f'{m.id:34} {m.path}: {m.what}')
         return
-    code, summary = run_tests(args.tests, args.ignore, args.select,
-                              args.timeout)
-    if code != 0:
-        raise SystemExit(f'the unmutated sources fail the tests: {summary}')
+
+    def selection(m):
+        # a mutation's own tests, or the run's
+        if m.tests:
+            return tuple(m.tests), (), m.select
+        return tuple(args.tests), tuple(args.ignore), args.select
+
+    for tests, ignore, select in dict.fromkeys(map(selection, chosen)):
+        code, summary = run_tests(tests, ignore, select, args.timeout)
+        if code != 0:
+            raise SystemExit(f'the unmutated sources fail {" ".join(tests)} '
+                             f'(-k {select!r}): {summary}')
     caught = []
     for m in chosen:
         try:
@@ -244,8 +421,7 @@ def main():
             continue
         start = time.time()
         try:
-            code, summary = run_tests(args.tests, args.ignore, args.select,
-                                      args.timeout)
+            code, summary = run_tests(*selection(m), args.timeout)
         finally:
             (ROOT / m.path).write_text(original)
         verdict = 'survived' if code == 0 else 'caught'
@@ -255,11 +431,10 @@ def main():
             f'{verdict:8} {m.id:34} {time.time() - start:5.0f}s  '
             f'{summary if code else m.what}',
             flush=True)
-    print(
-        f'{len(caught)} of {len(chosen)} mutants caught by '
-        f'{" ".join(args.tests)}'
-        f'{" (ignoring " + " ".join(args.ignore) + ")" if args.ignore else ""}'
-    )
+    print(f'{len(caught)} of {len(chosen)} mutants caught (default tests: '
+          f'{" ".join(args.tests)}' +
+          (f' ignoring {" ".join(args.ignore)}' if args.ignore else '') +
+          '; the deploy/ and engine/ mutations run their own)')
 
 
 if __name__ == '__main__':

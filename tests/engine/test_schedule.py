@@ -220,3 +220,23 @@ def test_set_iter_budget():
     assert cfg.param_scheduler[-1].end == full // 5
     assert 0 < cfg.param_scheduler[0].end < full // 5
     assert cfg.default_hooks.checkpoint.interval == full // 5
+
+
+def test_scaling_cuts_intervals_to_the_new_run():
+    """Validation / checkpoint intervals longer than the scaled run end at
+    it; a checkpoint interval of the whole old run follows the new length
+    (a checkpoint at the end), shorter intervals stay."""
+    cfg = Config(
+        dict(
+            train_cfg=dict(
+                type='EpochBasedTrainLoop', max_epochs=12, val_interval=5),
+            default_hooks=dict(checkpoint=dict(interval=12)),
+            param_scheduler=[dict(type='MultiStepLR', milestones=[8, 11])]))
+    scale_schedule(cfg, 3)
+    assert cfg.train_cfg.val_interval == 3
+    assert cfg.default_hooks.checkpoint.interval == 3
+    assert cfg.param_scheduler[0]['milestones'] == [2, 3]
+    cfg.train_cfg.val_interval = 2
+    scale_schedule(cfg, 6)  # longer: the whole-run checkpoint follows
+    assert cfg.train_cfg.val_interval == 2
+    assert cfg.default_hooks.checkpoint.interval == 6

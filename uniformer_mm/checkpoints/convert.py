@@ -313,9 +313,14 @@ def config_text(checkpoint: Any) -> str:
 def official_attention(checkpoint: Any) -> Optional[Tuple[str, int]]:
     """(attn_mode, window_size) from the official training config (its
     ``windows=`` / ``hybrid=`` / ``window_size=`` backbone arguments), if
-    recorded; the weights themselves do not show it."""
+    recorded; the weights themselves do not show it.
+
+    The official training configs set ``windows=`` / ``hybrid=`` and leave
+    ``window_size`` out (the official hybrid UperNet / FPN / Mask R-CNN
+    runs), so those flags alone decide the mode; the window is then the
+    official backbone's default, 14."""
     text = config_text(checkpoint)
-    if 'window_size' not in text:
+    if not re.search(r'\b(windows|hybrid|window_size)\s*=', text):
         return None
 
     def flag(name):

@@ -247,9 +247,10 @@ def suggest_config(layout: str, state_dict: Dict[str, torch.Tensor],
              (mode == 'global' or c.model.backbone.get('window_size', 14) ==
               window)))
         why = (f'{head}, {label}, attention ' +
-               (f'{mode} {window or ""} from the file\'s training config'
-                if attention else 'global (the file records none; the '
-                'same weights serve the h/w variants)'))
+               (f'{mode}{"" if mode == "global" else f" {window}"} from the '
+                'file\'s training config' if attention else
+                'global (the file records none; the same weights serve the '
+                'h/w variants)'))
     elif layout == 'mmpose0':
         size_match = re.search(r'image_size\s*=\s*\[\s*(\d+)\s*,\s*(\d+)',
                                config_text(checkpoint))
