@@ -100,7 +100,8 @@ def hourglass_block(block: AttentionBlock, state: _Tokens, prune_ratio: float,
     """
     cls_token, x, scores = state
     nchw = x.is_contiguous()  # the caller's layout, kept as AttentionBlock
-    x = block.fast_paths.add(block.fast_paths.depthwise(block.pos_embed, x), x)
+    paths = block.fast_paths
+    x = paths.add(paths.depthwise(block.pos_embed, x), x)
     B, C, *spatial = x.shape
     tokens = x.movedim(1, -1).reshape(B, -1, C)
     N = tokens.shape[1]
