@@ -4,10 +4,13 @@
 #   make test-slow  the slow (end-to-end) ones only
 #   make test-zoo   tools/dry_run.py on every zoo config (CI mode)
 #   make demo       run the demo (tools/demo/run_demo.py)
-#   make bench      speed/memory vs the official computation (tools/analysis/benchmark.py)
+#   make bench      speed/memory vs the official computation (tools/analysis/benchmark.py);
+#                   OFFICIAL=PATH (a checkout or git mirror of github Sense-X/UniFormer)
+#                   adds the official code itself and MMAction2's port
 #   make clean-venv remove .venv
 
 PY := .venv/bin/python
+comma := ,
 PYTEST_ARGS ?=
 
 .PHONY: venv test test-all test-slow test-zoo demo bench clean-venv
@@ -37,8 +40,10 @@ test-zoo: venv
 demo: venv
 	$(PY) tools/demo/run_demo.py
 
+OFFICIAL ?=
 bench: venv
-	$(PY) tools/analysis/benchmark.py --sections backbone --cases s-224,s-h14
+	$(PY) tools/analysis/benchmark.py --cases s-224,s-h14 \
+	    --sections backbone$(if $(OFFICIAL),$(comma)official --official-repo $(OFFICIAL))
 
 clean-venv:
 	rm -rf .venv
