@@ -472,7 +472,7 @@ def _recipe_video(config, cfg):
     # official AUG.AA_TYPE, right after decoding
     # SSv2's WebM files record no frame count: CheckedPyAVInit counts them
     decoder = {
-        'sthv1': 'RawFrameDecode',
+        'sthv1': 'CheckedRawFrameDecode',
         'sthv2': 'CheckedPyAVDecode'
     }.get(m['data'], 'CheckedPyAVDecode')
     augment = [t for t in train if 'RandAugment' in t['type']]

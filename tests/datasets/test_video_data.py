@@ -332,3 +332,68 @@ def test_decode_error_names_the_file(tmp_path):
     results['video_reader'] = CheckedPyAVInit()(dict(
         filename=cut, start_index=0))['video_reader']
     assert CheckedPyAVDecode(on_error='skip')(results) is None
+
+
+def _frame_folder(tmp_path, broken: dict):
+    """Eight 8x8 JPEG frames img_00001.jpg ...; ``broken``: index -> bytes
+    written instead of a JPEG."""
+    import cv2
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i in range(1, 9):
+        path = folder / f'img_{i:05d}.jpg'
+        if i in broken:
+            path.write_bytes(broken[i])
+        else:
+            cv2.imwrite(str(path), np.full((8, 8, 3), 20 * i, np.uint8))
+    return folder
+
+
+def _frames_results(folder, inds):
+    return dict(
+        frame_dir=str(folder),
+        filename_tmpl='img_{:05d}.jpg',
+        modality='RGB',
+        offset=1,
+        frame_inds=np.array(inds))
+
+
+def test_raw_frames_decode_as_upstream(tmp_path):
+    from mmaction.datasets.transforms import RawFrameDecode
+
+    from uniformer_mm.datasets.transforms import CheckedRawFrameDecode
+    folder = _frame_folder(tmp_path, {})
+    ours = CheckedRawFrameDecode()(_frames_results(folder, [0, 3, 3, 7]))
+    theirs = RawFrameDecode()(_frames_results(folder, [0, 3, 3, 7]))
+    assert len(ours['imgs']) == 4
+    for a, b in zip(ours['imgs'], theirs['imgs']):
+        np.testing.assert_array_equal(a, b)
+    assert ours['img_shape'] == (8, 8)
+
+
+@pytest.mark.parametrize('broken, reason', [
+    (b'', '0 bytes'),
+    (b'not a jpeg at all', '17 bytes'),
+])
+def test_unreadable_frame_is_named(tmp_path, broken, reason):
+    from uniformer_mm.datasets.transforms import CheckedRawFrameDecode
+    folder = _frame_folder(tmp_path, {5: broken})
+    # frames 1 and 8 are fine; the sampled index 4 (+ offset 1) is broken
+    with pytest.raises(UnreadableVideoError) as error:
+        CheckedRawFrameDecode()(_frames_results(folder, [0, 4, 7]))
+    message = str(error.value)
+    assert f'frame {folder / "img_00005.jpg"} cannot be read ({reason}' \
+        in message
+    assert message.startswith(f'cannot read video {folder}')
+
+
+def test_missing_frame_is_named_and_skipped_in_training(tmp_path):
+    from uniformer_mm.datasets.transforms import CheckedRawFrameDecode
+    folder = _frame_folder(tmp_path, {})
+    (folder / 'img_00003.jpg').unlink()
+    with pytest.raises(UnreadableVideoError, match='img_00003.jpg cannot be'
+                       r' read \(FileNotFoundError'):
+        CheckedRawFrameDecode()(_frames_results(folder, [1, 2]))
+    skip = CheckedRawFrameDecode(on_error='skip')
+    assert skip(_frames_results(folder, [1, 2])) is None
+    assert skip(_frames_results(folder, [0, 1]))['imgs'][0].shape == (8, 8, 3)

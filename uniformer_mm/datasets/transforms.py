@@ -8,6 +8,8 @@ processing input: '<none>'`` (no file name), a video without frames with a
 :class:`CheckedPyAVInit` and :class:`CheckedPyAVDecode` are drop-in
 replacements (same arguments, same output keys) that turn each of those into
 an :class:`UnreadableVideoError` naming the file, the reason and the fix --
+:class:`CheckedRawFrameDecode` does the same for frame folders, naming the
+frame --
 or, with ``on_error='skip'``, log one warning per file and return ``None``,
 so that a training dataset (``test_mode=False``) draws another sample
 instead, as MMEngine's ``BaseDataset`` does for any ``None`` from its
@@ -17,7 +19,7 @@ Use ``'skip'`` in training pipelines only: in test mode MMEngine raises on a
 ``None`` sample (an evaluation on a silently shrunk set would be wrong), so
 val/test pipelines keep ``'raise'``.
 
-Importing this module registers both transforms into MMAction2's
+Importing this module registers the three transforms into MMAction2's
 ``TRANSFORMS`` (``custom_imports`` of the video demo config).
 """
 import io
@@ -25,7 +27,7 @@ import logging
 import os.path as osp
 
 import numpy as np
-from mmaction.datasets.transforms import PyAVDecode, PyAVInit
+from mmaction.datasets.transforms import PyAVDecode, PyAVInit, RawFrameDecode
 from mmaction.registry import TRANSFORMS
 from mmengine.logging import print_log
 
@@ -213,3 +215,74 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(on_error={self.on_error!r}, '
                 f'multi_thread={self.multi_thread}, mode={self.mode!r})')
+
+
+@TRANSFORMS.register_module()
+class CheckedRawFrameDecode(_OnError, RawFrameDecode):
+    """``RawFrameDecode`` that names the frame it cannot read.
+
+    MMAction2's ``RawFrameDecode`` raises whatever the storage backend or
+    the image decoder raised -- for a zero-byte JPEG, OpenCV's
+    ``!buf.empty()`` assertion -- with no word of the frame or its folder.
+    This one decodes the same frames (same arguments, same output keys);
+    when decoding fails it finds the first sampled frame that cannot be read
+    and raises an :class:`UnreadableVideoError` naming it, its size and the
+    original error, or with ``on_error='skip'`` warns once per folder and
+    returns None (training datasets then draw another sample).
+
+    Args:
+        on_error (str): ``'raise'`` or ``'skip'``, as for
+            :class:`CheckedPyAVInit`. Defaults to ``'raise'``.
+        io_backend (str): As for ``RawFrameDecode``. Defaults to ``'disk'``.
+        decoding_backend (str): As for ``RawFrameDecode``.
+            Defaults to ``'cv2'``.
+    """
+
+    def __init__(self,
+                 on_error: str = 'raise',
+                 io_backend: str = 'disk',
+                 decoding_backend: str = 'cv2',
+                 **kwargs):
+        super().__init__(
+            io_backend=io_backend, decoding_backend=decoding_backend, **kwargs)
+        self._init_on_error(on_error)
+
+    def transform(self, results: dict):
+        """Decode the sampled frames; None when the folder is skipped."""
+        try:
+            return super().transform(results)
+        except Exception as error:
+            bad = self._first_unreadable(results)
+            if bad is None:
+                raise  # not a frame of this folder: upstream's own error
+            path, reason = bad
+            return self._fail(
+                results['frame_dir'], f'frame {path} cannot be read '
+                f'({reason}; the decoder said: {type(error).__name__}: '
+                f'{error})'.replace('\n', ' '))
+
+    def _first_unreadable(self, results: dict):
+        """(path, why) of the first sampled frame that fails on its own."""
+        import mmcv
+        tmpl, offset = results['filename_tmpl'], results.get('offset', 0)
+        flow = results['modality'] == 'Flow'
+        for index in np.asarray(results['frame_inds']).reshape(-1):
+            names = ([tmpl.format(axis, index + offset) for axis in 'xy']
+                     if flow else [tmpl.format(index + offset)])
+            for name in names:
+                path = osp.join(results['frame_dir'], name)
+                try:
+                    size = f'{osp.getsize(path)} bytes'
+                    image = mmcv.imfrombytes(self.file_client.get(path))
+                except Exception as error:  # noqa: B902 -- any backend
+                    reason = (f'{type(error).__name__}: {error}'
+                              if not osp.exists(path) else f'{size}')
+                    return path, reason
+                if image is None:
+                    return path, f'{size}, not an image'
+        return None
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(on_error={self.on_error!r}, '
+                f'io_backend={self.io_backend!r}, '
+                f'decoding_backend={self.decoding_backend!r})')

@@ -1,5 +1,6 @@
 # Something-Something V1: the V2 recipe on JPEG frames (the V1 release has no
-# videos; RawFrameDecode), 60 epochs (exp/uniformer_*_sthv1_* upstream).
+# videos; CheckedRawFrameDecode: RawFrameDecode naming an unreadable
+# frame), 60 epochs (exp/uniformer_*_sthv1_* upstream).
 _base_ = ['./sthv2_u16_pyav-50e.py']
 
 model = dict(backbone=dict(drop_path_rate=0.2))
@@ -12,15 +13,15 @@ ann_file_val = 'data/sthv1/sthv1_val_list_rawframes.txt'
 # the V2 pipelines without the video container: step 0 samples, step 1 reads
 train_pipeline = [
     dict(type='UniformSample', clip_len=16, num_clips=1),
-    dict(type='RawFrameDecode')
+    dict(type='CheckedRawFrameDecode')
 ] + _base_.train_pipeline[3:]
 val_pipeline = [
     dict(type='UniformSample', clip_len=16, num_clips=1, test_mode=True),
-    dict(type='RawFrameDecode')
+    dict(type='CheckedRawFrameDecode')
 ] + _base_.val_pipeline[3:]
 test_pipeline = [
     dict(type='UniformSample', clip_len=16, num_clips=1, test_mode=True),
-    dict(type='RawFrameDecode')
+    dict(type='CheckedRawFrameDecode')
 ] + _base_.test_pipeline[3:]
 
 # the 20BN frames are 00001.jpg, 00002.jpg, ...
