@@ -74,6 +74,18 @@ def test_cpu_changes_of_a_segmentation_config():
     assert cfg.model.data_preprocessor.size == (512, 512)
 
 
+@pytest.mark.parametrize('path', [UPERNET, VIDEO, POSE])
+def test_dry_run_trains_with_the_hooks_train_py_adds(path):
+    """Atomic saves, preemption, non-finite loss and class-count checks run
+    in the dry run as in tools/train.py, once each."""
+    cfg, *_ = _prepare(path)
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
+    types = [hook['type'] for hook in cfg.custom_hooks]
+    for name in ('PreemptionHook', 'NonFiniteLossHook',
+                 'ClassCountCheckHook'):
+        assert types.count(name) == 1, types
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='AMP stays on CUDA')
 def test_amp_becomes_fp32_without_cuda():
     cfg, _, _, changes = _prepare(VIDEO)

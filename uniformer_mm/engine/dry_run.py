@@ -35,7 +35,7 @@ from ..checkpoints.loader import install_weights_only_loader
 from ..compat.mmengine_format_once import format_each_config_once
 from ..datasets.paths import map_paths, set_data_root
 from ..datasets.wrappers import leaf_datasets
-from .cli import add_weights_only_checkpoint_hook, build_runner
+from .cli import add_reliability_hooks, build_runner
 from .dry_run_ci import shrink_inputs
 
 STAGES = ('config', 'data', 'weights', 'train', 'resume', 'test')
@@ -506,7 +506,9 @@ def _prepare(config,
     cfg.launcher = 'none'
     cfg.load_from = cfg.get('load_from')
     cfg.resume = False
-    add_weights_only_checkpoint_hook(cfg)
+    # the hooks tools/train.py adds: the dry run saves, resumes and checks
+    # the class counts as the real run will
+    add_reliability_hooks(cfg)
     train_batch = min(cfg.train_dataloader.get('batch_size', 1), 2)
     _adapt_loaders(cfg, train_batch, change)
     _adapt_precision_and_norms(cfg, change)
