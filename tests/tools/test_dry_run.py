@@ -12,6 +12,8 @@ from mmengine.config import Config
 
 from uniformer_mm.compat.mmengine_format_once import format_each_config_once
 from uniformer_mm.engine import dry_run as dr
+from uniformer_mm.engine.dry_run import (base, own_data, run, standin_data,
+                                         standin_weights)
 
 ROOT = Path(__file__).resolve().parents[2]
 UPERNET = ROOT / 'configs/segmentation/' \
@@ -23,8 +25,8 @@ POSE = ROOT / 'configs/pose/td-hm_uniformer-s_8xb128-210e_coco-256x192.py'
 
 
 def _prepare(path, **kwargs):
-    changes = dr._Changes(lambda line: None)
-    cfg, batch, samples = dr._prepare(
+    changes = base.Changes(lambda line: None)
+    cfg, batch, samples = run._prepare(
         str(path), '/tmp/work', 2, kwargs.pop('small', False), None, changes)
     return cfg, batch, samples, changes.items
 
@@ -35,7 +37,7 @@ def test_dataset_paths_move_under_the_standin_root():
         ann_file='annotations/a.json',
         data_prefix=dict(img='train2017/'),
         bbox_file='data/coco/person_detection_results/d.json')
-    dr._rebase_dataset(with_root, '/s')
+    standin_data.rebase_dataset(with_root, '/s')
     assert with_root == dict(
         data_root='/s/data/coco/',
         ann_file='annotations/a.json',
@@ -43,12 +45,13 @@ def test_dataset_paths_move_under_the_standin_root():
         bbox_file='/s/data/coco/person_detection_results/d.json')
     no_root = dict(
         ann_file='data/k400/list.txt', data_prefix=dict(video='/abs/videos'))
-    dr._rebase_dataset(no_root, '/s')
+    standin_data.rebase_dataset(no_root, '/s')
     assert no_root == dict(
         ann_file='/s/data/k400/list.txt',
         data_prefix=dict(video='/s/abs/videos'))
     with pytest.raises(dr.DryRunError, match='remote'):
-        dr._rebase_dataset(dict(ann_file='s3://bucket/list.txt'), '/s')
+        standin_data.rebase_dataset(
+            dict(ann_file='s3://bucket/list.txt'), '/s')
 
 
 def test_cpu_changes_of_a_segmentation_config():
@@ -61,7 +64,7 @@ def test_cpu_changes_of_a_segmentation_config():
         assert not cfg[key].get('persistent_workers')
     # SyncBN -> BN everywhere in the model, and said so
     norms = [
-        node['type'] for _, node in dr._walk(cfg.model)
+        node['type'] for _, node in base.walk(cfg.model)
         if node.get('type') in ('SyncBN', 'BN')
     ]
     assert norms and set(norms) == {'BN'}
@@ -81,8 +84,7 @@ def test_dry_run_trains_with_the_hooks_train_py_adds(path):
     cfg, *_ = _prepare(path)
     assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
     types = [hook['type'] for hook in cfg.custom_hooks]
-    for name in ('PreemptionHook', 'NonFiniteLossHook',
-                 'ClassCountCheckHook'):
+    for name in ('PreemptionHook', 'NonFiniteLossHook', 'ClassCountCheckHook'):
         assert types.count(name) == 1, types
 
 
@@ -106,7 +108,7 @@ def test_detector_keeps_its_detections_and_runners_their_own_visualizer():
     assert any('score_thr 0.05 -> 0' in c for c in changes)
     # MMEngine looks visualizers up by name process-wide: one per phase
     names = {
-        dr._runner_cfg(cfg, phase).visualizer.name
+        run._runner_cfg(cfg, phase).visualizer.name
         for phase in ('train', 'resume', 'test')
     }
     assert len(names) == 3 and cfg.visualizer.name == 'visualizer'
@@ -189,7 +191,8 @@ def test_standin_weights_never_replace_a_real_file(tmp_path):
                     arch='small',
                     init_cfg=dict(type='Pretrained', checkpoint=str(real))))))
     lines = []
-    dr._standin_weights(cfg, str(tmp_path / 'w'), dr._Changes(lines.append))
+    standin_weights.standin_weights(cfg, str(tmp_path / 'w'),
+                                    base.Changes(lines.append))
     assert cfg.model.backbone.init_cfg.checkpoint == str(real)
     assert lines == [
         f'change: model.backbone.init_cfg: the real {real} '
@@ -208,7 +211,8 @@ def test_standin_weights_have_the_official_layout(tmp_path):
                         type='Pretrained',
                         checkpoint='checkpoints/uniformer_small_k600_16x4.pth')
                 ))))
-    dr._standin_weights(cfg, str(tmp_path), dr._Changes(lambda line: None))
+    standin_weights.standin_weights(cfg, str(tmp_path),
+                                    base.Changes(lambda line: None))
     path = cfg.model.backbone.init_cfg.checkpoint
     assert osp.basename(path) == \
         'RANDOM-STANDIN_uniformer_small_k600_16x4.pth'
@@ -224,7 +228,8 @@ def test_standin_weights_have_the_official_layout(tmp_path):
 def test_unknown_layout_is_refused_with_the_fix():
     backbone = dict(type='UniFormer', arch=dict(depths=[1, 1, 1, 1]))
     with pytest.raises(dr.DryRunError, match='init_cfg=None'):
-        dr._write_standin_weights(backbone, 'mine.pth', '/nonexistent/x')
+        standin_weights.write_standin_weights(backbone, 'mine.pth',
+                                              '/nonexistent/x')
 
 
 def test_failure_is_one_line_naming_the_stage(tmp_path):
@@ -291,29 +296,29 @@ def test_own_data_checks_files_and_classes(tmp_path):
         'mask-rcnn_uniformer-xxs_fpn_1x_custom-coco.py'
     _own_coco_set(tmp_path / 'shapes', ['red', 'green', 'blue'])
     cfg = Config.fromfile(str(template))
-    dr.set_data_root(cfg, str(tmp_path / 'shapes'))
+    run.set_data_root(cfg, str(tmp_path / 'shapes'))
     cfg.train_dataloader.dataset.pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='PackDetInputs')
     ]
     lines = []
-    change = dr._Changes(lines.append)
+    change = base.Changes(lines.append)
     with pytest.raises(
             dr.DryRunError,
             match=r"classes \['cat', 'dog', "
             r"'bird'\] of the config are not categories of .*"
             r"train.json \(its categories: \['red', 'green', "
             r"'blue'\]\)"):
-        dr._check_own_data(cfg, 1, lines.append, change)
+        own_data.check_own_data(cfg, 1, lines.append, change)
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.metainfo = dict(
             classes=('red', 'green', 'blue'))
-    dr._check_own_data(cfg, 1, lines.append, change)
+    own_data.check_own_data(cfg, 1, lines.append, change)
     assert any('own data: train: 1 samples, 3 classes' in line
                for line in lines)
     (tmp_path / 'shapes' / 'annotations' / 'val.json').unlink()
     with pytest.raises(dr.DryRunError, match='val.json'):
-        dr._check_own_data(cfg, 1, lines.append, change)
+        own_data.check_own_data(cfg, 1, lines.append, change)
 
 
 SEG_XXS = ROOT / 'configs/segmentation/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512.py'  # noqa: E501
@@ -322,7 +327,7 @@ SEG_XXS = ROOT / 'configs/segmentation/fpn_uniformer-xxs_8xb4-80k_ade20k-512x512
 def _truncate_checkpoint_of(stage_name, monkeypatch):
     """The checkpoint written by ``stage_name`` is cut to 1000 bytes right
     after the stage (a disk that filled up, a copy that stopped)."""
-    train = dr._train
+    train = run._train
 
     def train_then_truncate(cfg, stage, until, previous):
         path = train(cfg, stage, until, previous)
@@ -331,7 +336,7 @@ def _truncate_checkpoint_of(stage_name, monkeypatch):
                 f.truncate(1000)
         return path
 
-    monkeypatch.setattr(dr, '_train', train_then_truncate)
+    monkeypatch.setattr(run, '_train', train_then_truncate)
 
 
 @pytest.mark.slow

@@ -1,11 +1,11 @@
 """CI mode of the dry run (``--small-inputs``, the zoo tests): smaller
 images, crops and clips and fewer test clips, each reported as a change.
-A user's dry run (:mod:`.dry_run`) keeps the config's own sizes."""
+A user's dry run keeps the config's own sizes."""
 from typing import Callable, Iterator, Tuple
 
 from mmengine.config import Config
 
-from ..datasets.wrappers import leaf_datasets
+from ...datasets.wrappers import leaf_datasets
 
 _LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
