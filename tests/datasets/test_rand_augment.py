@@ -437,8 +437,8 @@ def _video_like(shape=(37, 53), frames=3, seed=5):
 @pytest.mark.parametrize('name,args', [
     ('ShearX', (0.3, -0.3, 0.21, -0.0, 0.0, 0.0417)),
     ('ShearY', (0.3, -0.3, -0.15, 0.0)),
-    ('TranslateXRel', (0.45, -0.45, 0.315, -0.1, 0.0, 0.99, -0.99)),
-    ('TranslateYRel', (0.45, -0.45, -0.2, 0.0137, 1.2)),
+    ('TranslateXRel', (0.45, -0.45, 0.315, -0.1, 0.0, 0.99, -0.99, 0.25)),
+    ('TranslateYRel', (0.45, -0.45, -0.2, 0.0137, 1.2, 0.25)),
     ('Invert', (None, )),
     ('Posterize', (0, 1, 4, 8)),
     ('PosterizeIncreasing', (0, 2, 4)),
@@ -455,8 +455,13 @@ def test_whole_clip_ops_give_the_pil_pixels(name, args):
                                                     _clip_op, _context)
     ctx = _context('bicubic', FILL)
     assert _clip_op(name, ctx) is not None
-    for shape in ((37, 53), (64, 48), (1, 9)):
-        frames = _video_like(shape)
+    for shape, bits in (((37, 53), 8), ((64, 48), 8), ((1, 9), 8), ((37, 53),
+                                                                    2)):
+        # bits 2: posterized, flat almost everywhere (exact integers)
+        frames = [
+            f & np.uint8((0xFF << (8 - bits)) & 0xFF)
+            for f in _video_like(shape)
+        ]
         for arg in args:
             fast = _apply(frames, [(name, arg)], ctx)
             for a, b in zip(fast, _apply_pil(frames, [(name, arg)], ctx)):

@@ -325,6 +325,13 @@ def _shift_rows(clip: np.ndarray, shear: float, offset: float,
         return result
     first = base + 1 - np.arange(w)  # filtered[x + first] is pixel x
     rep = d[rows, lo[rows]]  # the fraction of each row's kernel
+    # where the 4 taps are equal PIL's value is that integer (p2 = p3 = p4
+    # = 0), and the float32 filter is within 2e-4 of it: no check needed
+    window = np.ones((1, 4), np.uint8)
+    varied = cv2.compare(
+        cv2.dilate(padded, window, anchor=(0, 0)),
+        cv2.erode(padded, window, anchor=(0, 0)),
+        cv2.CMP_NE).reshape(t, h, w + 4, c)
     if shear == 0:
         # a translation: every row the same shift, one filter for all
         y, a, b = rows[0], lo[rows[0]], hi[rows[0]]
@@ -334,12 +341,14 @@ def _shift_rows(clip: np.ndarray, shear: float, offset: float,
             _bicubic_kernel(rep[0]),
             anchor=(0, 0),
             borderType=cv2.BORDER_REPLICATE).reshape(t, h, w + 4, c)
-        approx = filtered[:, :, a + first[y, a]:b + first[y, a]]
-        cols = slice(a, b)
+        shift = slice(a + first[y, a], b + first[y, a])
+        approx = filtered[:, :, shift]
+        check = varied[:, :, shift]
     else:
         a, b = lo[rows].min(), hi[rows].max()
         # 0.5: never near an integer (the uncovered pixels get the fill)
         approx = np.full((t, h, b - a, c), 0.5, np.float32)
+        check = np.zeros((t, h, b - a, c), np.uint8)
         padded = padded.reshape(t, h, w + 4, c)
         for y, frac in zip(rows, rep):
             filtered = cv2.filter2D(
@@ -349,24 +358,30 @@ def _shift_rows(clip: np.ndarray, shear: float, offset: float,
                 anchor=(0, 0),
                 borderType=cv2.BORDER_REPLICATE)
             i, j = lo[y], hi[y]
-            approx[:, y,
-                   i - a:j - a] = filtered[:, i + first[y, i]:j + first[y, i]]
-        cols = slice(a, b)
-    # pixels whose shift or fraction differs from their row's kernel (the
-    # sums differ by rounding only; nothing seen) are recomputed below
+            shift = slice(i + first[y, i], j + first[y, i])
+            approx[:, y, i - a:j - a] = filtered[:, shift]
+            check[:, y, i - a:j - a] = varied[:, y, shift]
+    cols = slice(a, b)
+    n = b - a
+    # a row with fraction 0 filters with (0, 1, 0, 0): exact, no check
     row_frac = np.zeros(h)
     row_frac[rows] = rep
+    if (row_frac[rows] == 0).any():
+        check[:, row_frac == 0] = 0
+    # pixels whose shift or fraction differs from their row's kernel (the
+    # sums differ by rounding only; nothing seen) are recomputed below
     odd = valid & ((np.abs(d - row_frac[:, None]) > 1e-9) |
                    (first != first[np.arange(h), lo][:, None]))
-    n = b - a
     flat_approx = approx.reshape(t * h, n * c)
-    # at least _NEAR_INTEGER away from an integer, floor(v) = round(v - 0.5),
-    # which OpenCV's saturating conversion computes
-    part = cv2.subtract(flat_approx, 0.5, dtype=cv2.CV_8U)
+    # at least _NEAR_INTEGER away from an integer, or exact to 2e-4 (see
+    # above), floor(v) = round(v - 0.5 + 2.5e-4), which OpenCV's
+    # saturating conversion computes
+    part = cv2.subtract(flat_approx, 0.5 - 2.5e-4, dtype=cv2.CV_8U)
     # the fraction, [0, 1) where v is in 0..255, else outside
     frac = cv2.subtract(flat_approx, part, dtype=cv2.CV_32F)
     near = cv2.inRange(frac, _NEAR_INTEGER, 1 - _NEAR_INTEGER) == 0
     near = near.reshape(t, h, n, c)
+    near &= check.astype(bool)
     if odd.any():
         near |= odd[None, :, cols, None]
     result[:, :, cols] = part.reshape(t, h, n, c)
