@@ -319,8 +319,7 @@ def idr_seek_plan(data: bytes, first: int, last: int):
     for pts, payload in keys:
         if rank[pts] <= first and (best is None or rank[pts] > best[1]):
             best = (pts, rank[pts], payload)
-    if best is None or best[1] == 0 or not _h264_is_idr(
-            best[2], length_size):
+    if best is None or best[1] == 0 or not _h264_is_idr(best[2], length_size):
         return None
     return best[0], best[1], order
 
@@ -332,6 +331,7 @@ def _decode_from_idr(container, first: int, last: int):
     stamps not follow the packets' frame after frame, it decodes from the
     start itself, on a fresh container (the seek moved this one)."""
     import av
+
     # PyAVInit opens an io.BytesIO; PyAV wraps it (container.file.file)
     source = getattr(getattr(container, 'file', None), 'file', None)
     if not isinstance(source, io.BytesIO):
