@@ -414,3 +414,103 @@ def test_registered_and_takes_a_frame_stack():
     np.random.seed(0)
     out = t(dict(imgs=stack))['imgs']
     assert len(out) == 3 and all(o.shape == (24, 32, 3) for o in out)
+
+
+# ------------------------------------- whole-clip ops = the PIL ones
+def _video_like(shape=(37, 53), frames=3, seed=5):
+    """Frames with what makes interpolation land on or near integers:
+    smooth texture, flat patches, saturated 0 and 255 areas, hard edges."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(frames):
+        noise = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        frame = cv2.GaussianBlur(noise, (0, 0), 1.5 + i)
+        frame[3:12, 5:20] = (255, 0, 0)
+        frame[-6:, :] = 0
+        frame[:, -4:] = 255
+        frame[15:25:2, 30:45] = 255 - frame[15:25:2, 30:45]
+        out.append(frame)
+    return out
+
+
+@pytest.mark.parametrize('name,args', [
+    ('ShearX', (0.3, -0.3, 0.21, -0.0, 0.0, 0.0417)),
+    ('ShearY', (0.3, -0.3, -0.15, 0.0)),
+    ('TranslateXRel', (0.45, -0.45, 0.315, -0.1, 0.0, 0.99, -0.99, 0.25)),
+    ('TranslateYRel', (0.45, -0.45, -0.2, 0.0137, 1.2, 0.25)),
+    ('Invert', (None, )),
+    ('Posterize', (0, 1, 4, 8)),
+    ('PosterizeIncreasing', (0, 2, 4)),
+    ('Solarize', (0, 77, 179, 256)),
+    ('SolarizeIncreasing', (256, 77, 0)),
+    ('SolarizeAdd', (0, 40, 110)),
+])
+def test_whole_clip_ops_give_the_pil_pixels(name, args):
+    """The ops computed on the whole T x H x W x 3 clip (OpenCV tables,
+    float32 row filters with the values near an integer redone in float64)
+    return exactly PIL's pixels, at every argument the policy can draw and
+    at the ends of its ranges."""
+    from uniformer_mm.datasets.rand_augment import (_apply, _apply_pil,
+                                                    _clip_op, _context)
+    ctx = _context('bicubic', FILL)
+    assert _clip_op(name, ctx) is not None
+    for shape, bits in (((37, 53), 8), ((64, 48), 8), ((1, 9), 8), ((37, 53),
+                                                                    2)):
+        # bits 2: posterized, flat almost everywhere (exact integers)
+        frames = [
+            f & np.uint8((0xFF << (8 - bits)) & 0xFF)
+            for f in _video_like(shape)
+        ]
+        for arg in args:
+            fast = _apply(frames, [(name, arg)], ctx)
+            for a, b in zip(fast, _apply_pil(frames, [(name, arg)], ctx)):
+                np.testing.assert_array_equal(a, b, err_msg=f'{name} {arg}')
+                assert a.flags.writeable
+
+
+def test_whole_clip_ops_mixed_with_pil_ones():
+    """Seeded draws of the dense policy (chains of clip and PIL ops, in any
+    order): the same frames as every op on every frame with PIL."""
+    from uniformer_mm.datasets.rand_augment import _apply_pil
+    frames = _video_like((40, 56), frames=4, seed=8)
+    t = ClipRandAugment('rand-m9-n4-mstd0.5-inc1')
+    fast_ops = 0
+    for seed in range(40):
+        np.random.seed(seed)
+        ops = t.sample_ops()
+        np.random.seed(seed)
+        out = t(dict(imgs=[f.copy() for f in frames]))['imgs']
+        if ops:
+            expected = _apply_pil(frames, ops, t._ctx)
+        else:
+            expected = frames
+        for a, b in zip(out, expected):
+            np.testing.assert_array_equal(a, b)
+        fast_ops += sum(n.startswith(('Shear', 'Translate')) for n, _ in ops)
+    assert fast_ops >= 5
+
+
+def test_other_interpolations_stay_with_pil():
+    from uniformer_mm.datasets.rand_augment import (_apply, _apply_pil,
+                                                    _clip_op, _context)
+    frames = _video_like()
+    for interpolation in ('bilinear', 'nearest'):
+        ctx = _context(interpolation, (0, 10, 20))
+        assert _clip_op('ShearX', ctx) is None
+        assert _clip_op('Invert', ctx) is not None  # no resampling
+        ops = [('ShearX', 0.2), ('Invert', None), ('TranslateYRel', -0.3)]
+        for a, b in zip(
+                _apply(frames, ops, ctx), _apply_pil(frames, ops, ctx)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_whole_clip_ops_leave_the_input_alone():
+    from uniformer_mm.datasets.rand_augment import _apply, _context
+    frames = _video_like()
+    before = [f.copy() for f in frames]
+    out = _apply(frames, [('TranslateXRel', 0.3), ('Invert', None)],
+                 _context('bicubic', FILL))
+    for f, b, o in zip(frames, before, out):
+        np.testing.assert_array_equal(f, b)
+        assert not np.shares_memory(f, o)

@@ -148,11 +148,11 @@ def test_k400_pyav_batch_repeats_each_decoded_clip(root, monkeypatch):
 
 
 def test_sthv1_rawframe_batch_repeats_each_decoded_clip(root, monkeypatch):
-    _, wrapper, batch, inputs, spy = _batch(STHV1, 'RawFrameDecode', root,
-                                            monkeypatch)
+    _, wrapper, batch, inputs, spy = _batch(STHV1, 'CheckedRawFrameDecode',
+                                            root, monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
     assert [type(t).__name__ for t in wrapper.decode.transforms
-            ] == ['UniformSample', 'RawFrameDecode']
+            ] == ['UniformSample', 'CheckedRawFrameDecode']
     _check_repeats(wrapper, batch, inputs, spy)
 
 

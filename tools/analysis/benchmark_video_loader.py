@@ -12,13 +12,17 @@ one thread):
 * the whole pipeline per clip with ``RepeatAugVideoDataset`` at
   ``num_repeats`` 1 and 2: decode (once) and augmentation (per repeat),
   samples/s and clips/s per worker, and the cost of two repeats over one,
-  also against one repeat with MMAction2's decoder (the loader before
-  repeated augmentation).
+  for the loader now (``CheckedPyAVDecode`` seeking to an IDR frame,
+  ``ClipRandAugment`` with its whole-clip ops) and before (decoding from
+  the start, every RandAugment op per frame with PIL; the same pixels),
+  and one repeat with MMAction2's decoder. ``--passes`` passes over the
+  same seeded clips, variants alternating clip by clip: min and median of
+  the per-pass means.
 
 Each clip index is seeded the same way in every variant, so all variants
 decode the same frames. Usage::
 
-    python tools/analysis/benchmark_video_loader.py [--clips 20]
+    python tools/analysis/benchmark_video_loader.py [--clips 20] [--passes 3]
 """
 import argparse
 import copy
@@ -98,7 +102,9 @@ def _time_decoders(dataset, clips: int) -> dict:
     variants = {
         'PyAVDecode (MMAction2)':
         PyAVDecode(),
-        'CheckedPyAVDecode':
+        'CheckedPyAVDecode, from the start':
+        CheckedPyAVDecode(seek=False),
+        'CheckedPyAVDecode (seeks to an IDR frame)':
         CheckedPyAVDecode(),
         'CheckedPyAVDecode, FFmpeg threads AUTO':
         CheckedPyAVDecode(multi_thread=True),
@@ -130,44 +136,93 @@ def _time_decoders(dataset, clips: int) -> dict:
     }
 
 
-def _time_repeats(variants: dict, clips: int) -> dict:
-    """Median CPU ms per clip (decode once, augment per repeat, and the
-    wrapper's own ``__getitem__`` end to end) of each ``label: (dataset,
-    num_repeats)``, interleaved clip by clip. One thread: CPU time is the
-    work of one loader worker, and hardly moved by other processes."""
+def _time_repeats(variants: dict, clips: int, passes: int) -> dict:
+    """CPU ms per clip (decode once, augment per repeat, and the wrapper's
+    own ``__getitem__`` end to end) of each ``label: (dataset,
+    num_repeats)``: the mean over the same ``clips`` seeded clips, in each
+    of ``passes`` passes; the variants alternate clip by clip, so that load
+    from elsewhere hits all. One thread: CPU time is the work of one loader
+    worker. Returns ``{label: {key: [one value per pass]}}``."""
     from uniformer_mm.datasets.repeat_aug import RepeatAugVideoDataset
     wrappers = {
         label: RepeatAugVideoDataset(dataset, num_repeats=n)
         for label, (dataset, n) in variants.items()
     }
-    times = {label: dict(decode=[], augment=[], clip=[]) for label in wrappers}
-    for index in range(clips):
-        for label, wrapper in wrappers.items():
-            n = wrapper.num_repeats
-            _seed(index)
-            start = time.process_time()
-            decoded = wrapper.decode(wrapper.get_data_info(0))
-            middle = time.process_time()
-            for repeat in range(n):
-                results = (
-                    decoded if repeat == n - 1 else copy.deepcopy(decoded))
-                wrapper.augment(results)
-            end = time.process_time()
-            _seed(index)
-            assert len(wrapper[0]) == n
-            times[label]['decode'].append(middle - start)
-            times[label]['augment'].append(end - middle)
-            times[label]['clip'].append(time.process_time() - end)
-    rows = {}
-    for label, wrapper in wrappers.items():
-        ms = {k: 1000 * float(np.median(v)) for k, v in times[label].items()}
-        rows[label] = dict(
-            decode_ms=ms['decode'],
-            augment_ms=ms['augment'],
-            clip_ms=ms['clip'],
-            clips_per_s=1000 / ms['clip'],
-            samples_per_s=1000 * wrapper.num_repeats / ms['clip'])
-    return rows
+    runs = {label: dict(decode=[], augment=[], clip=[]) for label in wrappers}
+    for _ in range(passes):
+        times = {
+            label: dict(decode=0.0, augment=0.0, clip=0.0)
+            for label in wrappers
+        }
+        for index in range(clips):
+            for label, wrapper in wrappers.items():
+                n = wrapper.num_repeats
+                _seed(index)
+                start = time.process_time()
+                decoded = wrapper.decode(wrapper.get_data_info(0))
+                middle = time.process_time()
+                for repeat in range(n):
+                    results = (
+                        decoded if repeat == n - 1 else copy.deepcopy(decoded))
+                    wrapper.augment(results)
+                end = time.process_time()
+                _seed(index)
+                assert len(wrapper[0]) == n
+                times[label]['decode'] += middle - start
+                times[label]['augment'] += end - middle
+                times[label]['clip'] += time.process_time() - end
+        for label in wrappers:
+            for key, total in times[label].items():
+                runs[label][key].append(1000 * total / clips)
+    return runs
+
+
+class _PILRandAugment:
+    """``ClipRandAugment`` as before its whole-clip ops: every op on every
+    frame with PIL (the same pixels)."""
+
+    @staticmethod
+    def wrap(transform):
+        from uniformer_mm.datasets.rand_augment import (ClipRandAugment,
+                                                        _apply_pil)
+
+        class PILClipRandAugment(ClipRandAugment):
+
+            def apply(self, frames, ops):
+                return _apply_pil(frames, ops, self._ctx)
+
+        new = copy.copy(transform)
+        new.__class__ = PILClipRandAugment
+        return new
+
+
+def _before(dataset):
+    """The dataset with the loader of before: decoding from the start and
+    the per-frame PIL RandAugment (a shallow copy with its own
+    pipeline)."""
+    from mmengine.dataset import Compose
+
+    from uniformer_mm.datasets.transforms import CheckedPyAVDecode
+    new = copy.copy(dataset)
+    steps = []
+    for t in dataset.pipeline.transforms:
+        name = type(t).__name__
+        if name == 'CheckedPyAVDecode':
+            t = CheckedPyAVDecode(
+                on_error=t.on_error,
+                multi_thread=t.multi_thread,
+                mode=t.mode,
+                seek=False)
+        elif name == 'ClipRandAugment':
+            t = _PILRandAugment.wrap(t)
+        steps.append(t)
+    new.pipeline = Compose(steps)
+    return new
+
+
+def _stats(values, digits: int = 1) -> str:
+    return (f'{min(values):.{digits}f} / '
+            f'{float(np.median(values)):.{digits}f}')
 
 
 def main(argv=None):
@@ -177,6 +232,7 @@ def main(argv=None):
     parser.add_argument('--seconds', type=float, default=10)
     parser.add_argument('--size', default='456x256')
     parser.add_argument('--fps', type=int, default=30)
+    parser.add_argument('--passes', type=int, default=3)
     args = parser.parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     import cv2
@@ -214,37 +270,58 @@ def main(argv=None):
                   f'{os.environ.get("OMP_NUM_THREADS")}; load average '
                   f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
             print('\n## decoder (same frames checked; median ms)')
-            print(f'| {"decoder":40} | CPU ms/clip | wall ms/clip '
+            print(f'| {"decoder":42} | CPU ms/clip | wall ms/clip '
                   '| decoded frames/clip |')
             for label, (cpu_ms, ms,
                         count) in _time_decoders(dataset, args.clips).items():
-                print(f'| {label:40} | {cpu_ms:11.1f} | {ms:12.1f} '
+                print(f'| {label:42} | {cpu_ms:11.1f} | {ms:12.1f} '
                       f'| {count:19.1f} |')
             print('\n## train pipeline per clip (one worker, one thread; '
-                  'median CPU ms)')
-            print('| repeats       | decode ms | augment ms | ms/clip '
+                  f'CPU ms, mean of {args.clips} clips; min / median of '
+                  f'{args.passes} passes)')
+            print('| repeats | loader | decode ms | augment ms | ms/clip '
                   '| clips/s | samples/s |')
-            # the loader before: MMAction2's decoder, one sample per clip
-            before = copy.deepcopy(leaf)
-            for step in before.pipeline:
+            print('| --: | :-- | --: | --: | --: | --: | --: |')
+            # the loader before repeated augmentation: MMAction2's decoder
+            mmaction = copy.deepcopy(leaf)
+            for step in mmaction.pipeline:
                 if step['type'] in ('CheckedPyAVInit', 'CheckedPyAVDecode'):
                     step['type'] = step['type'][len('Checked'):]
-            rows = _time_repeats(
+            mmaction = DATASETS.build(mmaction)
+            mmaction.pipeline = _before(mmaction).pipeline  # PIL RA
+            before = _before(dataset)
+            labels = {
+                (1, 'PyAVDecode, PIL RandAugment'): (mmaction, 1),
+                (1, 'before (from start, PIL)'): (before, 1),
+                (2, 'before (from start, PIL)'): (before, 2),
+                (1, 'now (IDR seek, clip ops)'): (dataset, 1),
+                (2, 'now (IDR seek, clip ops)'): (dataset, 2),
+            }
+            runs = _time_repeats(
                 {
-                    '1, PyAVDecode': (DATASETS.build(before), 1),
-                    '1': (dataset, 1),
-                    '2': (dataset, 2)
-                }, args.clips)
-            for label, r in rows.items():
-                print(f'| {label:13} | {r["decode_ms"]:9.1f} | '
-                      f'{r["augment_ms"]:10.1f} | {r["clip_ms"]:7.1f} | '
-                      f'{r["clips_per_s"]:7.2f} | {r["samples_per_s"]:9.2f} |')
-            two = rows['2']['clip_ms']
-            same = two / rows['1']['clip_ms']
-            old = two / rows['1, PyAVDecode']['clip_ms']
-            print(f'\ntwo repeats cost {same:.2f}x one with the same '
-                  f'decoder, {old:.2f}x one with PyAVDecode (CPU time; '
-                  'target <= 1.35x); load average after: '
+                    k[1] + str(k[0]): v
+                    for k, v in labels.items()
+                }, args.clips, args.passes)
+            rows = {}
+            for (n, label), _ in labels.items():
+                r = runs[label + str(n)]
+                rows[(n, label)] = r
+                samples = [1000 * n / ms for ms in r['clip']]
+                clips_s = [1000 / ms for ms in r['clip']]
+                print(f'| {n} | {label} | {_stats(r["decode"])} | '
+                      f'{_stats(r["augment"])} | {_stats(r["clip"])} | '
+                      f'{max(clips_s):5.2f} / {np.median(clips_s):5.2f} | '
+                      f'{max(samples):5.2f} / {np.median(samples):5.2f} |')
+            print('\n(clips/s and samples/s: best / median pass)')
+            for label in ('before (from start, PIL)',
+                          'now (IDR seek, clip ops)'):
+                ratios = [
+                    b / a for a, b in zip(rows[(1, label)]['clip'], rows[(
+                        2, label)]['clip'])
+                ]
+                print(f'{label}: two repeats cost {_stats(ratios, 2)}x one '
+                      '(min / median over passes; target <= 1.35x)')
+            print('load average after: '
                   f'{", ".join(f"{v:.2f}" for v in os.getloadavg())}')
     return rows
 

@@ -33,6 +33,7 @@ Importing this module registers :class:`ClipRandAugment` in MMAction2's
 import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import cv2
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
@@ -224,6 +225,261 @@ for _name, _enhancer in (('Color', ImageEnhance.Color),
         _OPS[_name +
              _suffix] = (lambda img, f, ctx, e=_enhancer: e(img).enhance(f))
 del _name, _enhancer, _suffix
+
+# ------------------------------------------- whole-clip operations
+# The same pixels as the PIL operations above, computed on the whole
+# T x H x W x 3 clip at once (tests/datasets/test_rand_augment.py compares
+# them with PIL). Where only a few ops are drawn the PIL round trip of every
+# frame (Image.fromarray, np.array) is skipped as well.
+
+
+def _lut_op(make_lut):
+    """A point operation (one 256-entry table for every channel)."""
+
+    def op(clip, arg, ctx):
+        return cv2.LUT(clip, make_lut(arg))
+
+    return op
+
+
+def _posterize_lut(bits):
+    if bits >= 8:
+        return np.arange(256, dtype=np.uint8)
+    mask = (0xFF << (8 - bits)) & 0xFF
+    return np.arange(256, dtype=np.uint8) & np.uint8(mask)
+
+
+def _solarize_lut(threshold):
+    # ImageOps.solarize: i if i < threshold else 255 - i
+    i = np.arange(256)
+    return np.where(i < threshold, i, 255 - i).astype(np.uint8)
+
+
+def _solarize_add_lut(add):
+    i = np.arange(256)
+    return np.where(i < 128, np.minimum(255, i + add), i).astype(np.uint8)
+
+
+#: how close to an integer the fast float32 interpolation may come before
+#: the pixel is recomputed as PIL does; the float32 result is within 5e-4
+#: of PIL's float64 one (4 taps of at most 255 with weights below 1.2)
+_NEAR_INTEGER = 2e-3
+
+
+def _bicubic_exact(v1, v2, v3, v4, d):
+    """PIL's ``BICUBIC`` macro (Geometry.c, a = -1) in float64, in its
+    order of operations, then its clip and truncation to uint8."""
+    v1, v2, v3, v4 = (v.astype(np.float64) for v in (v1, v2, v3, v4))
+    p2 = -v1 + v3
+    p3 = 2 * (v1 - v2) + v3 - v4
+    p4 = -v1 + v2 - v3 + v4
+    v = v2 + d * (p2 + d * (p3 + d * p4))
+    return np.clip(np.floor(v), 0, 255).astype(np.uint8)
+
+
+def _bicubic_kernel(d: float) -> np.ndarray:
+    # the BICUBIC macro as weights of the four taps
+    d2, d3 = d * d, d * d * d
+    return np.array(
+        [[-d + 2 * d2 - d3, 1 - 2 * d2 + d3, d + d2 - d3, d3 - d2]],
+        np.float32)
+
+
+def _shift_rows(clip: np.ndarray, shear: float, offset: float,
+                fill: Sequence[int]) -> np.ndarray:
+    """PIL's bicubic ``Image.transform(AFFINE, (1, shear, offset, 0, 1,
+    0))`` of every frame (ShearX, TranslateXRel): row y moves by ``shear *
+    (y + 0.5) + offset`` pixels, so PIL's 4 x 4 bicubic filter reduces to
+    the 4 taps of the row (its vertical weights are 1 for the row itself:
+    ``dy`` is 0).
+
+    The rows are filtered in float32 with OpenCV (one filter for a
+    translation, one per row for a shear); the values within
+    ``_NEAR_INTEGER`` of an integer, where float32 could truncate
+    differently, are recomputed in float64 exactly as PIL does.
+    """
+    t, h, w, c = clip.shape
+    xs = np.arange(w, dtype=np.float64) + 0.5
+    ys = np.arange(h, dtype=np.float64) + 0.5
+    # affine_transform: a0 * x + a1 * y + a2 with a0 = 1
+    xin = (xs[None, :] + shear * ys[:, None]) + offset
+    valid = (xin >= 0.0) & (xin < w)
+    xin -= 0.5
+    base = np.floor(xin)
+    d = xin - base
+    base = base.astype(np.intp)  # taps base - 1 .. base + 2, clamped
+    # padded[..., j, :] = frame[..., clamp(j - 2), :]: the taps of base are
+    # padded[base + 1 + k], k = 0..3; filtered[j] sums padded[j..j + 3]
+    padded = cv2.copyMakeBorder(
+        clip.reshape(t * h, w, c), 0, 0, 2, 2, cv2.BORDER_REPLICATE)
+    result = np.empty_like(clip)
+    # a row of the fill colour (broadcasting a 3-vector is slow in numpy)
+    fill_row = np.empty((w, c), np.uint8)
+    fill_row[:] = np.asarray(fill, np.uint8)
+    # xin grows with x: the valid pixels of a row are one span
+    lo = np.argmax(valid, axis=1)
+    hi = w - np.argmax(valid[:, ::-1], axis=1)
+    rows = np.flatnonzero(valid.any(axis=1))
+    if not len(rows):
+        result[:] = fill_row
+        return result
+    first = base + 1 - np.arange(w)  # filtered[x + first] is pixel x
+    rep = d[rows, lo[rows]]  # the fraction of each row's kernel
+    # where the 4 taps are equal PIL's value is that integer (p2 = p3 = p4
+    # = 0), and the float32 filter is within 2e-4 of it: no check needed
+    window = np.ones((1, 4), np.uint8)
+    varied = cv2.compare(
+        cv2.dilate(padded, window, anchor=(0, 0)),
+        cv2.erode(padded, window, anchor=(0, 0)),
+        cv2.CMP_NE).reshape(t, h, w + 4, c)
+    if shear == 0:
+        # a translation: every row the same shift, one filter for all
+        y, a, b = rows[0], lo[rows[0]], hi[rows[0]]
+        filtered = cv2.filter2D(
+            padded,
+            cv2.CV_32F,
+            _bicubic_kernel(rep[0]),
+            anchor=(0, 0),
+            borderType=cv2.BORDER_REPLICATE).reshape(t, h, w + 4, c)
+        shift = slice(a + first[y, a], b + first[y, a])
+        approx = filtered[:, :, shift]
+        check = varied[:, :, shift]
+    else:
+        a, b = lo[rows].min(), hi[rows].max()
+        # 0.5: never near an integer (the uncovered pixels get the fill)
+        approx = np.full((t, h, b - a, c), 0.5, np.float32)
+        check = np.zeros((t, h, b - a, c), np.uint8)
+        padded = padded.reshape(t, h, w + 4, c)
+        for y, frac in zip(rows, rep):
+            filtered = cv2.filter2D(
+                padded[:, y],
+                cv2.CV_32F,
+                _bicubic_kernel(frac),
+                anchor=(0, 0),
+                borderType=cv2.BORDER_REPLICATE)
+            i, j = lo[y], hi[y]
+            shift = slice(i + first[y, i], j + first[y, i])
+            approx[:, y, i - a:j - a] = filtered[:, shift]
+            check[:, y, i - a:j - a] = varied[:, y, shift]
+    cols = slice(a, b)
+    n = b - a
+    # a row with fraction 0 filters with (0, 1, 0, 0): exact, no check
+    row_frac = np.zeros(h)
+    row_frac[rows] = rep
+    if (row_frac[rows] == 0).any():
+        check[:, row_frac == 0] = 0
+    # pixels whose shift or fraction differs from their row's kernel (the
+    # sums differ by rounding only; nothing seen) are recomputed below
+    odd = valid & ((np.abs(d - row_frac[:, None]) > 1e-9) |
+                   (first != first[np.arange(h), lo][:, None]))
+    flat_approx = approx.reshape(t * h, n * c)
+    # at least _NEAR_INTEGER away from an integer, or exact to 2e-4 (see
+    # above), floor(v) = round(v - 0.5 + 2.5e-4), which OpenCV's
+    # saturating conversion computes
+    part = cv2.subtract(flat_approx, 0.5 - 2.5e-4, dtype=cv2.CV_8U)
+    # the fraction, [0, 1) where v is in 0..255, else outside
+    frac = cv2.subtract(flat_approx, part, dtype=cv2.CV_32F)
+    near = cv2.inRange(frac, _NEAR_INTEGER, 1 - _NEAR_INTEGER) == 0
+    near = near.reshape(t, h, n, c)
+    near &= check.astype(bool)
+    if odd.any():
+        near |= odd[None, :, cols, None]
+    result[:, :, cols] = part.reshape(t, h, n, c)
+    ti, yi, xi, ci = np.unravel_index(np.flatnonzero(near), near.shape)
+    xi += a
+    if len(ti):
+        b_ = base[yi, xi]
+        line = (ti * h + yi) * (w * c) + ci
+        source = clip.reshape(-1)
+        taps = [
+            source[line + np.clip(b_ - 1 + k, 0, w - 1) * c] for k in range(4)
+        ]
+        result[ti, yi, xi, ci] = _bicubic_exact(*taps, d[yi, xi])
+    # the uncovered pixels of each row get the fill
+    result[:, :, :a] = fill_row[:a]
+    result[:, :, b:] = fill_row[b:]
+    for y in np.flatnonzero((lo > a) | (hi < b) | ~valid.any(axis=1)):
+        if not valid[y].any():
+            result[:, y] = fill_row
+        else:
+            result[:, y, a:lo[y]] = fill_row[a:lo[y]]
+            result[:, y, hi[y]:b] = fill_row[hi[y]:b]
+    return result
+
+
+def _shift_columns(clip, shear, offset, fill):
+    """ShearY / TranslateYRel: :func:`_shift_rows` of the transposed clip
+    (PIL's ``a3 * x + a4 * y + a5`` with a4 = 1 is the same sum)."""
+    flipped = np.ascontiguousarray(clip.transpose(0, 2, 1, 3))
+    out = _shift_rows(flipped, shear, offset, fill)
+    return np.ascontiguousarray(out.transpose(0, 2, 1, 3))
+
+
+_CLIP_OPS = {
+    'Invert': _lut_op(lambda arg: 255 - np.arange(256, dtype=np.uint8)),
+    'Posterize': _lut_op(_posterize_lut),
+    'PosterizeIncreasing': _lut_op(_posterize_lut),
+    'Solarize': _lut_op(_solarize_lut),
+    'SolarizeIncreasing': _lut_op(_solarize_lut),
+    'SolarizeAdd': _lut_op(_solarize_add_lut),
+}
+# the geometric ones compute PIL's bicubic filter only
+_CLIP_BICUBIC_OPS = {
+    'ShearX':
+    lambda clip, f, ctx: _shift_rows(clip, f, 0.0, ctx['fill']),
+    'ShearY':
+    lambda clip, f, ctx: _shift_columns(clip, f, 0.0, ctx['fill']),
+    'TranslateXRel':
+    lambda clip, pct, ctx: _shift_rows(clip, 0.0, pct * clip.shape[2], ctx[
+        'fill']),
+    'TranslateYRel':
+    lambda clip, pct, ctx: _shift_columns(clip, 0.0, pct * clip.shape[1], ctx[
+        'fill']),
+}
+
+
+def _clip_op(name: str, ctx: dict):
+    """The whole-clip implementation of ``name``, or None (PIL, per
+    frame)."""
+    if name in _CLIP_OPS:
+        return _CLIP_OPS[name]
+    if ctx['resample'] == Image.Resampling.BICUBIC:
+        return _CLIP_BICUBIC_OPS.get(name)
+    return None
+
+
+def _apply_pil(frames, ops, ctx) -> List[np.ndarray]:
+    """Every op on every frame with PIL (the reference implementation)."""
+    images = [Image.fromarray(f) for f in frames]
+    for name, arg in ops:
+        images = [_OPS[name](img, arg, ctx) for img in images]
+    return [np.array(img) for img in images]
+
+
+def _apply(frames, ops, ctx) -> List[np.ndarray]:
+    """The same pixels as :func:`_apply_pil`: runs of ops with a whole-clip
+    implementation on a T x H x W x 3 array, the others per frame with
+    PIL."""
+    clip, images = None, None
+    for name, arg in ops:
+        fast = _clip_op(name, ctx)
+        if fast is not None:
+            if clip is None:
+                clip = np.stack(frames if images is
+                                None else [np.asarray(img) for img in images])
+                images = None
+            clip = fast(clip, arg, ctx)
+        else:
+            if images is None:
+                images = [
+                    Image.fromarray(f)
+                    for f in (frames if clip is None else clip)
+                ]
+                clip = None
+            images = [_OPS[name](img, arg, ctx) for img in images]
+    if clip is not None:
+        return list(clip)  # views of a new array: writable, not shared
+    return [np.array(img) for img in images]
 
 
 def _context(interpolation: str, fill: Sequence[int]) -> dict:
@@ -419,14 +675,10 @@ class ClipRandAugment(BaseTransform):
     def apply(self, frames: Sequence[np.ndarray],
               ops: Sequence[Tuple[str, object]]) -> List[np.ndarray]:
         """Apply the drawn ``ops`` to every frame; new arrays."""
-        images = [
-            Image.fromarray(_check_frame(f, f'imgs[{i}]'))
-            for i, f in enumerate(frames)
-        ]
-        for name, arg in ops:
-            images = [_OPS[name](img, arg, self._ctx) for img in images]
-        # np.array copies: later in-place transforms (Flip) need writable
-        return [np.array(img) for img in images]
+        for i, f in enumerate(frames):
+            _check_frame(f, f'imgs[{i}]')
+        # new arrays: later in-place transforms (Flip) need them writable
+        return _apply(frames, ops, self._ctx)
 
     def transform(self, results: Dict) -> Dict:
         """Augment ``results['imgs']`` with one draw for the whole clip."""

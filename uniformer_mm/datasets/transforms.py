@@ -153,14 +153,21 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
             :class:`CheckedPyAVInit`. Defaults to ``'raise'``.
         multi_thread (bool): As for ``PyAVDecode``. Defaults to False.
         mode (str): As for ``PyAVDecode``. Defaults to ``'accurate'``.
+        seek (bool): In ``'accurate'`` mode, start decoding at the last
+            H.264 IDR frame at or before the first sampled frame instead of
+            at the start of the file, where that returns the same frames
+            (see :func:`idr_seek_plan`); otherwise, and with False, decode
+            from the start. Defaults to True.
     """
 
     def __init__(self,
                  on_error: str = 'raise',
                  multi_thread: bool = False,
-                 mode: str = 'accurate'):
+                 mode: str = 'accurate',
+                 seek: bool = True):
         super().__init__(multi_thread=multi_thread, mode=mode)
         self._init_on_error(on_error)
+        self.seek = bool(seek)
 
     def transform(self, results: dict):
         """Decode the sampled frames; None when the video is skipped."""
@@ -185,7 +192,10 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
         decoded, as there), but converts to RGB only the frames it returns
         (MMAction2 converts every decoded frame: 40% of the decoding time
         of a 16x4 clip) and stops at the last index instead of two frames
-        after it."""
+        after it. With ``seek`` (the default) it starts at the last H.264
+        IDR frame at or before the first index where that gives the same
+        frames (:func:`idr_seek_plan`): 40% fewer frames decoded for a
+        16x4 clip of a 10 s video with a key frame every 128 frames."""
         container = results['video_reader']
         if self.multi_thread:
             container.streams.video[0].thread_type = 'AUTO'
@@ -193,12 +203,11 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
             results['frame_inds'] = np.squeeze(results['frame_inds'])
         inds = results['frame_inds']
         last = int(max(inds))
-        # decoded frames stay YUV until picked: half the memory of RGB
-        frames = []
-        for frame in container.decode(video=0):
-            frames.append(frame)
-            if len(frames) > last:
-                break
+        frames = None
+        if self.seek:
+            frames = _decode_from_idr(container, int(min(inds)), last)
+        if frames is None:
+            frames = _decode_from_start(container, last)
         rgb = {}
         imgs = []
         for i in inds:
@@ -214,7 +223,148 @@ class CheckedPyAVDecode(_OnError, PyAVDecode):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(on_error={self.on_error!r}, '
-                f'multi_thread={self.multi_thread}, mode={self.mode!r})')
+                f'multi_thread={self.multi_thread}, mode={self.mode!r}, '
+                f'seek={self.seek})')
+
+
+class _Frames(dict):
+    """Decoded frames by index, from a seek: ``len`` is past the last."""
+
+    def __init__(self, frames: dict, end: int):
+        super().__init__(frames)
+        self._end = end
+
+    def __len__(self) -> int:
+        return self._end
+
+
+def _decode_from_start(container, last: int) -> list:
+    """Every frame from the start up to index ``last`` (fewer in a short
+    video); decoded frames stay YUV until picked (half the memory)."""
+    frames = []
+    for frame in container.decode(video=0):
+        frames.append(frame)
+        if len(frames) > last:
+            break
+    return frames
+
+
+def _h264_is_idr(packet: bytes, length_size: int) -> bool:
+    """Whether an AVCC (length-prefixed) H.264 access unit holds an IDR
+    slice (NAL type 5): after it no frame refers to an earlier one."""
+    pos, end = 0, len(packet)
+    while pos + length_size <= end:
+        size = int.from_bytes(packet[pos:pos + length_size], 'big')
+        pos += length_size
+        if size <= 0 or pos + size > end:
+            return False
+        kind = packet[pos] & 0x1F
+        if kind == 5:
+            return True
+        if kind == 1:  # a non-IDR slice
+            return False
+        pos += size
+    return False
+
+
+def idr_seek_plan(data: bytes, first: int, last: int):
+    """Where decoding may start so that frames ``first..last`` are the same
+    as when decoding from the start of the file.
+
+    Reads the packets of the first video stream without decoding them
+    (about 1 ms for 300 packets) and returns ``(pts, rank, pts_by_rank)``:
+    the presentation time and index of the last IDR frame at or before
+    frame ``first``, and the presentation time of every frame in display
+    order; None where seeking is not known to be exact, and then the
+    caller decodes from the start:
+
+    * the stream is not H.264 in MP4/MKV form (AVCC, length-prefixed NAL
+      units): other codecs have no IDR test here;
+    * a packet has no time stamp, two share one, or one is marked to be
+      discarded (an edit list): then the decoder's frame count need not
+      follow the packets;
+    * ``last`` is past the last packet (the caller wraps indices around the
+      frames decoded, which needs all of them);
+    * the last key frame before ``first`` is not an IDR frame (an open GOP
+      or a recovery point: frames after it may refer to frames before it)
+      or is the first frame (nothing to skip).
+
+    An IDR frame empties the decoder's reference buffer, so from one the
+    decoder returns the same pictures as from the start.
+    """
+    import av
+    try:
+        container = av.open(io.BytesIO(data))
+        stream = container.streams.video[0]
+        extra = stream.codec_context.extradata or b''
+        if (stream.codec_context.name != 'h264' or len(extra) < 7
+                or extra[0] != 1):
+            return None
+        length_size = (extra[4] & 3) + 1
+        stamps, keys = [], []
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None or getattr(packet, 'is_discard', False):
+                return None
+            stamps.append(packet.pts)
+            if packet.is_keyframe:
+                keys.append((packet.pts, bytes(packet)))
+        container.close()
+    except (av.error.FFmpegError, IndexError):
+        return None
+    order = sorted(stamps)
+    if len(set(order)) != len(order) or last >= len(order):
+        return None
+    rank = {pts: i for i, pts in enumerate(order)}
+    best = None
+    for pts, payload in keys:
+        if rank[pts] <= first and (best is None or rank[pts] > best[1]):
+            best = (pts, rank[pts], payload)
+    if best is None or best[1] == 0 or not _h264_is_idr(best[2], length_size):
+        return None
+    return best[0], best[1], order
+
+
+def _decode_from_idr(container, first: int, last: int):
+    """Frames ``first..last`` decoded from the IDR frame before ``first``
+    (a ``_Frames`` mapping), or None when :func:`idr_seek_plan` gives no
+    plan (the caller decodes from the start). Should the decoded time
+    stamps not follow the packets' frame after frame, it decodes from the
+    start itself, on a fresh container (the seek moved this one)."""
+    import av
+
+    # PyAVInit opens an io.BytesIO; PyAV wraps it (container.file.file)
+    source = getattr(getattr(container, 'file', None), 'file', None)
+    if not isinstance(source, io.BytesIO):
+        return None
+    data = source.getvalue()
+    plan = idr_seek_plan(data, first, last)
+    if plan is None:
+        return None
+    pts, rank, order = plan
+    stream = container.streams.video[0]
+    frames = {}
+    try:
+        container.seek(pts, stream=stream, backward=True, any_frame=False)
+        index = rank
+        for frame in container.decode(stream):
+            if frame.pts != order[index]:
+                break  # not frame after frame from the IDR: no shortcut
+            frames[index] = frame
+            index += 1
+            if index > last:
+                break
+    except av.error.FFmpegError:
+        pass
+    if last not in frames:
+        # decode from the start on a fresh container (the seek moved this
+        # one)
+        container.close()
+        container = av.open(io.BytesIO(data))
+        container.streams.video[0].thread_type = stream.thread_type
+        return _decode_from_start(container, last)
+    return _Frames(frames, len(order))
 
 
 @TRANSFORMS.register_module()
