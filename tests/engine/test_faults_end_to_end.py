@@ -148,44 +148,49 @@ def _alive(pid):
         return False
 
 
-class _Blocking(torch.utils.data.Dataset):
-    """A worker that reports its pid, then blocks (as in a slow decode)."""
+# The training process: a fresh interpreter (a fork of pytest can deadlock
+# in OpenMP once other tests have used its threads). Its one data-loader
+# worker reports its pid on stdout, then blocks as in a slow decode.
+_TRAINING = """
+import os, sys, time
+import torch
+from uniformer_mm.engine.workers import exit_forked_children_with_parent
 
-    def __init__(self, fd):
-        self.fd = fd
+
+class Blocking(torch.utils.data.Dataset):
 
     def __len__(self):
         return 4
 
     def __getitem__(self, i):
-        os.write(self.fd, f'{os.getpid()}\n'.encode())
+        print(os.getpid(), flush=True)
         time.sleep(60)
+
+
+exit_forked_children_with_parent()
+next(iter(torch.utils.data.DataLoader(Blocking(), num_workers=1)))
+"""
 
 
 @pytest.mark.skipif(
     not sys.platform.startswith('linux'), reason='prctl is Linux')
 def test_data_loader_workers_die_with_the_main_process():
-    read, write = os.pipe()
-    main = os.fork()
-    if main == 0:  # the training process
-        try:
-            from uniformer_mm.engine.workers import \
-                exit_forked_children_with_parent
-            exit_forked_children_with_parent()
-            loader = torch.utils.data.DataLoader(
-                _Blocking(write), num_workers=1)
-            next(iter(loader))
-        finally:
-            os._exit(1)
-    os.close(write)
-    with os.fdopen(read) as reports:
-        worker = int(reports.readline())
-        os.kill(main, signal.SIGKILL)
-        os.waitpid(main, 0)
-        deadline = time.monotonic() + 5
-        while _alive(worker) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    main = subprocess.Popen([sys.executable, '-c', _TRAINING],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    line = main.stdout.readline()
+    if not line.strip():
+        main.kill()
+        pytest.fail(f'the training process failed: {main.stderr.read()}')
+    worker = int(line)
+    main.kill()  # SIGKILL: no cleanup of its own runs
+    main.wait()
+    deadline = time.monotonic() + 5
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     survived = _alive(worker)
-    if survived:  # do not leave it holding pytest's output
+    if survived:  # do not leave it behind
         os.kill(worker, signal.SIGKILL)
     assert not survived
