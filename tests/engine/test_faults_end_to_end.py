@@ -119,24 +119,24 @@ def test_kill_9_at_every_point_of_a_save(tmp_path, full_run):
 def test_all_ranks_agree_on_a_stop(tmp_path):
     """any_rank over a real 2-process gloo group: a flag raised on one rank
     (a signal, a NaN loss) stops both."""
-    init = f'file://{tmp_path}/store'
-    pids = []
-    for rank in range(2):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                import torch.distributed as torch_dist
-
-                from uniformer_mm.checkpoints.hooks import any_rank
-                torch_dist.init_process_group(
-                    'gloo', init_method=init, rank=rank, world_size=2)
-                seen = [any_rank(rank == 1), any_rank(False)]
-                code = 0 if seen == [True, False] else 3
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+    # two fresh interpreters (a fork of pytest can deadlock in OpenMP once
+    # other tests have used its threads)
+    code = (
+        'import sys\n'
+        'import torch.distributed as torch_dist\n'
+        'from uniformer_mm.checkpoints.hooks import any_rank\n'
+        'rank = int(sys.argv[1])\n'
+        "torch_dist.init_process_group('gloo', init_method=sys.argv[2], "
+        'rank=rank, world_size=2)\n'
+        'seen = [any_rank(rank == 1), any_rank(False)]\n'
+        'sys.exit(0 if seen == [True, False] else 3)\n')
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, '-c', code,
+             str(rank), f'file://{tmp_path}/store'],
+            env=dict(os.environ, OMP_NUM_THREADS='1')) for rank in range(2)
+    ]
+    codes = [rank.wait(timeout=120) for rank in ranks]
     assert codes == [0, 0]
 
 
