@@ -10,9 +10,13 @@ Every comparison runs in this one process, side by side: the same module
   sum (``fast_paths='reference'``);
 * ``ours``: the defaults (fused attention, windows gathered straight from
   the qkv projection, channels-last maps, GELU recomputed in backward,
-  residuals and GELU in place in inference);
+  residuals and GELU in place in inference, the depth-wise convolutions'
+  CPU backward as forward convolutions, BatchNorm outputs recomputed in
+  backward);
 
 and, with ``--ablation``, ``+fused``: eager with fused attention only.
+The ``official`` section (``--official-repo``) runs the official code
+itself beside ours instead, and MMAction2's port for video.
 Repeats alternate between the builds, so a busy machine slows both alike,
 and the table prints ratios (eager / ours for time, ours / eager for
 memory). This is a benchmark, not a test: nothing asserts a time.
@@ -84,7 +88,9 @@ BUILDS = {
             fused_attn=True,
             channels_last=False,
             recompute_gelu=False,
-            in_place=False)),
+            in_place=False,
+            depthwise_backward=False,
+            recompute_norm=False)),
     'ours':
     dict(),
 }
