@@ -37,8 +37,8 @@ CODEBASE_TYPES = {
 # wrappers and heads there
 CODEBASE_MODULES = {
     'mmaction':
-    ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.rand_augment',
-     'uniformer_mm.datasets.repeat_aug',
+    ('uniformer_mm.datasets.transforms', 'uniformer_mm.datasets.sampling',
+     'uniformer_mm.datasets.rand_augment', 'uniformer_mm.datasets.repeat_aug',
      'uniformer_mm.models.light_video_head'),
 }
 

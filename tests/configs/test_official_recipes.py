@@ -108,14 +108,14 @@ def _video_ours(cfg):
     test = cfg.test_dataloader.dataset.pipeline
     warmup, cosine = cfg.param_scheduler
     backbone, head = cfg.model.backbone, cfg.model.cls_head
-    sampler = _one(train, 'SampleFrames', 'UniformSample')
-    test_sampler = _one(test, 'SampleFrames', 'UniformSample')
+    sampler = _one(train, 'SlowFastSampleFrames', 'UniformSample')
+    test_sampler = _one(test, 'SlowFastSampleFrames', 'UniformSample')
     resize = _one(test, 'Resize')
     crop = _one(test, 'CenterCrop', 'ThreeCrop')
     crop_size = crop.get('crop_size', resize.scale[1])
     train_size = [t for t in train if t['type'] == 'Resize'][0].scale
     with_cp = backbone.get('with_cp', False)
-    dense = sampler.type == 'SampleFrames'
+    dense = sampler.type == 'SlowFastSampleFrames'
     augment = _one(train, 'ClipRandAugment')
     erasing = _one(train, 'RandomErasing')
     rrc = _one(train, 'RandomResizedCrop')

@@ -395,7 +395,8 @@ def _parse_video(path):
 
 def _sampler(pipeline):
     found = [
-        t for t in pipeline if t['type'] in ('SampleFrames', 'UniformSample')
+        t for t in pipeline
+        if t['type'] in ('SlowFastSampleFrames', 'UniformSample')
     ]
     assert len(found) == 1
     return found[0]
@@ -456,7 +457,11 @@ def _recipe_video(config, cfg):
             assert sampler.type == 'UniformSample'
             assert sampler.clip_len == int(m['segments'])
         else:
-            assert sampler.type == 'SampleFrames'
+            # the official Kinetics loader: DATA.TARGET_FPS 30 (defaults.py),
+            # USE_OFFSET_SAMPLING True (every such run's config.yaml)
+            assert sampler.type == 'SlowFastSampleFrames'
+            assert sampler.get('target_fps', 30) == 30
+            assert sampler.get('offset_sampling', True) is True
             assert (sampler.clip_len,
                     sampler.frame_interval) == (int(m['clip']),
                                                 int(m['interval']))

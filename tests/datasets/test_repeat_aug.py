@@ -111,8 +111,9 @@ def test_k400_pyav_batch_repeats_each_decoded_clip(root, monkeypatch):
     cfg, wrapper, batch, inputs, spy = _batch(K400, 'CheckedPyAVDecode', root,
                                               monkeypatch)
     assert batch['inputs'][0].shape == (1, 3, 16, 224, 224)
-    assert [type(t).__name__ for t in wrapper.decode.transforms
-            ] == ['CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode']
+    assert [type(t).__name__ for t in wrapper.decode.transforms] == [
+        'CheckedPyAVInit', 'SlowFastSampleFrames', 'CheckedPyAVDecode'
+    ]
     _check_repeats(wrapper, batch, inputs, spy)
 
     # mixup over the 2 x B batch, against mixup computed here

@@ -92,7 +92,7 @@ def test_zoo_train_pipeline_without_torchvision(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out['types'][:4] == [
-        'CheckedPyAVInit', 'SampleFrames', 'CheckedPyAVDecode',
+        'CheckedPyAVInit', 'SlowFastSampleFrames', 'CheckedPyAVDecode',
         'ClipRandAugment'
     ]
     # one clip of 16 frames, 3 x 224 x 224, as the model's preprocessor wants

@@ -72,7 +72,8 @@ def default_shape(cfg: Config, scope: str) -> Tuple[int, ...]:
         return (int(height), int(width))
     pipeline = _test_pipeline(cfg)
     sample = _find_transform(
-        pipeline, ('SampleFrames', 'UniformSample', 'UniformSampleFrames'))
+        pipeline, ('SampleFrames', 'SlowFastSampleFrames', 'UniformSample',
+                   'UniformSampleFrames'))
     crop = _find_transform(pipeline, ('CenterCrop', 'ThreeCrop', 'TenCrop'))
     if sample is None or 'clip_len' not in sample:
         raise ValueError('no SampleFrames(clip_len=...) in the video test '

@@ -617,7 +617,7 @@ def _frames_needed(cfg: dict) -> int:
     for t in cfg.get('pipeline') or []:
         if not isinstance(t, dict):
             continue
-        if t.get('type') == 'SampleFrames':
+        if t.get('type') in ('SampleFrames', 'SlowFastSampleFrames'):
             need = max(
                 need,
                 int(t.get('clip_len', 1)) * int(t.get('frame_interval', 1)))

@@ -76,9 +76,10 @@ class _OnError:
 class CheckedPyAVInit(_OnError, PyAVInit):
     """``PyAVInit`` with readable errors for unreadable videos.
 
-    Opens the video like ``PyAVInit`` and adds ``video_reader`` and
-    ``total_frames``; then checks that the file exists, is not empty, opens
-    as a container with a video stream and has at least one frame. A
+    Opens the video like ``PyAVInit`` and adds ``video_reader``,
+    ``total_frames`` and ``avg_fps`` (None where the stream has no rate);
+    then checks that the file exists, is not empty, opens as a container
+    with a video stream and has at least one frame. A
     container that does not record its frame count (``frames == 0``, e.g.
     some WebM/MKV files) is counted by demuxing its packets instead of
     failing later in ``SampleFrames``.
@@ -131,6 +132,9 @@ class CheckedPyAVInit(_OnError, PyAVInit):
             data = io.BytesIO(self.file_client.get(filename))
             results['video_reader'] = av.open(data)
             results['total_frames'] = count
+        # the frame rate, as DecordInit gives it (SlowFastSampleFrames)
+        rate = results['video_reader'].streams.video[0].average_rate
+        results['avg_fps'] = float(rate) if rate else None
         return results
 
     def __repr__(self) -> str:

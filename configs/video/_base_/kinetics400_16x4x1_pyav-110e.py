@@ -15,7 +15,14 @@ ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 train_pipeline = [
     dict(type='CheckedPyAVInit'),
-    dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
+    # the official Kinetics loader's sampling: 16 frames every 4th at 30 fps
+    # (DATA.TARGET_FPS) whatever the file's rate, test clips from the first
+    # to the last start (DATA.USE_OFFSET_SAMPLING)
+    dict(
+        type='SlowFastSampleFrames',
+        clip_len=16,
+        frame_interval=4,
+        num_clips=1),
     dict(type='CheckedPyAVDecode'),
     # official AA_TYPE (timm policy string), one draw per clip
     dict(type='ClipRandAugment', policy='rand-m7-n4-mstd0.5-inc1'),
@@ -38,7 +45,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='CheckedPyAVInit'),
     dict(
-        type='SampleFrames',
+        type='SlowFastSampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=1,
@@ -52,7 +59,7 @@ val_pipeline = [
 test_pipeline = [
     dict(type='CheckedPyAVInit'),
     dict(
-        type='SampleFrames',
+        type='SlowFastSampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=4,

@@ -46,8 +46,8 @@ def _smaller(value, factor: float):
 
 
 _SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
-_SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
-             'DenseSampleFrames')
+_SAMPLERS = ('SampleFrames', 'SlowFastSampleFrames', 'UniformSample',
+             'UniformSampleFrames', 'DenseSampleFrames')
 
 
 def shrink_inputs(cfg: Config,
