@@ -22,14 +22,18 @@ Usage::
     PYTHONPATH=$PWD python tools/analysis/compare_outputs.py compare A.pt B.pt
 """
 import argparse
+import dataclasses
 import sys
 import zlib
 from typing import Dict, Iterator, Tuple
 
 import torch
 
-# The backbones' fast-path switches, each True by default.
-FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu', 'in_place')
+from uniformer_mm.models.ops import FastPaths
+
+# The backbones' fast-path switches, each True by default (all of them:
+# 'reference' must turn every one off).
+FLAGS = tuple(f.name for f in dataclasses.fields(FastPaths))
 SETTINGS = {
     'fast': {},
     'reference': {
@@ -101,7 +105,9 @@ def _outputs(out) -> Tuple[torch.Tensor, ...]:
 def _run(kind: str, kwargs: dict, shape: tuple, mode: str,
          setting: dict) -> Dict[str, torch.Tensor]:
     import uniformer_mm.models as models
-    build = dict(kwargs, **setting)
+    # the flags go through the one switch (the legacy keyword per flag is
+    # gone); a setting names only the flags it turns off
+    build = dict(kwargs, fast_paths=dict(setting))
     if mode == 'train':
         build['drop_path_rate'] = 0.1
     model = getattr(models, kind)(**build)
