@@ -180,7 +180,7 @@ def slowfast_cfg(depth, embed_dim, head_dim, mlp_ratio, num_classes,
 # ---------------------------------------------------- models from our archs
 # ``arch``: a resolved arch of ours (``models.arch.resolve_arch`` /
 # ``resolve_light_arch``: ``mlp_ratios`` and ``layer_scale`` per stage).
-def _one_ratio(arch: dict) -> float:
+def one_mlp_ratio(arch: dict) -> float:
     ratios = set(arch['mlp_ratios'])
     if len(ratios) != 1:
         raise ValueError('the official 2D and video models take one MLP '
@@ -199,7 +199,7 @@ def det_uniformer(src: Source,
         layers=arch['depths'],
         embed_dim=arch['embed_dims'],
         head_dim=arch['head_dim'],
-        mlp_ratio=_one_ratio(arch),
+        mlp_ratio=one_mlp_ratio(arch),
         windows=attn_mode == 'window',
         hybrid=attn_mode == 'hybrid',
         window_size=window_size)
@@ -212,7 +212,7 @@ def video_uniformer(src: Source, arch: dict, num_classes: int,
     video = src.load(VIDEO, 'official.video', 'uniformer')
     return video.Uniformer(
         slowfast_cfg(arch['depths'], arch['embed_dims'], arch['head_dim'],
-                     _one_ratio(arch), num_classes, crop_size))
+                     one_mlp_ratio(arch), num_classes, crop_size))
 
 
 def light_video_uniformer(src: Source, arch: dict, num_classes: int,

@@ -673,15 +673,14 @@ def _official_code(repo: str):
     return module, module.Source(repo)
 
 
-def _mmaction_port(arch: dict):
+def _mmaction_port(arch: dict, code):
     """MMAction2's own UniFormer (v1) backbone with ``arch``."""
     from mmaction.models.backbones.uniformer import UniFormer as Port
-    ratios = set(arch['mlp_ratios'])
     return Port(
         depth=arch['depths'],
         embed_dim=arch['embed_dims'],
         head_dim=arch['head_dim'],
-        mlp_ratio=ratios.pop(),
+        mlp_ratio=code.one_mlp_ratio(arch),
         pretrained2d=False,
         init_cfg=None)
 
@@ -723,7 +722,7 @@ def official_builds(case: str, src, code, device: str) -> dict:
     _load_official_weights(ours, official.state_dict(), layout)
     builds = {'official': official.to(device)}
     if kind == 'UniFormer3D':
-        port = _mmaction_port(arch)
+        port = _mmaction_port(arch, code)
         missing, unexpected = port.load_state_dict(
             official.state_dict(), strict=False)
         assert not missing and all(k.startswith('head.')

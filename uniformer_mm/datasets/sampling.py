@@ -81,6 +81,9 @@ class SlowFastSampleFrames(SampleFrames):
         """The frame indices of all clips, (num_clips * clip_len,)."""
         span = self.frame_interval * self.clip_len / self.target_fps * fps
         delta = max(total_frames - span, 0)
+        # within a clip, as SlowFast's temporal_sampling: a float32 linspace
+        # over the span (clamped per clip below, then truncated)
+        offsets = torch.linspace(0, span - 1, self.clip_len)
         clips = []
         for clip in range(self.num_clips):
             start = self._start(delta, clip)
@@ -92,10 +95,8 @@ class SlowFastSampleFrames(SampleFrames):
             decoded = max(last - first + 1, 1)
             # then takes one centred clip of them (get_start_end_idx with one
             # clip: they are at most span + 1 frames, so it starts at the
-            # first) by temporal_sampling: a float32 linspace over the span,
-            # clamped to the frames decoded, truncated
-            index = torch.linspace(0, span - 1, self.clip_len)
-            index = index.clamp(0, decoded - 1).long().numpy()
+            # first), the offsets clamped to the frames decoded
+            index = offsets.clamp(0, decoded - 1).long().numpy()
             clips.append(first + index)
         return np.concatenate(clips).astype(np.int64)
 
