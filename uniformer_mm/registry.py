@@ -12,8 +12,10 @@ import importlib
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_INITIALIZERS
 from mmengine.registry import Registry
 
+from .checkpoints.backbone import UniFormerPretrained
 from .checkpoints.hooks import (NonFiniteLossHook, PreemptionHook,
                                 SafeCheckpointHook, WeightsOnlyCheckpointHook)
 from .compat import mmaction_drn, mmpose_simcc_vis
@@ -69,6 +71,7 @@ def register_all_modules() -> None:
                  NonFiniteLossHook, ClassCountCheckHook):
         _register(MMENGINE_HOOKS, hook)
     _register(MMENGINE_MODEL_WRAPPERS, CPUDistributedDataParallel)
+    _register(MMENGINE_INITIALIZERS, UniFormerPretrained)
     for registry_module, types in CODEBASE_TYPES.items():
         try:
             registry = importlib.import_module(registry_module).MODELS

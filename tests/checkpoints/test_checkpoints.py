@@ -15,6 +15,7 @@ from uniformer_mm import UniFormer, UniFormer3D
 from uniformer_mm.checkpoints import (CheckpointRefusedError, inflate_weight,
                                       load_checkpoint_file, load_pretrained,
                                       to_weights_only)
+from uniformer_mm.models.arch import ARCH_ZOO_2D
 
 # official model (reference JSON key) -> our preset, classification keys
 OFFICIAL_2D = {
@@ -120,7 +121,6 @@ def test_param_counts_3d(preset, paper_millions):
 
 
 # ---------------------------------------------------------------- loading
-TINY = dict(depths=[1, 1, 4, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 
 
 def _imagenet_checkpoint(model,
@@ -164,11 +164,11 @@ def _assert_loaded(model, source, skip=('norm1', 'norm2', 'norm3', 'norm4')):
 
 
 def test_imagenet_layout(tmp_path):
-    source = _randomized(UniFormer(TINY))
+    source = _randomized(UniFormer('test'))
     ckpt = _imagenet_checkpoint(source, token_labeling=True)
     torch.save(ckpt, tmp_path / 'in1k.pth')
     model = UniFormer(
-        TINY,
+        'test',
         init_cfg=dict(
             type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
     # head_dim 16 != official uniformer_small (TL: 32) -> must be caught
@@ -189,7 +189,7 @@ def test_imagenet_layout(tmp_path):
 
 
 def test_load_logs_one_summary_line(tmp_path):
-    source = _randomized(UniFormer(TINY))
+    source = _randomized(UniFormer('test'))
     torch.save(_imagenet_checkpoint(source, 'custom'), tmp_path / 'a.pth')
     records = []
     logger = MMLogger.get_instance('uniformer_mm_test_load')
@@ -197,7 +197,7 @@ def test_load_logs_one_summary_line(tmp_path):
     handler.emit = records.append
     logger.addHandler(handler)
     stats = load_pretrained(
-        UniFormer(TINY), str(tmp_path / 'a.pth'), logger=logger)
+        UniFormer('test'), str(tmp_path / 'a.pth'), logger=logger)
     messages = [r.getMessage() for r in records]
     # an own model name: head_dim could not be checked, then the summary
     assert len(messages) == 2
@@ -219,12 +219,12 @@ def test_load_logs_one_summary_line(tmp_path):
 ])
 def test_head_dim_from_official_names(name, head_dim, token_labeling):
     from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
-    ckpt = _imagenet_checkpoint(UniFormer(TINY), name, token_labeling)
+    ckpt = _imagenet_checkpoint(UniFormer('test'), name, token_labeling)
     assert head_dim_from_metadata(ckpt)[0] == head_dim
 
 
 def test_dense_layout_with_mmdet2_metadata(tmp_path):
-    source = _randomized(UniFormer(TINY))
+    source = _randomized(UniFormer('test'))
     state = {f'backbone.{k}': v for k, v in source.state_dict().items()}
     state['neck.lateral_convs.0.conv.weight'] = torch.rand(256, 8, 1, 1)
     state['roi_head.bbox_head.fc_cls.weight'] = torch.rand(81, 1024)
@@ -242,21 +242,21 @@ def test_dense_layout_with_mmdet2_metadata(tmp_path):
                 'epoch': 12
             }
         }, tmp_path / 'mask_rcnn.pth')
-    model = UniFormer(TINY, out_indices=(1, 3))
+    model = UniFormer('test', out_indices=(1, 3))
     stats = load_pretrained(model, str(tmp_path / 'mask_rcnn.pth'))
     assert stats['skipped'] == 4  # norm1.* and norm3.* are not outputs here
     _assert_loaded(model, source.state_dict(), skip=())
-    wrong = UniFormer(dict(TINY, head_dim=8))
+    wrong = UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=8))
     with pytest.raises(ValueError, match=r"head_dim=16 \(from its meta"):
         load_pretrained(wrong, str(tmp_path / 'mask_rcnn.pth'))
 
 
 def test_explicit_prefix_and_ddp_module_prefix(tmp_path):
-    source = _randomized(UniFormer(TINY))
+    source = _randomized(UniFormer('test'))
     state = {f'module.encoder.{k}': v for k, v in source.state_dict().items()}
     torch.save({'state_dict': state}, tmp_path / 'x.pth')
     model = UniFormer(
-        TINY,
+        'test',
         init_cfg=dict(
             type='Pretrained',
             checkpoint=str(tmp_path / 'x.pth'),
@@ -266,9 +266,9 @@ def test_explicit_prefix_and_ddp_module_prefix(tmp_path):
 
 
 def test_own_plain_state_dict(tmp_path):
-    source = _randomized(UniFormer3D(TINY))
+    source = _randomized(UniFormer3D('test'))
     torch.save(source.state_dict(), tmp_path / 'own.pth')
-    model = UniFormer3D(TINY)
+    model = UniFormer3D('test')
     assert load_pretrained(model, str(tmp_path / 'own.pth'))['inflated'] == 0
     _assert_loaded(model, source.state_dict(), skip=())
 
@@ -290,11 +290,11 @@ def test_slowfast_video_layout(tmp_path, preset, official_keys):
 
 @pytest.mark.parametrize('mode', ['average', 'center'])
 def test_imagenet_into_3d_by_inflation(tmp_path, mode):
-    source = _randomized(UniFormer(TINY))
+    source = _randomized(UniFormer('test'))
     ckpt = _imagenet_checkpoint(source, 'custom')
     torch.save(ckpt, tmp_path / 'in1k.pth')
     model = UniFormer3D(
-        TINY,
+        'test',
         inflate_mode=mode,
         init_cfg=dict(
             type='Pretrained', checkpoint=str(tmp_path / 'in1k.pth')))
@@ -351,23 +351,24 @@ def test_conv_stem_mismatch_is_an_error(tmp_path, official_keys):
 
 def test_shape_mismatch_is_an_error(tmp_path):
     torch.save(
-        UniFormer(dict(TINY, embed_dims=[8, 16, 32, 128])).state_dict(),
+        UniFormer(dict(ARCH_ZOO_2D['test'], embed_dims=[16, 32, 64,
+                                                        256])).state_dict(),
         tmp_path / 'w.pth')
     with pytest.raises(ValueError, match='shape mismatches: .*blocks4'):
-        load_pretrained(UniFormer(TINY), str(tmp_path / 'w.pth'))
+        load_pretrained(UniFormer('test'), str(tmp_path / 'w.pth'))
 
 
 def test_weights_under_an_unknown_key_are_not_silently_ignored(tmp_path):
-    torch.save({'weights': UniFormer(TINY).state_dict()}, tmp_path / 'w.pth')
+    torch.save({'weights': UniFormer('test').state_dict()}, tmp_path / 'w.pth')
     with pytest.raises(ValueError, match='non-tensor entries'):
-        load_pretrained(UniFormer(TINY), str(tmp_path / 'w.pth'))
+        load_pretrained(UniFormer('test'), str(tmp_path / 'w.pth'))
 
 
 # ----------------------------------------------------------- untrusted files
 def test_refuses_numpy_pickles_and_names_the_type(tmp_path):
     torch.save(
         {
-            'state_dict': UniFormer(TINY).state_dict(),
+            'state_dict': UniFormer('test').state_dict(),
             'meta': {
                 'seed': np.int64(3),
                 'hist': np.zeros(3)
@@ -408,7 +409,7 @@ def test_missing_and_non_checkpoint_files(tmp_path):
 
 
 def test_to_weights_only_makes_a_file_loadable(tmp_path):
-    weights = UniFormer(TINY).state_dict()
+    weights = UniFormer('test').state_dict()
     ckpt = {
         'state_dict': weights,
         'args': argparse.Namespace(lr=0.1),

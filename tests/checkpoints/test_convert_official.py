@@ -14,14 +14,13 @@ from mmengine.config import Config
 from uniformer_mm.analysis.build import build_model_from_config
 from uniformer_mm.checkpoints.convert import ConversionError, detect_layout
 from uniformer_mm.checkpoints.io import load_checkpoint_file
+from uniformer_mm.models.arch import ARCH_ZOO_2D
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_DEMO = ROOT / 'configs/detection/demo/' \
     'mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 SEG_DEMO = ROOT / 'configs/segmentation/demo/fpn_uniformer-tiny_synthetic.py'
 MASK_RCNN_S = 'configs/detection/mask-rcnn_uniformer-s-h14_fpn_1x_coco.py'
-TINY_ARCH = "dict(depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256], " \
-    "head_dim=32)"
 
 
 @pytest.fixture(scope='module')
@@ -189,7 +188,7 @@ def test_mmdet2_mask_rcnn_official_backbone_keys(tmp_path, reference):
 
 
 CASCADE_TINY = {
-    'model.neck.in_channels': [32, 64, 128, 256],
+    'model.neck.in_channels': ARCH_ZOO_2D['test']['embed_dims'],
     'model.neck.out_channels': 32,
     'model.rpn_head.in_channels': 32,
     'model.rpn_head.feat_channels': 32,
@@ -212,13 +211,11 @@ CASCADE = ('configs/detection/'
 
 
 def _tiny_config(tmp_path, zoo_config):
-    """A zoo config with the tiny backbone (a dict arch replaces the
-    preset name only with _delete_, which --cfg-options cannot express)."""
+    """A zoo config with the test-size backbone, as a config file (the
+    converter reads the file it is given)."""
     path = tmp_path / ('tiny_' + Path(zoo_config).name)
     path.write_text(f"_base_ = '{ROOT / zoo_config}'\n"
-                    'model = dict(backbone=dict(arch=dict(_delete_=True, '
-                    'depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256], '
-                    'head_dim=32)))\n')
+                    "model = dict(backbone=dict(arch='test'))\n")
     return path
 
 
@@ -304,9 +301,9 @@ def test_mmseg0_hourglass_official_backbone_keys(tmp_path, reference):
 UPERNET = ('configs/segmentation/'
            'upernet_uniformer-s_8xb2-160k_ade20k-512x512.py')
 UPERNET_TINY = {
-    'model.decode_head.in_channels': [32, 64, 128, 256],
+    'model.decode_head.in_channels': ARCH_ZOO_2D['test']['embed_dims'],
     'model.decode_head.channels': 32,
-    'model.auxiliary_head.in_channels': 128,
+    'model.auxiliary_head.in_channels': ARCH_ZOO_2D['test']['embed_dims'][2],
     'model.auxiliary_head.channels': 32,
 }
 
@@ -346,7 +343,7 @@ def test_mmseg0_variant_from_training_config(reference, config_text, expected):
 
 
 # ----------------------------------------------------------- MMPose 0.x
-POSE_CONFIG = f"""
+POSE_CONFIG = """
 default_scope = 'mmpose'
 custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
 codec = dict(type='MSRAHeatmap', input_size=(192, 256),
@@ -354,7 +351,7 @@ codec = dict(type='MSRAHeatmap', input_size=(192, 256),
 model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor'),
-    backbone=dict(type='UniFormer', arch={TINY_ARCH}, out_indices=(3, )),
+    backbone=dict(type='UniFormer', arch='test', out_indices=(3, )),
     head=dict(type='HeatmapHead', in_channels=256, out_channels=17,
               deconv_out_channels=(32, 32), deconv_kernel_sizes=(4, 4),
               loss=dict(type='KeypointMSELoss', use_target_weight=True),
@@ -393,12 +390,12 @@ def test_mmpose0_keypoint_head_renamed(tmp_path):
 
 
 # ------------------------------------------------------------- video
-VIDEO_CONFIG = f"""
+VIDEO_CONFIG = """
 default_scope = 'mmaction'
 custom_imports = dict(imports=['uniformer_mm'], allow_failed_imports=False)
 model = dict(
     type='Recognizer3D',
-    backbone=dict(type='UniFormer3D', arch={TINY_ARCH}),
+    backbone=dict(type='UniFormer3D', arch='test'),
     cls_head=dict(type='I3DHead', in_channels=256, num_classes=4),
     data_preprocessor=dict(
         type='ActionDataPreprocessor', format_shape='NCTHW'))

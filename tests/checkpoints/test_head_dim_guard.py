@@ -10,9 +10,7 @@ from mmengine.logging import MMLogger
 from uniformer_mm.checkpoints import load_pretrained
 from uniformer_mm.checkpoints.backbone import head_dim_from_metadata
 from uniformer_mm.models import UniFormer
-from uniformer_mm.models.arch import OFFICIAL_IMAGENET_NAMES
-
-TINY = dict(depths=[1, 1, 1, 1], embed_dims=[32, 64, 128, 256])
+from uniformer_mm.models.arch import ARCH_ZOO_2D, OFFICIAL_IMAGENET_NAMES
 
 
 def _imagenet_file(path, model, name, token_labeling=False):
@@ -69,10 +67,10 @@ def test_own_name_with_head_dim_32_loads_on_shapes_with_a_log_line(
         tmp_path, log_records):
     """A file the user trained with the official ImageNet code under their
     own name (head_dim 32) loads into a head_dim 32 model."""
-    source = UniFormer(dict(TINY, head_dim=32))
+    source = UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=32))
     weights = _imagenet_file(tmp_path / 'own.pth', source,
                              'uniformer_tiny_custom')
-    model = UniFormer(dict(TINY, head_dim=32))
+    model = UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=32))
     stats = load_pretrained(model, str(tmp_path / 'own.pth'))
     assert stats['skipped'] == 2  # the head
     for key, value in model.state_dict().items():
@@ -94,17 +92,19 @@ def test_official_name_with_other_head_dim_is_refused(tmp_path, name,
                                                       token_labeling,
                                                       head_dim):
     other = 32 if head_dim == 64 else 64
-    source = UniFormer(dict(TINY, head_dim=head_dim))
+    source = UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=head_dim))
     _imagenet_file(tmp_path / 'in1k.pth', source, name, token_labeling)
     with pytest.raises(
             ValueError,
             match=f'trained with head_dim={head_dim} .*'
             f'has head_dim={other}.*-hd32'):
         load_pretrained(
-            UniFormer(dict(TINY, head_dim=other)), str(tmp_path / 'in1k.pth'))
+            UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=other)),
+            str(tmp_path / 'in1k.pth'))
     # and the matching head_dim loads, without the "not checked" note
     load_pretrained(
-        UniFormer(dict(TINY, head_dim=head_dim)), str(tmp_path / 'in1k.pth'))
+        UniFormer(dict(ARCH_ZOO_2D['test'], head_dim=head_dim)),
+        str(tmp_path / 'in1k.pth'))
 
 
 def test_unreleased_combination_is_not_guessed():

@@ -21,13 +21,13 @@ from uniformer_mm.checkpoints.video import (build_label_remap,
                                             normalize_class_name,
                                             read_class_names,
                                             remap_from_label_files)
+from uniformer_mm.models import ARCH_ZOO_3D
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 K400_S16X4 = osp.join(
     ROOT, 'configs/video/'
     'uniformer-s_imagenet1k-pre_8xb4-16x4x1-110e_kinetics400-rgb.py')
 CONVERTER = osp.join(ROOT, 'tools/convert_official.py')
-TINY = dict(depths=[1, 1, 1, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 
 
 def _recognizer(num_classes=400, arch='small'):
@@ -36,7 +36,7 @@ def _recognizer(num_classes=400, arch='small'):
     cfg = copy.deepcopy(Config.fromfile(K400_S16X4).model)
     cfg.backbone.init_cfg = None
     cfg.backbone.arch = arch
-    cfg.cls_head.in_channels = 512 if arch == 'small' else 256
+    cfg.cls_head.in_channels = ARCH_ZOO_3D[arch]['embed_dims'][3]
     cfg.cls_head.num_classes = num_classes
     cfg.data_preprocessor.pop('blending')
     register_all_modules(init_default_scope=False)
@@ -78,11 +78,11 @@ def test_official_keys_map_onto_the_recognizer(official_keys):
 
 
 def test_saved_file_round_trip_loads_strictly(tmp_path):
-    model = randomize_(_recognizer(num_classes=10, arch=TINY))
+    model = randomize_(_recognizer(num_classes=10, arch='test'))
     path = str(tmp_path / 'official.pth')
     torch.save(_official_file(model), path)
     converted = convert_slowfast_to_recognizer(load_checkpoint_file(path))
-    fresh = _recognizer(num_classes=10, arch=TINY)
+    fresh = _recognizer(num_classes=10, arch='test')
     fresh.load_state_dict(converted, strict=True)
     for k, v in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
@@ -93,7 +93,7 @@ def test_synthetic_permutation_gives_the_same_predictions():
     official K400 files are) predicts the same classes as the reference
     once remapped by the two class-name lists -- and wrong ones without."""
     num_classes = 12
-    reference = randomize_(_recognizer(num_classes, arch=TINY))
+    reference = randomize_(_recognizer(num_classes, arch='test'))
     dataset_classes = [f'class {i}' for i in range(num_classes)]
     perm = torch.randperm(num_classes)
     while (perm == torch.arange(num_classes)).any():
@@ -106,10 +106,10 @@ def test_synthetic_permutation_gives_the_same_predictions():
 
     remap = build_label_remap(checkpoint_classes, dataset_classes)
     assert torch.equal(remap, torch.argsort(perm))
-    remapped = _recognizer(num_classes, arch=TINY)
+    remapped = _recognizer(num_classes, arch='test')
     remapped.load_state_dict(
         convert_slowfast_to_recognizer(official, remap), strict=True)
-    as_is = _recognizer(num_classes, arch=TINY)
+    as_is = _recognizer(num_classes, arch='test')
     as_is.load_state_dict(
         convert_slowfast_to_recognizer(official), strict=True)
 
@@ -169,7 +169,7 @@ def test_remap_errors_name_the_problem():
 
 
 def test_convert_errors_name_the_problem():
-    model = _recognizer(num_classes=10, arch=TINY)
+    model = _recognizer(num_classes=10, arch='test')
     official = _official_file(model)
     with pytest.raises(
             ValueError, match='head has 10 classes.*num_classes=400'):
@@ -245,7 +245,7 @@ def test_converter_tool_refuses_bad_label_maps_and_overwriting(tmp_path):
                                                   CONVERTER)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    model = _recognizer(num_classes=3, arch=TINY)
+    model = _recognizer(num_classes=3, arch='test')
     src = str(tmp_path / 'official.pth')
     torch.save(_official_file(model), src)
     before = open(src, 'rb').read()

@@ -12,12 +12,12 @@ from mmengine.config import Config
 from uniformer_mm.analysis.build import build_model_from_config
 from uniformer_mm.deploy import (DetectorOutputs, export_module, export_onnx,
                                  onnx_session, verify_detector)
+from uniformer_mm.models.arch import ARCH_ZOO_2D
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/detection/demo/mask-rcnn_uniformer-tiny_fpn_synthetic.py'
 CASCADE = ('configs/detection/'
            'cascade-mask-rcnn_uniformer-s-h14_fpn_ms-3x_coco.py')
-TINY = dict(depths=[1, 1, 2, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 
 
 def _detector(cfg: Config):
@@ -41,8 +41,8 @@ def _tiny_cascade():
     """Cascade Mask R-CNN of the zoo config (three Shared4Conv1FC stages,
     three mask heads) on a tiny backbone, 3 classes, fewer proposals."""
     cfg = Config.fromfile(osp.join(ROOT, CASCADE))
-    cfg.model.backbone.update(arch=TINY, window_size=3, with_cp=False)
-    cfg.model.neck.in_channels = TINY['embed_dims']
+    cfg.model.backbone.update(arch='test', window_size=3, with_cp=False)
+    cfg.model.neck.in_channels = ARCH_ZOO_2D['test']['embed_dims']
     for head in cfg.model.roi_head.bbox_head:
         head.num_classes = 3
     cfg.model.roi_head.mask_head.num_classes = 3

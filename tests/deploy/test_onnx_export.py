@@ -17,7 +17,6 @@ from uniformer_mm.models.ops import PRESETS
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAST = PRESETS['fast']
 TOL = 1e-4
-TINY = dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
 HYBRID = dict(depths=[1, 1, 4, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
 
 
@@ -31,7 +30,8 @@ def _parity(module, sample, inputs, tmp_path, name='model.onnx'):
 
 # window 3 on a stage-3 map of 6x6 (export, no padding), 5x7 and 4x9 (both
 # padded): the padding must come from the input size, not the export's
-@pytest.mark.parametrize('attn_mode,arch', [('global', TINY), ('window', TINY),
+@pytest.mark.parametrize('attn_mode,arch', [('global', 'test'),
+                                            ('window', 'test'),
                                             ('hybrid', HYBRID)])
 def test_backbone_2d_dynamic_parity(attn_mode, arch, tmp_path):
     model = randomize_(
@@ -45,7 +45,7 @@ def test_backbone_2d_dynamic_parity(attn_mode, arch, tmp_path):
 
 
 def test_backbone_3d_dynamic_parity(tmp_path):
-    model = randomize_(UniFormer3D(arch=TINY, out_indices=(0, 1, 2, 3)))
+    model = randomize_(UniFormer3D(arch='test', out_indices=(0, 1, 2, 3)))
     sample = torch.randn(2, 3, 4, 64, 64)
     inputs = [torch.randn(1, 3, 6, 64, 96), torch.randn(2, 3, 2, 96, 64)]
     errors = _parity(model.eval(), sample, inputs, tmp_path)
@@ -87,7 +87,7 @@ def test_recognizer_exports_class_scores(tmp_path):
 
 
 def test_exportable_switches_and_restores():
-    model = UniFormer(arch=TINY, attn_mode='window', window_size=3)
+    model = UniFormer(arch='test', attn_mode='window', window_size=3)
     model.train()
     attn = model.blocks3[0].attn
     with exportable(model) as m:
@@ -101,7 +101,7 @@ def test_exportable_switches_and_restores():
 
 
 def test_exportable_rejects_bf16():
-    model = UniFormer(arch=TINY).to(torch.bfloat16)
+    model = UniFormer(arch='test').to(torch.bfloat16)
     with pytest.raises(TypeError, match='float32'):
         with exportable(model):
             pass
@@ -161,7 +161,7 @@ def _torch_export(model, sample, dims):
 
 def test_torch_export_2d_window_dynamic():
     model = randomize_(
-        UniFormer(arch=TINY, attn_mode='window', window_size=3)).eval()
+        UniFormer(arch='test', attn_mode='window', window_size=3)).eval()
     program = _torch_export(model, torch.randn(2, 3, 96, 96), (0, 2, 3))
     for shape in [(1, 3, 80, 112), (3, 3, 64, 144)]:
         x = torch.randn(*shape)
@@ -175,7 +175,7 @@ def test_torch_export_2d_window_dynamic():
 
 @pytest.mark.slow
 def test_torch_export_3d_dynamic():
-    model = randomize_(UniFormer3D(arch=TINY)).eval()
+    model = randomize_(UniFormer3D(arch='test')).eval()
     program = _torch_export(model, torch.randn(2, 3, 4, 64, 64), (0, 2, 3, 4))
     x = torch.randn(1, 3, 6, 64, 96)
     with torch.no_grad():

@@ -18,13 +18,13 @@ from conftest import randomize_
 
 from uniformer_mm import UniFormer, UniFormer3D
 from uniformer_mm.models import UniFormerLight, UniFormerLight3D, ops
+from uniformer_mm.models.arch import ARCH_ZOO_2D
 from uniformer_mm.models.blocks import AttentionBlock, Mlp
 from uniformer_mm.models.ops import FastPaths
 
-TINY = dict(depths=[1, 1, 4, 1], embed_dims=[32, 64, 128, 256], head_dim=32)
 REFERENCE = dict(fast_paths='reference')
-FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu',
-         'depthwise_backward', 'recompute_norm')
+FLAGS = ('fused_attn', 'channels_last', 'recompute_gelu', 'depthwise_backward',
+         'recompute_norm')
 
 
 def _step(model, x):
@@ -59,7 +59,7 @@ def _assert_same_step(model, reference, x):
 def test_2d_builds_match_reference(flags, attn_mode):
     torch.manual_seed(0)
     # 150x100: stage 3 is 10x7, padded to 10x10 by windows of 5
-    kw = dict(arch=TINY, attn_mode=attn_mode, window_size=5)
+    kw = dict(arch='test', attn_mode=attn_mode, window_size=5)
     reference = randomize_(UniFormer(**kw, **REFERENCE)).train()
     model = UniFormer(**kw, fast_paths=dict(zip(FLAGS, flags))).train()
     model.load_state_dict(reference.state_dict())
@@ -68,7 +68,7 @@ def test_2d_builds_match_reference(flags, attn_mode):
 
 def test_3d_build_matches_reference():
     torch.manual_seed(0)
-    arch = dict(TINY, depths=[1, 1, 2, 1])
+    arch = dict(ARCH_ZOO_2D['test'], depths=[1, 1, 2, 1])
     reference = randomize_(UniFormer3D(arch, **REFERENCE)).train()
     model = UniFormer3D(arch).train()
     model.load_state_dict(reference.state_dict())
@@ -91,8 +91,7 @@ def test_3d_build_matches_reference():
         ((2, 6, 9, 13), 7),  # 2D 7x7: offsets in blocks 0, 2, 4
     ])
 @pytest.mark.parametrize('channels_last', [True, False])
-def test_depthwise_conv_gradients_equal_autograd(shape, kernel,
-                                                 channels_last):
+def test_depthwise_conv_gradients_equal_autograd(shape, kernel, channels_last):
     """DepthwiseConv against PyTorch's own convolution and its autograd:
     output, input, weight and bias gradients, in float64 (so any wrong
     offset, flip or layout shows as an O(1) error, not rounding)."""
@@ -190,8 +189,8 @@ def _saved_bytes(model, x) -> int:
 def test_recompute_gelu_keeps_less_for_backward():
     torch.manual_seed(0)
     x = torch.randn(1, 3, 128, 128)
-    lean = UniFormer(TINY).train()
-    full = UniFormer(TINY, fast_paths=dict(recompute_gelu=False)).train()
+    lean = UniFormer('test').train()
+    full = UniFormer('test', fast_paths=dict(recompute_gelu=False)).train()
     saved_lean, saved_full = _saved_bytes(lean, x), _saved_bytes(full, x)
     # each block keeps ~15-18 activations of its width, 4 of them being the
     # GELU output; MLP ratio 4 -> about a quarter less
@@ -201,14 +200,14 @@ def test_recompute_gelu_keeps_less_for_backward():
 def test_recompute_norm_keeps_less_for_backward():
     """A convolution stage keeps two BatchNorm outputs fewer per block."""
     torch.manual_seed(0)
-    arch = dict(TINY, depths=[2, 1, 1, 1])
+    arch = dict(ARCH_ZOO_2D['test'], depths=[2, 1, 1, 1])
     x = torch.randn(1, 3, 128, 128)
     lean = UniFormer(arch).train()
     full = UniFormer(arch, fast_paths=dict(recompute_norm=False)).train()
     saved_lean, saved_full = _saved_bytes(lean, x), _saved_bytes(full, x)
-    # two maps per convolution block: 2 stage-1 blocks of 32 channels at
-    # 32 x 32, 1 stage-2 block of 64 channels at 16 x 16 (float32)
-    two_maps = 2 * 4 * (2 * 32 * 32 * 32 + 64 * 16 * 16)
+    # two maps per convolution block: 2 stage-1 blocks of 16 channels at
+    # 32 x 32, 1 stage-2 block of 32 channels at 16 x 16 (float32)
+    two_maps = 2 * 4 * (2 * 16 * 32 * 32 + 32 * 16 * 16)
     assert 0.98 * two_maps <= saved_full - saved_lean <= 1.02 * two_maps
 
 
@@ -235,24 +234,25 @@ def test_norm_pointwise_equals_the_modules(ndim, momentum):
     ref_norm, ref_conv = build()
     norm, conv = build()
     for step in range(2):
-        x = ops.to_channels_last(torch.randn(shape, dtype=torch.float64) * 3 +
-                                 step).requires_grad_()
+        x = ops.to_channels_last(
+            torch.randn(shape, dtype=torch.float64) * 3 +
+            step).requires_grad_()
         grad_out = torch.randn((2, 9) + shape[2:], dtype=torch.float64)
         ref_out = ref_conv(ref_norm(x))
         out = FastPaths().norm_pointwise(norm, conv, x)
         assert 'NormPointwise' in type(out.grad_fn).__name__
         torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
         inputs = [x, norm.weight, norm.bias, conv.weight, conv.bias]
-        ref_inputs = [x, ref_norm.weight, ref_norm.bias, ref_conv.weight,
-                      ref_conv.bias]
+        ref_inputs = [
+            x, ref_norm.weight, ref_norm.bias, ref_conv.weight, ref_conv.bias
+        ]
         got = torch.autograd.grad(out, inputs, grad_out)
         want = torch.autograd.grad(ref_out, ref_inputs, grad_out)
         for g, w in zip(got, want):
             torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
     for name in ('running_mean', 'running_var', 'num_batches_tracked'):
         torch.testing.assert_close(
-            getattr(norm, name), getattr(ref_norm, name), rtol=1e-12,
-            atol=0)
+            getattr(norm, name), getattr(ref_norm, name), rtol=1e-12, atol=0)
 
 
 def test_norm_pointwise_steps_aside():
@@ -295,7 +295,7 @@ def test_bf16_is_finite_and_close(cast):
     attention on a CPU with native bf16, SDPA elsewhere). A small input:
     without native bf16 every product is emulated, ~10x slower."""
     torch.manual_seed(0)
-    model = randomize_(UniFormer(TINY, attn_mode='hybrid',
+    model = randomize_(UniFormer('test', attn_mode='hybrid',
                                  window_size=5)).eval()
     x = torch.randn(1, 3, 96, 64)
     with torch.no_grad():
@@ -349,7 +349,7 @@ def test_blocked_attention_runs_only_for_native_cpu_bf16_inference(
     monkeypatch.setattr(ops, 'blocked_attention',
                         lambda *a, **kw: calls.append(1) or blocked(*a, **kw))
     torch.manual_seed(0)
-    model = UniFormer(TINY, attn_mode='hybrid', window_size=5)
+    model = UniFormer('test', attn_mode='hybrid', window_size=5)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         model.eval()(x)  # float32: SDPA
@@ -380,7 +380,7 @@ def test_cpu_capability_names_bf16_support(monkeypatch):
 @pytest.mark.slow
 def test_torch_compile_matches_eager_mode():
     torch.manual_seed(0)
-    model = randomize_(UniFormer(TINY, attn_mode='hybrid',
+    model = randomize_(UniFormer('test', attn_mode='hybrid',
                                  window_size=5)).eval()
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
@@ -397,12 +397,12 @@ def test_in_place_inference_matches_allocating_build(kind):
     computation, and the caller's input is kept."""
     torch.manual_seed(0)
     if kind == '3d':
-        build = dict(cls=UniFormer3D, arch=TINY)
+        build = dict(cls=UniFormer3D, arch='test')
         x = torch.randn(1, 3, 4, 64, 64)
     else:
         build = dict(
             cls=UniFormer,
-            arch=dict(TINY, layer_scale=True),
+            arch=dict(ARCH_ZOO_2D['test'], layer_scale=True),
             attn_mode='hybrid',
             window_size=5)
         x = torch.randn(1, 3, 96, 64)
@@ -427,7 +427,8 @@ def test_in_place_inference_matches_allocating_build(kind):
 
 
 # ------------------------------------------------------------ the switch
-@pytest.mark.parametrize('cls,arch', [(UniFormer, TINY), (UniFormer3D, TINY),
+@pytest.mark.parametrize('cls,arch', [(UniFormer, 'test'),
+                                      (UniFormer3D, 'test'),
                                       (UniFormerLight, 'xxs'),
                                       (UniFormerLight3D, 'xxs')])
 def test_one_fast_paths_object_reaches_every_block(cls, arch):
@@ -452,11 +453,10 @@ def test_one_fast_paths_object_reaches_every_block(cls, arch):
 
 def test_fast_paths_presets_and_shorthands():
     assert FastPaths.build('fast') == FastPaths()
-    assert FastPaths.build('reference') == FastPaths(
-        False, False, False, False, False, False)
-    model = UniFormer(TINY, fast_paths=dict(channels_last=False))
-    assert model.fast_paths == FastPaths(True, False, True, True, True,
-                                         True)
+    assert FastPaths.build('reference') == FastPaths(False, False, False,
+                                                     False, False, False)
+    model = UniFormer('test', fast_paths=dict(channels_last=False))
+    assert model.fast_paths == FastPaths(True, False, True, True, True, True)
 
 
 @pytest.mark.parametrize(
@@ -464,7 +464,7 @@ def test_fast_paths_presets_and_shorthands():
 def test_legacy_switch_arguments_are_gone(legacy):
     """One switch: the flags go through ``fast_paths=dict(...)`` only."""
     with pytest.raises(TypeError, match=legacy):
-        UniFormer(TINY, **{legacy: False})
+        UniFormer('test', **{legacy: False})
 
 
 @pytest.mark.parametrize(
@@ -472,4 +472,4 @@ def test_legacy_switch_arguments_are_gone(legacy):
              dict(in_place=1), 3])
 def test_fast_paths_refuses_what_it_does_not_know(spec):
     with pytest.raises(ValueError, match=r"'fast', 'reference'.*FastPaths"):
-        UniFormer(TINY, fast_paths=spec)
+        UniFormer('test', fast_paths=spec)

@@ -37,12 +37,11 @@ for key, shape in official_state_dict_shapes('cls_small').items():
         state[key] = torch.randn(shape) * 0.02
 torch.save({'model': state}, FILE)
 init_cfg = dict(type='Pretrained', checkpoint=FILE)
-tiny = dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
 cases = [
     (UniFormer(arch='small', init_cfg=init_cfg), (1, 3, 64, 64)),
     (UniFormer3D(arch='small', init_cfg=init_cfg), (1, 3, 4, 64, 64)),
-    (UniFormer(arch=tiny, drop_path_rate=0.1), (2, 3, 64, 64)),
-    (UniFormer3D(arch=tiny, drop_path_rate=0.1), (1, 3, 4, 64, 64)),
+    (UniFormer(arch='test', drop_path_rate=0.1), (2, 3, 64, 64)),
+    (UniFormer3D(arch='test', drop_path_rate=0.1), (1, 3, 4, 64, 64)),
     (UniFormerLight(arch='xxs', drop_path_rate=0.1), (1, 3, 64, 64)),
     (UniFormerLight3D(arch='xxs'), (1, 3, 4, 64, 64)),
 ]

@@ -12,7 +12,6 @@ from uniformer_mm.models.arch import preset_aliases
 from uniformer_mm.models.blocks import AttentionBlock
 
 CANONICAL_2D = list(preset_aliases(ARCH_ZOO_2D))
-TINY = dict(depths=[1, 1, 4, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
 
 
 @pytest.mark.parametrize('arch', CANONICAL_2D)
@@ -28,7 +27,7 @@ def test_every_preset_forward_shapes(arch):
 @pytest.mark.parametrize('attn_mode', ['global', 'window', 'hybrid'])
 @pytest.mark.parametrize('size', [(150, 100), (224, 224), (97, 161)])
 def test_attn_modes_and_odd_sizes(attn_mode, size):
-    model = UniFormer(TINY, attn_mode=attn_mode, window_size=3).eval()
+    model = UniFormer('test', attn_mode=attn_mode, window_size=3).eval()
     with torch.no_grad():
         outs = model(torch.randn(2, 3, *size))
     h, w = size[0] // 4, size[1] // 4
@@ -51,7 +50,7 @@ def test_hybrid_layout():
 
 @pytest.mark.parametrize('out_indices', [(3, ), (0, 2), (-1, ), 1])
 def test_out_indices(out_indices):
-    model = UniFormer(TINY, out_indices=out_indices).eval()
+    model = UniFormer('test', out_indices=out_indices).eval()
     wanted = sorted({
         i % 4
         for i in (out_indices if isinstance(out_indices, tuple) else (
@@ -126,10 +125,10 @@ def test_attention_block_matches_explicit_computation(window_size, fused):
 
 @pytest.mark.parametrize('attn_mode', ['global', 'hybrid'])
 def test_sdpa_equals_eager(attn_mode):
-    fused = randomize_(UniFormer(TINY, attn_mode=attn_mode,
+    fused = randomize_(UniFormer('test', attn_mode=attn_mode,
                                  window_size=3)).eval()
     eager = UniFormer(
-        TINY,
+        'test',
         attn_mode=attn_mode,
         window_size=3,
         fast_paths=dict(fused_attn=False)).eval()
@@ -141,9 +140,9 @@ def test_sdpa_equals_eager(attn_mode):
 
 
 def test_with_cp_same_output_and_gradients():
-    plain = randomize_(UniFormer(TINY, attn_mode='hybrid', window_size=3))
+    plain = randomize_(UniFormer('test', attn_mode='hybrid', window_size=3))
     checkpointed = UniFormer(
-        TINY, attn_mode='hybrid', window_size=3, with_cp=[True, 0, 3, True])
+        'test', attn_mode='hybrid', window_size=3, with_cp=[True, 0, 3, True])
     checkpointed.load_state_dict(plain.state_dict())
     assert checkpointed.cp_blocks == [1, 0, 3, 1]
     plain.eval(), checkpointed.eval()  # BN statistics must not move
@@ -158,13 +157,13 @@ def test_with_cp_same_output_and_gradients():
 
 
 def test_with_cp_validation():
-    assert UniFormer(TINY, with_cp=True).cp_blocks == [1, 1, 4, 1]
+    assert UniFormer('test', with_cp=True).cp_blocks == [1, 1, 4, 1]
     with pytest.raises(ValueError, match='checkpoint_num'):
-        UniFormer(TINY, with_cp=[1, 2])
+        UniFormer('test', with_cp=[1, 2])
 
 
 def test_frozen_stages_and_norm_eval():
-    model = UniFormer(TINY, frozen_stages=2, norm_eval=True)
+    model = UniFormer('test', frozen_stages=2, norm_eval=True)
     model.train()
     for name, param in model.named_parameters():
         frozen = name.startswith(('patch_embed1', 'blocks1', 'norm1',
@@ -181,14 +180,14 @@ def test_frozen_stages_and_norm_eval():
 
 
 def test_train_mode_updates_bn_without_norm_eval():
-    model = UniFormer(TINY).train()
+    model = UniFormer('test').train()
     before = model.blocks2[0].norm1.running_mean.clone()
     model(torch.randn(2, 3, 64, 64))
     assert not torch.equal(model.blocks2[0].norm1.running_mean, before)
 
 
 def test_drop_path_is_linear():
-    model = UniFormer(TINY, drop_path_rate=0.7)
+    model = UniFormer('test', drop_path_rate=0.7)
     rates = [
         getattr(b.drop_path, 'drop_prob', 0.) for i in range(1, 5)
         for b in getattr(model, f'blocks{i}')
@@ -197,11 +196,11 @@ def test_drop_path_is_linear():
 
 
 def test_default_init():
-    model = UniFormer(TINY)
+    model = UniFormer('test')
     model.init_weights()
-    assert torch.equal(model.norm1.weight, torch.ones(8))
-    assert torch.equal(model.blocks3[0].attn.qkv.bias, torch.zeros(96))
-    # trunc_normal_(std=.02) of 3072 values: their std within 10% of 0.02
+    assert torch.equal(model.norm1.weight, torch.ones(16))
+    assert torch.equal(model.blocks3[0].attn.qkv.bias, torch.zeros(192))
+    # trunc_normal_(std=.02) of 12288 values: their std within 10% of 0.02
     assert abs(model.blocks3[0].attn.qkv.weight.std() - 0.02) < 0.002
 
 
@@ -214,11 +213,11 @@ def test_default_init():
 ])
 def test_bad_input(x, error, fragment):
     with pytest.raises(error, match=fragment):
-        UniFormer(TINY)(x)
+        UniFormer('test')(x)
 
 
 def test_conv_stem_has_no_minimum_stride_size():
-    model = UniFormer(dict(TINY, conv_stem=True)).eval()
+    model = UniFormer(dict(ARCH_ZOO_2D['test'], conv_stem=True)).eval()
     outs = model(torch.randn(1, 3, 17, 20))
     assert outs[-1].shape[-2:] == (1, 1)  # 17 -> 9 -> 5 -> 3 -> 2 -> 1
 
@@ -227,11 +226,11 @@ def test_nan_input_in_debug_mode():
     x = torch.randn(1, 3, 64, 64)
     x[0, 0, 3, 3] = float('nan')
     with pytest.raises(ValueError, match='NaN or inf'):
-        UniFormer(TINY, debug=True)(x)
+        UniFormer('test', debug=True)(x)
     with torch.autograd.detect_anomaly():
         with pytest.raises(ValueError, match='NaN or inf'):
-            UniFormer(TINY)(x)
-    UniFormer(TINY)(x)  # not checked outside debug mode
+            UniFormer('test')(x)
+    UniFormer('test')(x)  # not checked outside debug mode
 
 
 @pytest.mark.parametrize('kwargs, fragment', [
@@ -243,6 +242,6 @@ def test_nan_input_in_debug_mode():
     (dict(in_channels=0), 'in_channels'),
 ])
 def test_bad_arguments(kwargs, fragment):
-    kwargs.setdefault('arch', TINY)
+    kwargs.setdefault('arch', 'test')
     with pytest.raises(ValueError, match=fragment):
         UniFormer(**kwargs)

@@ -8,8 +8,6 @@ from uniformer_mm.checkpoints import inflate_weight
 from uniformer_mm.models import ARCH_ZOO_3D
 from uniformer_mm.models.arch import preset_aliases
 
-TINY = dict(depths=[1, 1, 2, 1], embed_dims=[8, 16, 32, 64], head_dim=16)
-
 
 @pytest.mark.parametrize('arch', list(preset_aliases(ARCH_ZOO_3D)))
 def test_presets_forward_shape(arch):
@@ -17,20 +15,22 @@ def test_presets_forward_shape(arch):
     with torch.no_grad():
         out = model(torch.randn(1, 3, 8, 64, 96))
     # temporal stride 2 in the stem only; spatial stride 32
-    assert out.shape == (1, 512, 4, 2, 3)
+    width = ARCH_ZOO_3D[arch]['embed_dims'][3]
+    assert out.shape == (1, width, 4, 2, 3)
 
 
 def test_multi_stage_output_and_final_norm():
-    model = randomize_(UniFormer3D(TINY, out_indices=(0, 1, 2, 3))).eval()
+    model = randomize_(UniFormer3D('test', out_indices=(0, 1, 2, 3))).eval()
     x = torch.randn(2, 3, 5, 64, 64)
     with torch.no_grad():
         outs = model(x)
-        single = UniFormer3D(TINY).eval()
+        single = UniFormer3D('test').eval()
         single.load_state_dict(model.state_dict())
         last = single(x)
-    assert [tuple(o.shape)
-            for o in outs] == [(2, 8, 3, 16, 16), (2, 16, 3, 8, 8),
-                               (2, 32, 3, 4, 4), (2, 64, 3, 2, 2)]
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 3, 16, 16),
+                                              (2, 32, 3, 8, 8),
+                                              (2, 64, 3, 4, 4),
+                                              (2, 128, 3, 2, 2)]
     torch.testing.assert_close(outs[-1], last)
     # the final output is the BatchNorm3d of the last stage
     with torch.no_grad():
@@ -41,7 +41,7 @@ def test_multi_stage_output_and_final_norm():
 
 
 def test_uses_shared_blocks_in_3d():
-    model = UniFormer3D(TINY)
+    model = UniFormer3D('test')
     assert model.blocks1[0].pos_embed.kernel_size == (3, 3, 3)
     assert model.blocks1[0].attn.kernel_size == (5, 5, 5)
     assert isinstance(model.blocks1[0].norm1, torch.nn.BatchNorm3d)
@@ -52,8 +52,8 @@ def test_uses_shared_blocks_in_3d():
 
 
 def test_sdpa_equals_eager_3d():
-    fused = randomize_(UniFormer3D(TINY)).eval()
-    eager = UniFormer3D(TINY, fast_paths=dict(fused_attn=False)).eval()
+    fused = randomize_(UniFormer3D('test')).eval()
+    eager = UniFormer3D('test', fast_paths=dict(fused_attn=False)).eval()
     eager.load_state_dict(fused.state_dict())
     x = torch.randn(1, 3, 4, 64, 64)
     with torch.no_grad():
@@ -96,17 +96,17 @@ def test_inflated_conv_on_static_video_gives_2d_response(mode):
 ])
 def test_bad_input(x, fragment):
     with pytest.raises(ValueError, match=fragment):
-        UniFormer3D(TINY)(x)
+        UniFormer3D('test')(x)
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match='inflate_mode'):
-        UniFormer3D(TINY, inflate_mode='middle')
+        UniFormer3D('test', inflate_mode='middle')
     with pytest.raises(ValueError, match="Valid presets: 'small'"):
         UniFormer3D('large-ls')
 
 
 def test_frozen_stages_3d():
-    model = UniFormer3D(TINY, frozen_stages=4).train()
+    model = UniFormer3D('test', frozen_stages=4).train()
     assert not any(p.requires_grad for p in model.parameters())
     assert not model.norm.training

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from conftest import randomize_
 
-from uniformer_mm.models import (ARCH_ZOO_LIGHT_3D, UniFormerLight,
-                                 UniFormerLight3D, unpruned_arch)
+from uniformer_mm.models import (ARCH_ZOO_LIGHT_2D, ARCH_ZOO_LIGHT_3D,
+                                 UniFormerLight, UniFormerLight3D,
+                                 unpruned_arch)
 from uniformer_mm.models.uniformer_light import _Tokens, hourglass_block
 
-TINY = dict(depths=[1, 1, 3, 2], embed_dims=[8, 16, 32, 64], head_dim=16)
 CLASSIFIER = ('head.', 'head_cls.', 'norm_cls.', 'norm.')
 OUTPUT_NORMS = ('norm1.', 'norm2.', 'norm3.', 'norm4.')
 BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
@@ -98,15 +98,15 @@ def test_forward_shapes(size):
 
 
 def test_3d_forward_shapes_and_outputs():
-    model = UniFormerLight3D(TINY, out_indices=(0, 2, 3)).eval()
+    model = UniFormerLight3D('test', out_indices=(0, 2, 3)).eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 8, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(1, 8, 4, 16, 24),
-                                              (1, 32, 4, 4, 6),
-                                              (1, 64, 4, 2, 3)]
+    assert [tuple(o.shape) for o in outs] == [(1, 16, 4, 16, 24),
+                                              (1, 64, 4, 4, 6),
+                                              (1, 128, 4, 2, 3)]
     with torch.no_grad():
-        single = UniFormerLight3D(TINY).eval()(torch.randn(1, 3, 4, 64, 64))
-    assert tuple(single.shape) == (1, 64, 2, 2, 2)  # the default: stage 4
+        single = UniFormerLight3D('test').eval()(torch.randn(1, 3, 4, 64, 64))
+    assert tuple(single.shape) == (1, 128, 2, 2, 2)  # the default: stage 4
 
 
 # --------------------------------------------------------------- the hourglass
@@ -149,9 +149,11 @@ def test_unpruned_arch_keeps_every_token(preset):
 
 
 def test_unpruned_model_needs_no_scores_and_loads_the_same_weights():
-    pruned = randomize_(UniFormerLight(TINY)).eval()
+    pruned = randomize_(UniFormerLight('test')).eval()
     full = UniFormerLight(
-        dict(TINY, prune_ratios=[[], [], [1, 1, 1], [1, 1]])).eval()
+        dict(
+            ARCH_ZOO_LIGHT_2D['test'],
+            prune_ratios=[[], [], [1, 1, 1], [1, 1]])).eval()
     full.load_state_dict(pruned.state_dict())
     assert full._track == [[False] * 3, [False] * 2]
     x = torch.randn(2, 3, 64, 64)
@@ -203,10 +205,10 @@ def _reference_block(block, cls_token, x, scores, ratio, trade_off):
                                          (.5, (1, 2))])
 def test_hourglass_block_matches_the_written_out_algorithm(fused, ratio, size):
     model = randomize_(
-        UniFormerLight(TINY, fast_paths=dict(fused_attn=fused))).eval()
+        UniFormerLight('test', fast_paths=dict(fused_attn=fused))).eval()
     block = model.blocks3[1]
-    cls_token = torch.randn(2, 1, 32)
-    x = torch.randn(2, 32, *size)
+    cls_token = torch.randn(2, 1, 64)
+    x = torch.randn(2, 64, *size)
     scores = torch.rand(2, size[0] * size[1]).softmax(1)
     with torch.no_grad():
         got = hourglass_block(block, _Tokens(cls_token, x, scores), ratio, .3,
@@ -229,8 +231,8 @@ def test_scores_are_pooled_to_stage_4_keeping_their_sum():
 
 # -------------------------------------------------- no state between models
 def test_two_models_in_one_process_give_the_same_results_as_each_alone():
-    a = randomize_(UniFormerLight(TINY)).eval()
-    b = randomize_(UniFormerLight(TINY)).eval()
+    a = randomize_(UniFormerLight('test')).eval()
+    b = randomize_(UniFormerLight('test')).eval()
     xa, xb = torch.randn(2, 3, 64, 96), torch.randn(1, 3, 96, 64)
     with torch.no_grad():
         alone_a, alone_b = a(xa), b(xb)
@@ -278,8 +280,8 @@ def test_two_models_in_one_process_give_the_same_results_as_each_alone():
         ('in_place', (2, 3, 80, 72)),  # hourglass blocks sum in place too
     ])
 def test_switch_off_gives_the_same_numbers(switch, shape):
-    fast = randomize_(UniFormerLight(TINY)).eval()
-    off = UniFormerLight(TINY, fast_paths={switch: False}).eval()
+    fast = randomize_(UniFormerLight('test')).eval()
+    off = UniFormerLight('test', fast_paths={switch: False}).eval()
     off.load_state_dict(fast.state_dict())
     x = torch.randn(*shape)
     with torch.no_grad():
@@ -289,8 +291,8 @@ def test_switch_off_gives_the_same_numbers(switch, shape):
 
 @pytest.mark.parametrize('cls', [UniFormerLight, UniFormerLight3D])
 def test_with_cp_same_output_and_gradients(cls):
-    plain = randomize_(cls(TINY))
-    checkpointed = cls(TINY, with_cp=[True, 0, 2, True])
+    plain = randomize_(cls('test'))
+    checkpointed = cls('test', with_cp=[True, 0, 2, True])
     checkpointed.load_state_dict(plain.state_dict())
     plain.eval(), checkpointed.eval()
     x = torch.randn(2, 3, 64, 64) if cls is UniFormerLight else torch.randn(
@@ -312,40 +314,45 @@ def test_with_cp_same_output_and_gradients(cls):
 
 
 def test_frozen_stages_include_class_token_and_its_projection():
-    model = UniFormerLight(TINY, frozen_stages=3, norm_eval=True).train()
+    model = UniFormerLight('test', frozen_stages=3, norm_eval=True).train()
     assert not model.cls_token.requires_grad
     assert model.cls_upsample.weight.requires_grad
     assert not model.blocks3.training and model.blocks4.training
     assert all(not m.training for m in model.modules()
                if isinstance(m, torch.nn.BatchNorm2d))  # norm_eval
-    model = UniFormerLight(TINY, frozen_stages=4).train()
+    model = UniFormerLight('test', frozen_stages=4).train()
     assert not model.cls_upsample.weight.requires_grad
     assert not any(p.requires_grad for p in model.parameters())
-    video = UniFormerLight3D(TINY, frozen_stages=4).train()
+    video = UniFormerLight3D('test', frozen_stages=4).train()
     assert not video.norm.training and not video.norm.weight.requires_grad
 
 
 def test_default_init_matches_official():
-    model = UniFormerLight(TINY)
+    model = UniFormerLight('test')
     model.init_weights()
-    assert torch.equal(model.cls_token, torch.zeros(1, 1, 32))
-    assert torch.equal(model.cls_upsample.bias, torch.zeros(64))
-    # trunc_normal_(std=.02) of 2048 values: their std within 10% of 0.02
+    assert torch.equal(model.cls_token, torch.zeros(1, 1, 64))
+    assert torch.equal(model.cls_upsample.bias, torch.zeros(128))
+    # trunc_normal_(std=.02) of 8192 values: their std within 10% of 0.02
     assert abs(model.cls_upsample.weight.std() - 0.02) < 0.002
 
 
 @pytest.mark.parametrize('arch, fragment', [
     ('xxl', "Valid presets: 'xxs', 'xs'"),
-    (dict(TINY, prune_ratios=[[], [], [1, .5], [.5, .5]
-                              ]), '3 and 2 entries for stages 3-4'),
-    (dict(TINY, prune_ratios=[[], [], [.5, .5, .5], [.5, .5]
-                              ]), r'prune_ratios\[2\]\[0\] must be 1'),
-    (dict(TINY, prune_ratios=[[], [], [1, 0, .5], [.5, .5]]),
-     r'prune_ratios\[2\]\[1\] \(stage 3, block 1\) must be a number in '
+    (dict(ARCH_ZOO_LIGHT_2D['test'], prune_ratios=[[], [], [1, .5], [.5, .5]]),
+     '3 and 2 entries for stages 3-4'),
+    (dict(
+        ARCH_ZOO_LIGHT_2D['test'],
+        prune_ratios=[[], [], [.5, .5, .5], [.5, .5]
+                      ]), r'prune_ratios\[2\]\[0\] must be 1'),
+    (dict(
+        ARCH_ZOO_LIGHT_2D['test'], prune_ratios=[
+            [], [], [1, 0, .5], [.5, .5]
+        ]), r'prune_ratios\[2\]\[1\] \(stage 3, block 1\) must be a number in '
      r'\(0.0, 1\]'),
-    (dict(TINY, trade_offs=[[], [], [1, .5, 1.5], [.5, .5]
-                            ]), r'trade_offs\[2\]\[2\]'),
-    (dict(TINY, prune=[]), "unknown keys \\['prune'\\]"),
+    (dict(
+        ARCH_ZOO_LIGHT_2D['test'], trade_offs=[[], [], [1, .5, 1.5], [.5, .5]
+                                               ]), r'trade_offs\[2\]\[2\]'),
+    (dict(ARCH_ZOO_LIGHT_2D['test'], prune=[]), "unknown keys \\['prune'\\]"),
 ])
 def test_bad_arch(arch, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -354,8 +361,8 @@ def test_bad_arch(arch, fragment):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match='inflate_mode'):
-        UniFormerLight3D(TINY, inflate_mode='middle')
+        UniFormerLight3D('test', inflate_mode='middle')
     with pytest.raises(ValueError, match='in_channels=3'):
-        UniFormerLight(TINY)(torch.randn(1, 1, 64, 64))
+        UniFormerLight('test')(torch.randn(1, 1, 64, 64))
     with pytest.raises(ValueError, match='presets'):
         UniFormerLight3D('xxs-lss')

@@ -289,6 +289,37 @@ def adapt_state_dict(
     return out, stats
 
 
+class UniFormerPretrained:
+    """The weight initializer that ``init_cfg=dict(type='Pretrained', ...)``
+    of a UniFormer-family backbone runs (registered in MMEngine's
+    ``WEIGHT_INITIALIZERS``): :func:`load_pretrained` with the backbone's
+    own ``inflate_mode``.
+
+    Args:
+        checkpoint (str): The checkpoint file.
+        prefix (str, optional): See :func:`find_backbone_state_dict`.
+        map_location: Accepted as MMEngine's ``Pretrained`` does; the file is
+            always read onto the CPU.
+    """
+
+    def __init__(self,
+                 checkpoint: str,
+                 prefix: Optional[str] = None,
+                 map_location: Any = None):
+        self.checkpoint = checkpoint
+        self.prefix = prefix
+
+    def __call__(self, module: nn.Module) -> None:
+        load_pretrained(
+            module,
+            self.checkpoint,
+            prefix=self.prefix,
+            inflate_mode=getattr(module, 'inflate_mode', 'average'))
+
+    def _get_init_info(self) -> str:
+        return f'{type(self).__name__}: load from {self.checkpoint}'
+
+
 def load_pretrained(model: nn.Module,
                     filename: str,
                     prefix: Optional[str] = None,

@@ -13,7 +13,8 @@ import torch
 from mmengine.config import Config
 
 from ..analysis.build import build_model_from_config
-from ..models.arch import ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D, preset_aliases
+from ..models.arch import (ARCH_ZOO_2D, ARCH_ZOO_LIGHT_2D, TEST_PRESETS,
+                           preset_aliases)
 from .backbone import head_dim_from_metadata
 from .convert import (LAYOUTS, ConversionError, backbone_part, checkpoint_meta,
                       config_text, convert_imagenet, convert_whole_model,
@@ -44,8 +45,10 @@ def _imagenet_candidates(state_dict, checkpoint, args):
     if preset is not None:
         return [(UniFormer(arch=preset), f"UniFormer(arch='{preset}')", None)]
     from uniformer_mm.models import UniFormerLight
-    return [(UniFormerLight(arch=name), f"UniFormerLight(arch='{name}')", None)
-            for name in sorted(set(UniFormerLight.arch_zoo))]
+    return [
+        (UniFormerLight(arch=name), f"UniFormerLight(arch='{name}')", None)
+        for name in sorted(set(UniFormerLight.arch_zoo) - set(TEST_PRESETS))
+    ]
 
 
 def _convert_imagenet(state_dict, checkpoint, args):
@@ -209,6 +212,8 @@ def _arch_names_by_depths() -> dict:
     out = {}
     for zoo in (ARCH_ZOO_LIGHT_2D, ARCH_ZOO_2D):
         for canonical, aliases in preset_aliases(zoo).items():
+            if canonical in TEST_PRESETS:
+                continue
             out.setdefault(
                 tuple(zoo[canonical]['depths']), (canonical, *aliases))
     return out

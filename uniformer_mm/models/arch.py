@@ -11,6 +11,11 @@ _SMALL_PLUS = dict(
     depths=[3, 5, 9, 3], embed_dims=[64, 128, 320, 512], conv_stem=True)
 _BASE = dict(depths=[5, 8, 20, 7], embed_dims=[64, 128, 320, 512])
 _LARGE = dict(depths=[5, 10, 24, 7], embed_dims=[128, 192, 448, 640])
+# A test-size model, registered like the others (as timm's ``test_*``
+# models) so every test builds the same small network: four stage-3 blocks
+# give 'hybrid' both a global and windowed blocks; stages 3-4 have 4 and 8
+# heads. Random weights only: no checkpoint has these shapes.
+_TEST = dict(depths=[1, 1, 4, 1], embed_dims=[16, 32, 64, 128], head_dim=16)
 
 
 def _preset(base: dict, **overrides) -> dict:
@@ -50,6 +55,8 @@ ARCH_ZOO_2D: Dict[str, dict] = {
                         layer_scale=[False, False, True, True])),
     **dict.fromkeys(['large-ls', 'l-ls', 'large', 'l'],
                     _preset(_LARGE, head_dim=64, layer_scale=True)),
+    'test':
+    _preset(_TEST),
 }
 
 # The model names the official ImageNet code released (``args.model`` in its
@@ -71,7 +78,12 @@ OFFICIAL_IMAGENET_NAMES: Dict[str, tuple] = {
 ARCH_ZOO_3D: Dict[str, dict] = {
     **dict.fromkeys(['small', 's'], _preset(_SMALL, head_dim=64)),
     **dict.fromkeys(['base', 'b'], _preset(_BASE, head_dim=64)),
+    'test':
+    _preset(_TEST),
 }
+
+#: presets of test size, not of a released model
+TEST_PRESETS = ('test', )
 
 
 def preset_aliases(zoo: Mapping[str, dict]) -> Dict[str, List[str]]:
@@ -205,6 +217,9 @@ def _hourglass_base(depths: List[int], embed_dims: List[int],
 
 _XXS = _hourglass_base([2, 5, 8, 2], [56, 112, 224, 448], head_dim=28)
 _XS = _hourglass_base([3, 5, 9, 3], [64, 128, 256, 512], head_dim=32)
+# test size (see _TEST): three stage-3 and two stage-4 blocks, so tokens
+# are pruned in both stages
+_TEST_LIGHT = _hourglass_base([1, 1, 3, 2], [16, 32, 64, 128], head_dim=16)
 
 # uniformer_xxs / uniformer_xs of the official code (ImageNet at 128-224 px,
 # COCO, ADE20K). conv_stem=True means the two-convolution stem of stage 1
@@ -212,6 +227,7 @@ _XS = _hourglass_base([3, 5, 9, 3], [64, 128, 256, 512], head_dim=32)
 ARCH_ZOO_LIGHT_2D: Dict[str, dict] = {
     'xxs': _preset(_XXS),
     'xs': _preset(_XS),
+    'test': _preset(_TEST_LIGHT),
 }
 # The official ImageNet names of the hourglass models -> their preset.
 OFFICIAL_LIGHT_NAMES: Dict[str, str] = {
@@ -224,6 +240,7 @@ ARCH_ZOO_LIGHT_3D: Dict[str, dict] = {
     'xxs': _preset(_XXS),
     'xs': _preset(_XS),
     'xxs-ls': _preset(_XXS, layer_scale=True),
+    'test': _preset(_TEST_LIGHT),
 }
 
 

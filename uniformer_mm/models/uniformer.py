@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import WEIGHT_INITIALIZERS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .arch import ARCH_ZOO_2D, ARCH_ZOO_3D, resolve_arch
@@ -334,21 +335,20 @@ class _UniFormerBase(BaseModule):
         """Official initialisation, then ``init_cfg``.
 
         ``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix=...])``
-        goes through :func:`load_pretrained`, which reads every official
-        layout weights-only and checks that every weight is covered.
+        goes through the ``UniFormerPretrained`` weight initializer
+        (:func:`uniformer_mm.checkpoints.load_pretrained`), which reads every
+        official layout weights-only and checks that every weight is
+        covered.
         """
         cfg = self.init_cfg
         if isinstance(cfg, list) and len(cfg) == 1:
             cfg = cfg[0]
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             self.apply(self._init_module)
-            # lazily: checkpoints/ reads models/arch, not the reverse
-            from ..checkpoints.backbone import load_pretrained
-            load_pretrained(
-                self,
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                inflate_mode=self.inflate_mode)
+            # by registry name: checkpoints/ (which registers it) builds on
+            # models/, so models/ does not import checkpoints/
+            WEIGHT_INITIALIZERS.build(dict(cfg, type='UniFormerPretrained'))(
+                self)
             self._is_init = True
             return
         if cfg is None:
