@@ -2,7 +2,8 @@
 #   make test       create/refresh .venv (scripts/bootstrap.sh), run the fast tests
 #   make test-all   ... and the slow ones too
 #   make test-slow  the slow (end-to-end) ones only
-#   make test-zoo   tools/dry_run.py on every zoo config (CI mode)
+#   make test-zoo   tools/dry_run.py on every zoo config (CI mode); -rs prints
+#                   why each config covered by another's dry run is skipped
 #   make demo       run the demo (tools/demo/run_demo.py)
 #   make bench      speed/memory vs the official computation (tools/analysis/benchmark.py);
 #                   OFFICIAL=PATH (a checkout or git mirror of github Sense-X/UniFormer)
@@ -35,7 +36,7 @@ ZOO_XDIST := $(if $(filter 0,$(ZOO_WORKERS)),,-n $(ZOO_WORKERS))
 ZOO_ENV := $(if $(ZOO_XDIST),OMP_NUM_THREADS=1)
 
 test-zoo: venv
-	$(ZOO_ENV) $(PY) -m pytest -q tests -m zoo $(ZOO_XDIST) --durations=0 $(PYTEST_ARGS)
+	$(ZOO_ENV) $(PY) -m pytest -q -rs tests -m zoo $(ZOO_XDIST) --durations=0 $(PYTEST_ARGS)
 
 demo: venv
 	$(PY) tools/demo/run_demo.py

@@ -23,16 +23,19 @@ from official_recipes import (DET, DET_COMMON, FPN, FPN_COMMON, FPN_LIGHT,
 FOUR_GPU_LIGHT = ('the official run used 4 GPUs x 64 clips; ours 8 x 32: '
                   'the same 256 clips per step and lr, BatchNorm statistics '
                   'per GPU over 32 clips (documented in the video README)')
-HMDB51 = 'video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py'
 KNOWN_DIFFERENCES = {
     # (config, field) -> reason; '*' matches every config of a table
-    (HMDB51, 'num_classes'):
-    'the official HMDB51 run kept MODEL.NUM_CLASSES 101 of its UCF101 '
-    'config (50 outputs never a target); ours has the 51 classes',
-    (HMDB51, 'loader'):
-    'the official HMDB51 loader read JPEG frames (hmdb); the config reads '
-    'the videos with the same dense sampler',
 }
+# the three HMDB51 splits (2 and 3: split 1's official recipe)
+for _split in (1, 2, 3):
+    _hmdb51 = (f'video/uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split'
+               f'{_split}-rgb.py')
+    KNOWN_DIFFERENCES[(_hmdb51, 'num_classes')] = (
+        'the official HMDB51 run kept MODEL.NUM_CLASSES 101 of its UCF101 '
+        'config (50 outputs never a target); ours has the 51 classes')
+    KNOWN_DIFFERENCES[(_hmdb51, 'loader')] = (
+        'the official HMDB51 loader read JPEG frames (hmdb); the config '
+        'reads the videos with the same dense sampler')
 for _light in ('uniformer-xxs-res160_imagenet1k-pre_8xb32-u4',
                'uniformer-xxs-res128_imagenet1k-pre_8xb32-u8',
                'uniformer-xxs-res160_imagenet1k-pre_8xb32-u8'):
@@ -94,9 +97,12 @@ DATA_LISTS = {
     'k600': 'kinetics600_val_list_videos.txt',
     'sthv1': 'sthv1_val_list_rawframes.txt',
     'sthv2': 'sthv2_val_list_videos.txt',
-    'ucf101/split1': 'ucf101_val_split_1_videos.txt',
-    'hmdb51/split1': 'hmdb51_val_split_1_videos.txt',
 }
+# data_list/<dataset>/split<k>: MMAction2's names of the split-k lists
+for _data in ('ucf101', 'hmdb51'):
+    for _split in (1, 2, 3):
+        DATA_LISTS[f'{_data}/split{_split}'] = (
+            f'{_data}_val_split_{_split}_videos.txt')
 
 
 def _video_ours(cfg):

@@ -4,7 +4,8 @@ video} (_base_/, demo/ and custom/ aside).
 Every config must load, carry its official recipe (the upstream exp/*
 configs and run.sh: backbone, drop path, lr, batch, schedule, pipelines),
 build its model without weights with the paper's parameter count and run
-it; the metafiles must list exactly these configs with the paper's numbers.
+it; the metafiles must list exactly these configs with the paper's numbers
+(none for UCF101 / HMDB51 splits 2 and 3, which had no official run).
 One discovery, load, build and metafile check for all; each family (COCO /
 ADE20K UniFormer-S/B, their hourglass XXS/XS, COCO keypoints, video and
 light video) adds its own checks below.
@@ -25,7 +26,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 ZOO = zoo_configs()
-ZOO_COUNTS = {'detection': 8, 'segmentation': 18, 'pose': 6, 'video': 39}
+ZOO_COUNTS = {'detection': 8, 'segmentation': 18, 'pose': 6, 'video': 43}
 # the hourglass XXS / XS configs of COCO / ADE20K
 LIGHT_2D = re.compile(r'_uniformer-(xx?s)_')
 FAMILIES = ('dense-2d', 'light-2d', 'pose', 'video', 'light-video')
@@ -312,8 +313,8 @@ NAME_VIDEO = re.compile(
     r'^uniformer-(?P<arch>[sb])_(?P<pre>imagenet1k|k400|k600)'
     r'-pre_(?P<gpus>\d+)xb(?P<batch>\d+)-'
     r'(?:(?P<clip>\d+)x(?P<interval>\d+)x1|u(?P<segments>\d+))-'
-    r'(?P<epochs>\d+)e_(?P<data>kinetics400|kinetics600|sthv1|'
-    r'sthv2|ucf101-split1|hmdb51-split1)-rgb\.py$')
+    r'(?P<epochs>\d+)e_(?P<data>kinetics400|kinetics600|sthv1|sthv2|'
+    r'(?:ucf101|hmdb51)-split(?P<split>[123]))-rgb\.py$')
 
 # Official run.sh settings: (drop path, lr) per config; the batch, epochs,
 # clip and GPUs are in the name (checked against the config below).
@@ -345,9 +346,13 @@ RECIPES_VIDEO = {
     # 4 nodes: BASE_LR_SCALE_NUM_SHARDS made 1e-4 into 4e-4
     'uniformer-b_imagenet1k-pre_32xb4-32x4x1-110e_kinetics600-rgb.py': (0.3,
                                                                         4e-4),
-    'uniformer-s_k400-pre_8xb16-16x4x1-25e_ucf101-split1-rgb.py': (0.2, 5e-5),
-    'uniformer-s_k400-pre_8xb16-16x4x1-25e_hmdb51-split1-rgb.py': (0.2, 5e-5),
 }
+# UCF101 / HMDB51: the official split-1 runs; splits 2 and 3 (no official
+# run) are split 1's recipe on their own lists
+for _data in ('ucf101', 'hmdb51'):
+    for _split in (1, 2, 3):
+        RECIPES_VIDEO[f'uniformer-s_k400-pre_8xb16-16x4x1-25e_{_data}-split'
+                      f'{_split}-rgb.py'] = (0.2, 5e-5)
 for _data, _dp in (('sthv2', {
     ('s', 16, 'k400'): 0.3,
     ('s', 16, 'k600'): 0.3,
@@ -381,8 +386,8 @@ CLASSES = {
     'kinetics600': 600,
     'sthv1': 174,
     'sthv2': 174,
-    'ucf101-split1': 101,
-    'hmdb51-split1': 51
+    'ucf101': 101,
+    'hmdb51': 51
 }
 
 
@@ -391,6 +396,11 @@ def _parse_video(path):
     match = NAME_VIDEO.match(name)
     assert match, f'{name}: name does not follow the scheme of the README'
     return match
+
+
+def _video_data(m):
+    """The dataset of a parsed video name, without its split."""
+    return m['data'].split('-split')[0]
 
 
 def _sampler(pipeline):
@@ -413,12 +423,23 @@ def _recipe_video(config, cfg):
     arch = backbone.arch
     pretrained = (f'uniformer_{arch}_in1k' if m['pre'] == 'imagenet1k' else
                   f'uniformer_{arch}_{m["pre"]}_16x4')
-    if m['data'] in ('ucf101-split1', 'hmdb51-split1'):
+    if m['split']:
         pretrained = 'uniformer_small_k400_16x4'
+        # each split reads its own lists (MMAction2's names), in every loader
+        data, split = _video_data(m), m['split']
+        lists = [
+            cfg.train_dataloader.dataset.dataset.ann_file,
+            cfg.val_dataloader.dataset.ann_file,
+            cfg.test_dataloader.dataset.ann_file
+        ]
+        assert lists == [
+            f'data/{data}/{data}_{s}_split_{split}_videos.txt'
+            for s in ('train', 'val', 'val')
+        ]
     assert backbone.init_cfg == dict(
         type='Pretrained', checkpoint=f'checkpoints/{pretrained}.pth')
 
-    classes = CLASSES[m['data']]
+    classes = CLASSES[_video_data(m)]
     assert head.type == 'I3DHead' and head.num_classes == classes
     assert head.dropout_ratio == 0 and head.label_smooth_eps == 0.1
     blend = cfg.model.data_preprocessor.blending
@@ -484,8 +505,8 @@ def _recipe_video(config, cfg):
     assert augment == [
         dict(
             type='ClipRandAugment',
-            policy=('rand-m5-n2-mstd0.25' if m['data'].endswith('-split1') else
-                    'rand-m7-n4-mstd0.5-inc1'))
+            policy=('rand-m5-n2-mstd0.25'
+                    if m['split'] else 'rand-m7-n4-mstd0.5-inc1'))
     ]
     assert types.index('ClipRandAugment') == types.index(decoder) + 1
     # SSv labels name directions: the official runs never flip
@@ -509,6 +530,18 @@ def _meta_video(model):
     assert model['Metadata']['Parameters'] == int(
         PAPER_PARAMS_VIDEO[m['arch']] * 10**6)
     assert model['Metadata']['FLOPs'] > 0
+    if m['split'] in ('2', '3'):
+        # no official run (the official repository trained and released
+        # split 1 only): split 1's metadata, and no result or weights
+        split1 = model['Config'].replace(f'-split{m["split"]}-', '-split1-')
+        (first, ) = [
+            e for e in metafile_models('configs/video/metafile.yml')
+            if e['Config'] == split1
+        ]
+        assert 'Results' not in model and 'Weights' not in model
+        assert model['Metadata'] == first['Metadata']
+        assert model['In Collection'] == first['In Collection']
+        return
     top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
     assert 50 < top1 < 100
 

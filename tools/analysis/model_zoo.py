@@ -27,8 +27,10 @@ Every config of the paper's tables, as listed in the metafiles (which
 `mim search uniformer_mm` also reads). The results are the **official**
 numbers of the UniFormer paper and repository for the weights linked in the
 last column; `tools/convert_official.py` turns such a file into a checkpoint
-of the config (see [checkpoints.md](checkpoints.md)). Each folder's README has
-the recipe, the dataset layout and the differences from the official runs.
+of the config (see [checkpoints.md](checkpoints.md)). A row with no result
+and no weights had no official run (UCF101 / HMDB51 splits 2 and 3: the
+official repository trained split 1 only). Each folder's README has the
+recipe, the dataset layout and the differences from the official runs.
 FLOPs and parameters are the metafiles' (the paper's); our own counts are in
 [../flops.md](../flops.md).
 """
