@@ -458,9 +458,10 @@ def test_whole_clip_ops_give_the_pil_pixels(name, args):
     for shape, bits in (((37, 53), 8), ((64, 48), 8), ((1, 9), 8), ((37, 53),
                                                                     2)):
         # bits 2: posterized, flat almost everywhere (exact integers)
+        # 6 frames: more than one chunk of the row filters (_CHUNK)
         frames = [
             f & np.uint8((0xFF << (8 - bits)) & 0xFF)
-            for f in _video_like(shape)
+            for f in _video_like(shape, frames=6)
         ]
         for arg in args:
             fast = _apply(frames, [(name, arg)], ctx)

@@ -149,6 +149,13 @@ def _time_repeats(variants: dict, clips: int, passes: int) -> dict:
         for label, (dataset, n) in variants.items()
     }
     runs = {label: dict(decode=[], augment=[], clip=[]) for label in wrappers}
+    # one untimed clip of each: the one-time costs of a process (OpenCV's
+    # first call of each filter, ~0.2 s) would otherwise land on whichever
+    # variant draws an op first
+    for index in range(min(clips, 10)):
+        for wrapper in wrappers.values():
+            _seed(index)
+            wrapper[0]
     for _ in range(passes):
         times = {
             label: dict(decode=0.0, augment=0.0, clip=0.0)
