@@ -260,6 +260,11 @@ def _solarize_add_lut(add):
     return np.where(i < 128, np.minimum(255, i + add), i).astype(np.uint8)
 
 
+#: frames filtered at a time: the float32 temporaries then stay in the CPU
+#: caches (for 16 frames of 456 x 256 at once each is 22 MB); 1.0-1.8x
+#: faster than the whole clip at once, measured on such a clip
+_CHUNK = 4
+
 #: how close to an integer the fast float32 interpolation may come before
 #: the pixel is recomputed as PIL does; the float32 result is within 5e-4
 #: of PIL's float64 one (4 taps of at most 255 with weights below 1.2)
@@ -308,10 +313,6 @@ def _shift_rows(clip: np.ndarray, shear: float, offset: float,
     base = np.floor(xin)
     d = xin - base
     base = base.astype(np.intp)  # taps base - 1 .. base + 2, clamped
-    # padded[..., j, :] = frame[..., clamp(j - 2), :]: the taps of base are
-    # padded[base + 1 + k], k = 0..3; filtered[j] sums padded[j..j + 3]
-    padded = cv2.copyMakeBorder(
-        clip.reshape(t * h, w, c), 0, 0, 2, 2, cv2.BORDER_REPLICATE)
     result = np.empty_like(clip)
     # a row of the fill colour (broadcasting a 3-vector is slow in numpy)
     fill_row = np.empty((w, c), np.uint8)
@@ -325,76 +326,92 @@ def _shift_rows(clip: np.ndarray, shear: float, offset: float,
         return result
     first = base + 1 - np.arange(w)  # filtered[x + first] is pixel x
     rep = d[rows, lo[rows]]  # the fraction of each row's kernel
-    # where the 4 taps are equal PIL's value is that integer (p2 = p3 = p4
-    # = 0), and the float32 filter is within 2e-4 of it: no check needed
-    window = np.ones((1, 4), np.uint8)
-    varied = cv2.compare(
-        cv2.dilate(padded, window, anchor=(0, 0)),
-        cv2.erode(padded, window, anchor=(0, 0)),
-        cv2.CMP_NE).reshape(t, h, w + 4, c)
     if shear == 0:
         # a translation: every row the same shift, one filter for all
-        y, a, b = rows[0], lo[rows[0]], hi[rows[0]]
-        filtered = cv2.filter2D(
-            padded,
-            cv2.CV_32F,
-            _bicubic_kernel(rep[0]),
-            anchor=(0, 0),
-            borderType=cv2.BORDER_REPLICATE).reshape(t, h, w + 4, c)
-        shift = slice(a + first[y, a], b + first[y, a])
-        approx = filtered[:, :, shift]
-        check = varied[:, :, shift]
+        a, b = lo[rows[0]], hi[rows[0]]
+        shift = slice(a + first[rows[0], a], b + first[rows[0], a])
     else:
         a, b = lo[rows].min(), hi[rows].max()
-        # 0.5: never near an integer (the uncovered pixels get the fill)
-        approx = np.full((t, h, b - a, c), 0.5, np.float32)
-        check = np.zeros((t, h, b - a, c), np.uint8)
-        padded = padded.reshape(t, h, w + 4, c)
-        for y, frac in zip(rows, rep):
-            filtered = cv2.filter2D(
-                padded[:, y],
-                cv2.CV_32F,
-                _bicubic_kernel(frac),
-                anchor=(0, 0),
-                borderType=cv2.BORDER_REPLICATE)
-            i, j = lo[y], hi[y]
-            shift = slice(i + first[y, i], j + first[y, i])
-            approx[:, y, i - a:j - a] = filtered[:, shift]
-            check[:, y, i - a:j - a] = varied[:, y, shift]
     cols = slice(a, b)
     n = b - a
     # a row with fraction 0 filters with (0, 1, 0, 0): exact, no check
     row_frac = np.zeros(h)
     row_frac[rows] = rep
-    if (row_frac[rows] == 0).any():
-        check[:, row_frac == 0] = 0
+    exact_rows = row_frac == 0 if (row_frac[rows] == 0).any() else None
     # pixels whose shift or fraction differs from their row's kernel (the
     # sums differ by rounding only; nothing seen) are recomputed below
     odd = valid & ((np.abs(d - row_frac[:, None]) > 1e-9) |
                    (first != first[np.arange(h), lo][:, None]))
-    flat_approx = approx.reshape(t * h, n * c)
-    # at least _NEAR_INTEGER away from an integer, or exact to 2e-4 (see
-    # above), floor(v) = round(v - 0.5 + 2.5e-4), which OpenCV's
-    # saturating conversion computes
-    part = cv2.subtract(flat_approx, 0.5 - 2.5e-4, dtype=cv2.CV_8U)
-    # the fraction, [0, 1) where v is in 0..255, else outside
-    frac = cv2.subtract(flat_approx, part, dtype=cv2.CV_32F)
-    near = cv2.inRange(frac, _NEAR_INTEGER, 1 - _NEAR_INTEGER) == 0
-    near = near.reshape(t, h, n, c)
-    near &= check.astype(bool)
-    if odd.any():
-        near |= odd[None, :, cols, None]
-    result[:, :, cols] = part.reshape(t, h, n, c)
-    ti, yi, xi, ci = np.unravel_index(np.flatnonzero(near), near.shape)
-    xi += a
-    if len(ti):
-        b_ = base[yi, xi]
-        line = (ti * h + yi) * (w * c) + ci
-        source = clip.reshape(-1)
-        taps = [
-            source[line + np.clip(b_ - 1 + k, 0, w - 1) * c] for k in range(4)
-        ]
-        result[ti, yi, xi, ci] = _bicubic_exact(*taps, d[yi, xi])
+    odd = odd[None, :, cols, None] if odd.any() else None
+    window = np.ones((1, 4), np.uint8)
+    # the geometry above once; the pixels a few frames at a time (_CHUNK)
+    for start in range(0, t, _CHUNK):
+        part = clip[start:start + _CHUNK]
+        out = result[start:start + _CHUNK]
+        k = len(part)
+        # padded[..., j, :] = frame[..., clamp(j - 2), :]: the taps of base
+        # are padded[base + 1 + k], k = 0..3; filtered[j] sums
+        # padded[j..j + 3]
+        padded = cv2.copyMakeBorder(
+            part.reshape(k * h, w, c), 0, 0, 2, 2, cv2.BORDER_REPLICATE)
+        # where the 4 taps are equal PIL's value is that integer (p2 = p3 =
+        # p4 = 0), and the float32 filter is within 2e-4 of it: no check
+        # needed
+        varied = cv2.compare(
+            cv2.dilate(padded, window, anchor=(0, 0)),
+            cv2.erode(padded, window, anchor=(0, 0)),
+            cv2.CMP_NE).reshape(k, h, w + 4, c)
+        if shear == 0:
+            filtered = cv2.filter2D(
+                padded,
+                cv2.CV_32F,
+                _bicubic_kernel(rep[0]),
+                anchor=(0, 0),
+                borderType=cv2.BORDER_REPLICATE).reshape(k, h, w + 4, c)
+            approx = filtered[:, :, shift]
+            check = varied[:, :, shift]
+        else:
+            # 0.5: never near an integer (the uncovered pixels get the fill)
+            approx = np.full((k, h, n, c), 0.5, np.float32)
+            check = np.zeros((k, h, n, c), np.uint8)
+            padded = padded.reshape(k, h, w + 4, c)
+            for y, frac in zip(rows, rep):
+                filtered = cv2.filter2D(
+                    padded[:, y],
+                    cv2.CV_32F,
+                    _bicubic_kernel(frac),
+                    anchor=(0, 0),
+                    borderType=cv2.BORDER_REPLICATE)
+                i, j = lo[y], hi[y]
+                row_shift = slice(i + first[y, i], j + first[y, i])
+                approx[:, y, i - a:j - a] = filtered[:, row_shift]
+                check[:, y, i - a:j - a] = varied[:, y, row_shift]
+        if exact_rows is not None:
+            check[:, exact_rows] = 0
+        flat_approx = approx.reshape(k * h, n * c)
+        # at least _NEAR_INTEGER away from an integer, or exact to 2e-4
+        # (see above), floor(v) = round(v - 0.5 + 2.5e-4), which OpenCV's
+        # saturating conversion computes
+        whole = cv2.subtract(flat_approx, 0.5 - 2.5e-4, dtype=cv2.CV_8U)
+        # the fraction, [0, 1) where v is in 0..255, else outside
+        frac = cv2.subtract(flat_approx, whole, dtype=cv2.CV_32F)
+        near = cv2.inRange(frac, _NEAR_INTEGER, 1 - _NEAR_INTEGER) == 0
+        near = near.reshape(k, h, n, c)
+        near &= check.astype(bool)
+        if odd is not None:
+            near |= odd
+        out[:, :, cols] = whole.reshape(k, h, n, c)
+        ti, yi, xi, ci = np.unravel_index(np.flatnonzero(near), near.shape)
+        xi += a
+        if len(ti):
+            b_ = base[yi, xi]
+            line = (ti * h + yi) * (w * c) + ci
+            source = part.reshape(-1)
+            taps = [
+                source[line + np.clip(b_ - 1 + tap, 0, w - 1) * c]
+                for tap in range(4)
+            ]
+            out[ti, yi, xi, ci] = _bicubic_exact(*taps, d[yi, xi])
     # the uncovered pixels of each row get the fill
     result[:, :, :a] = fill_row[:a]
     result[:, :, b:] = fill_row[b:]
@@ -423,39 +440,18 @@ _CLIP_OPS = {
     'SolarizeIncreasing': _lut_op(_solarize_lut),
     'SolarizeAdd': _lut_op(_solarize_add_lut),
 }
-#: frames per call of the row filters: their float32 temporaries then stay
-#: in the CPU caches (for 16 frames of 456 x 256 at once each is 22 MB);
-#: 1.0-1.8x faster than the whole clip, measured on such a clip
-_CHUNK = 4
-
-
-def _by_chunks(shift):
-    """``shift(clip, shear, offset, fill)`` a few frames at a time (the
-    frames are independent: the same pixels)."""
-
-    def run(clip, shear, offset, fill):
-        if len(clip) <= _CHUNK:
-            return shift(clip, shear, offset, fill)
-        return np.concatenate([
-            shift(clip[i:i + _CHUNK], shear, offset, fill)
-            for i in range(0, len(clip), _CHUNK)
-        ])
-
-    return run
-
-
-_rows, _columns = _by_chunks(_shift_rows), _by_chunks(_shift_columns)
 # the geometric ones compute PIL's bicubic filter only
 _CLIP_BICUBIC_OPS = {
     'ShearX':
-    lambda clip, f, ctx: _rows(clip, f, 0.0, ctx['fill']),
+    lambda clip, f, ctx: _shift_rows(clip, f, 0.0, ctx['fill']),
     'ShearY':
-    lambda clip, f, ctx: _columns(clip, f, 0.0, ctx['fill']),
+    lambda clip, f, ctx: _shift_columns(clip, f, 0.0, ctx['fill']),
     'TranslateXRel':
-    lambda clip, pct, ctx: _rows(clip, 0.0, pct * clip.shape[2], ctx['fill']),
+    lambda clip, pct, ctx: _shift_rows(clip, 0.0, pct * clip.shape[2], ctx[
+        'fill']),
     'TranslateYRel':
-    lambda clip, pct, ctx: _columns(clip, 0.0, pct * clip.shape[1], ctx['fill']
-                                    ),
+    lambda clip, pct, ctx: _shift_columns(clip, 0.0, pct * clip.shape[1], ctx[
+        'fill']),
 }
 
 
