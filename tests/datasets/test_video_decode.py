@@ -13,22 +13,7 @@ av = pytest.importorskip('av')
 def h264_clip():
     """60 distinct frames, 96x64, H.264 with B-frames and a key frame every
     24 frames (the decoder reorders frames, as in real videos)."""
-    buffer = io.BytesIO()
-    container = av.open(buffer, 'w', format='mp4')
-    stream = container.add_stream('libx264', rate=30)
-    stream.width, stream.height, stream.pix_fmt = 96, 64, 'yuv420p'
-    stream.options = {'g': '24', 'bf': '2'}
-    y, x = np.mgrid[:64, :96]
-    for t in range(60):
-        frame = np.stack([(x * 2 + t * 4) % 256, (y * 3 + t * 7) % 256,
-                          np.full_like(x, t * 4)], -1).astype(np.uint8)
-        for packet in stream.encode(
-                av.VideoFrame.from_ndarray(frame, format='rgb24')):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return buffer.getvalue()
+    return _encode(60, {'g': '24', 'bf': '2'})
 
 
 @pytest.mark.parametrize(
