@@ -316,9 +316,6 @@ class UniFormerPretrained:
             prefix=self.prefix,
             inflate_mode=getattr(module, 'inflate_mode', 'average'))
 
-    def _get_init_info(self) -> str:
-        return f'{type(self).__name__}: load from {self.checkpoint}'
-
 
 def load_pretrained(model: nn.Module,
                     filename: str,
