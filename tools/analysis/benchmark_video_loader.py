@@ -149,9 +149,9 @@ def _time_repeats(variants: dict, clips: int, passes: int) -> dict:
         for label, (dataset, n) in variants.items()
     }
     runs = {label: dict(decode=[], augment=[], clip=[]) for label in wrappers}
-    # one untimed clip of each: the one-time costs of a process (OpenCV's
-    # first call of each filter, ~0.2 s) would otherwise land on whichever
-    # variant draws an op first
+    # the first (up to 10) clips of each, untimed: the one-time costs of a
+    # process (OpenCV's first call of each filter, ~0.2 s) would otherwise
+    # land on whichever variant draws an op first
     for index in range(min(clips, 10)):
         for wrapper in wrappers.values():
             _seed(index)
@@ -296,8 +296,7 @@ def main(argv=None):
             for step in mmaction.pipeline:
                 if step['type'] == 'CheckedPyAVDecode':
                     step['type'] = 'PyAVDecode'
-            mmaction = DATASETS.build(mmaction)
-            mmaction.pipeline = _before(mmaction).pipeline  # PIL RA
+            mmaction = _before(DATASETS.build(mmaction))  # and PIL RA
             before = _before(dataset)
             labels = {
                 (1, 'PyAVDecode, PIL RandAugment'): (mmaction, 1),
@@ -306,15 +305,8 @@ def main(argv=None):
                 (1, 'now (IDR seek, clip ops)'): (dataset, 1),
                 (2, 'now (IDR seek, clip ops)'): (dataset, 2),
             }
-            runs = _time_repeats(
-                {
-                    k[1] + str(k[0]): v
-                    for k, v in labels.items()
-                }, args.clips, args.passes)
-            rows = {}
-            for (n, label), _ in labels.items():
-                r = runs[label + str(n)]
-                rows[(n, label)] = r
+            rows = _time_repeats(labels, args.clips, args.passes)
+            for (n, label), r in rows.items():
                 samples = [1000 * n / ms for ms in r['clip']]
                 clips_s = [1000 / ms for ms in r['clip']]
                 print(f'| {n} | {label} | {_stats(r["decode"])} | '
